@@ -1,0 +1,256 @@
+"""The organizer's command line: ``joingate meeting|links|report|serve``.
+
+Every command works through :class:`joingate.service.Service`, the same layer the web app uses.
+Errors become one line on stderr and a non-zero exit: 1 for a fault in what was asked, 3 when
+Redis does not answer.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import secrets
+import sys
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+import click
+from flask import Flask
+
+from .errors import ConfigError, InvalidInput, JoingateError, NotFound, StorageUnavailable
+from .roster import RegistrantInput, read_csv
+from .service import Service, parse_start
+
+
+def _app(ctx: click.Context) -> Flask:
+    """The app given by a test (``obj``), or one built from the environment on first use."""
+    if not isinstance(ctx.obj, Flask):
+        from . import create_app
+
+        ctx.obj = create_app()
+    return ctx.obj
+
+
+def _service() -> Service:
+    return _app(click.get_current_context()).extensions["joingate"]
+
+
+def _reported(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn joingate's errors into a clear message and exit status."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except InvalidInput as exc:
+            for detail in exc.details:
+                where = f"line {detail['line']}: " if "line" in detail else ""
+                field = f"{detail['field']}: " if "field" in detail else ""
+                click.echo(f"error: {where}{field}{detail['message']}", err=True)
+            raise click.ClickException(exc.message) from None
+        except StorageUnavailable as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(3)
+        except (ConfigError, NotFound, JoingateError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+@click.group()
+def main() -> None:
+    """joingate: one registration, one person in the Zoom meeting."""
+
+
+# Meetings
+
+@main.group()
+def meeting() -> None:
+    """Meetings: when links work, where they lead."""
+
+
+@meeting.command("add")
+@click.argument("meeting_id")
+@click.option("--topic", required=True, help="Title shown on the pages.")
+@click.option("--start", required=True, help="ISO 8601 with a zone, e.g. 2026-12-01T18:00:00Z.")
+@click.option("--duration", required=True, type=click.IntRange(1, 10080), help="Minutes.")
+@click.option("--passcode", default=None, help="Goes verbatim into pwd= (plain or encoded).")
+@click.option("--target", type=click.Choice(["webclient", "registrant"]), default=None,
+              help="Redirect to the web client (default) or the registrant's own join_url.")
+@click.option("--open-before", type=click.IntRange(0, 1440), default=None,
+              help="Minutes before the start when links open (default 15).")
+@click.option("--close-after", type=click.IntRange(0, 10080), default=None,
+              help="Minutes after the scheduled end when links close (default 60).")
+@click.option("--max-devices", type=click.IntRange(1, 10), default=None,
+              help="Devices one link may be bound to (default 1).")
+@click.option("--rejoin/--no-rejoin", default=None,
+              help="Whether the bound device may come back (default yes).")
+@click.option("--policy", type=click.Choice(["alert", "deny"]), default=None,
+              help="What a violation triggers (default alert).")
+@click.option("--support", default=None, help="Contact shown on every page.")
+@click.option("--auto-submit/--no-auto-submit", default=None,
+              help="Submit the confirm form by script on load (default off: scanners).")
+@_reported
+def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
+                        passcode: str | None, target: str | None, open_before: int | None,
+                        close_after: int | None, max_devices: int | None, rejoin: bool | None,
+                        policy: str | None, support: str | None,
+                        auto_submit: bool | None) -> None:
+    """Add a meeting, or update it if it exists."""
+    created = _service().add_meeting(
+        meeting_id, topic=topic, start=parse_start(start), duration=duration, pwd=passcode,
+        target=target, open_before=None if open_before is None else open_before * 60,
+        close_after=None if close_after is None else close_after * 60, max_devices=max_devices,
+        rejoin=rejoin, policy=policy, support=support, auto_submit=auto_submit)
+    click.echo(f"meeting {meeting_id} {'added' if created else 'updated'}")
+
+
+# Links
+
+@main.group()
+def links() -> None:
+    """Registrants' links: issue, revoke, reset, show."""
+
+
+@links.command("issue")
+@click.argument("meeting_id")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@_reported
+def links_issue_command(meeting_id: str, csv_file: io.TextIOBase) -> None:
+    """Read registrants from CSV_FILE ('-' for stdin), write it to stdout with a link column.
+
+    Columns: email, and name or first_name/last_name; optional registrant_id, join_url.
+    A file with any bad line is refused whole, each bad line named.
+    """
+    service = _service()
+    header, rows, inputs = read_csv(csv_file.read(), service.config["ZOOM_JOIN_DOMAIN"])
+    issued = service.issue_links(meeting_id, inputs)
+    out = csv.DictWriter(sys.stdout, fieldnames=[*[h for h in header if h != "link"], "link"],
+                         lineterminator="\n")
+    out.writeheader()
+    for row, link in zip(rows, issued):
+        out.writerow({**row, "link": link.url})
+    created = sum(link.created for link in issued)
+    click.echo(f"{len(issued)} link(s) issued, {created} new registrant(s)", err=True)
+
+
+def _manage(action: str, meeting_id: str, email: str) -> None:
+    link = _service().manage_link(action, meeting_id, email)
+    click.echo({"revoke": f"revoked the link of {email}",
+                "reset": f"freed the device binding of {email}; the same link works again",
+                "reissue": f"new link for {email}: {link}"}[action])
+
+
+@links.command("revoke")
+@click.argument("meeting_id")
+@click.argument("email")
+@_reported
+def links_revoke_command(meeting_id: str, email: str) -> None:
+    """Stop EMAIL's link from working (410)."""
+    _manage("revoke", meeting_id, email)
+
+
+@links.command("reset")
+@click.argument("meeting_id")
+@click.argument("email")
+@_reported
+def links_reset_command(meeting_id: str, email: str) -> None:
+    """Free the device binding: the next device to claim the link gets it."""
+    _manage("reset", meeting_id, email)
+
+
+@links.command("reissue")
+@click.argument("meeting_id")
+@click.argument("email")
+@_reported
+def links_reissue_command(meeting_id: str, email: str) -> None:
+    """Give EMAIL a new link; the old one stops working."""
+    _manage("reissue", meeting_id, email)
+
+
+@links.command("show")
+@click.argument("meeting_id")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_reported
+def links_show_command(meeting_id: str, email: str, as_json: bool) -> None:
+    """Status of EMAIL's link and its history: opens, claims, refused attempts."""
+    status = _service().link_status(meeting_id, email)
+    if as_json:
+        click.echo(json.dumps(status, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{status['email']} ({status['display_name']}): {status['status']}")
+    click.echo(f"link: {status['link']}")
+    click.echo(f"opens {status['opens']}, claims {status['claims']}, "
+               f"refused {status['refused']}, devices bound {status['devices']}")
+    for event in status["history"]:
+        at = datetime.fromtimestamp(float(event["at"]), tz=timezone.utc)
+        click.echo(f"  {at:%Y-%m-%d %H:%M:%S}Z  {event['kind']:<8} {event['ip']:<15} "
+                   f"{event['user_agent']}")
+
+
+# Report
+
+@main.command("report")
+@click.argument("meeting_id")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
+@_reported
+def report_command(meeting_id: str, fmt: str) -> None:
+    """Attendance: each registrant's status, claims, joins and flags; unmatched participants."""
+    report = _service().report(meeting_id)
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["email", "name", "status", "claims", "joins", "max_concurrent", "flags"])
+    for row in report["registrants"]:
+        out.writerow([row["email"], row["name"], row["status"], row["claims"], row["joins"],
+                      row["max_concurrent"], " ".join(row["flags"])])
+    for row in report["unmatched"]:
+        out.writerow(["", row["user_name"], "unmatched", "", "", "", "unmatched"])
+
+
+# Development server
+
+DEMO_MEETING = "85746065432"
+DEMO_REGISTRANTS = [RegistrantInput("ana.lima@example.org", "Ana Lima"),
+                    RegistrantInput("jose@example.org", "José Ñúñez 🎨")]
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, type=int, show_default=True)
+@click.option("--demo", is_flag=True, help="Add a demo meeting that is open now; print 2 links.")
+@_reported
+def serve_command(host: str, port: int, demo: bool) -> None:
+    """Run joingate in one process (Werkzeug). Fine on memory://; use gunicorn in production.
+
+    Without JOINGATE_REDIS_URL it uses memory://; without JOINGATE_SECRET_KEY, a random key
+    (links then stop working when the process ends)."""
+    from . import create_app
+
+    overrides: dict[str, Any] = {}
+    if not os.environ.get("JOINGATE_REDIS_URL"):
+        overrides["REDIS_URL"] = "memory://"
+    if not os.environ.get("JOINGATE_SECRET_KEY"):
+        overrides["SECRET_KEY"] = secrets.token_urlsafe(32)
+        click.echo("JOINGATE_SECRET_KEY is not set: using a random key for this run", err=True)
+    if not os.environ.get("JOINGATE_PUBLIC_URL"):
+        overrides["PUBLIC_URL"] = f"http://{host}:{port}"
+    app = create_app(overrides)
+    if demo:
+        service: Service = app.extensions["joingate"]
+        start = datetime.fromtimestamp(service.clock(), tz=timezone.utc) + timedelta(minutes=5)
+        service.add_meeting(DEMO_MEETING, topic="joingate demo class", start=start, duration=60,
+                            pwd="demo", support="organizer@example.org")
+        click.echo(f"demo meeting {DEMO_MEETING}, starts {start:%H:%M} UTC; sample links:")
+        for link in service.issue_links(DEMO_MEETING, DEMO_REGISTRANTS):
+            click.echo(f"  {link.display_name}: {link.url}")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,75 @@
+"""``/j/<token>``: the registrant's link. GET and HEAD show a page and bind nothing (mail scanners
+fetch links before their owners click); POST claims the link for this device and redirects once
+to Zoom with 303."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, request
+
+from .errors import BadLink
+from .pages import format_time, render_page, with_page_headers
+from .service import Decision, Service
+
+bp = Blueprint("gate", __name__)
+
+DEVICE_COOKIE = "jg_device"
+DEVICE_COOKIE_AGE = 400 * 86400  # the longest lifetime browsers allow
+
+# Outcome of gate.lua -> (page, status). claimed/rejoined redirect instead.
+REFUSALS = {
+    "unknown": ("invalid", 404),
+    "superseded": ("revoked", 410),
+    "revoked": ("revoked", 410),
+    "expired": ("expired", 410),
+    "too_early": ("too_early", 200),
+    "used_elsewhere": ("used_elsewhere", 409),
+    "confirm": ("confirm", 200),
+}
+
+
+def _service() -> Service:
+    return current_app.extensions["joingate"]
+
+
+def _request_facts() -> dict[str, str | None]:
+    return {"device_cookie": request.cookies.get(DEVICE_COOKIE),
+            "ip": request.remote_addr or "",
+            "user_agent": request.headers.get("User-Agent", "")}
+
+
+@bp.route("/j/<path:token>", methods=["GET"])
+def open_link(token: str) -> Response:
+    """Show the confirm page, or the page of the link's state. Records the open, nothing else."""
+    service = _service()
+    try:
+        ref = service.read_token(token)
+    except BadLink:
+        return render_page("invalid", 404)
+    return _page(service.open_link(ref, **_request_facts()))
+
+
+@bp.route("/j/<path:token>", methods=["POST"])
+def claim_link(token: str) -> Response:
+    """Claim: 303 to Zoom for the first device and for the bound device again; a refusal page
+    otherwise. Needs no form field."""
+    service = _service()
+    try:
+        ref = service.read_token(token)
+    except BadLink:
+        return render_page("invalid", 404)
+    decision = service.claim_link(ref, **_request_facts())
+    if not decision.redirect:
+        return _page(decision)
+    response = with_page_headers(Response(status=303, headers={"Location": decision.redirect}))
+    response.set_cookie(DEVICE_COOKIE, service.signer.device_cookie(decision.device_id),
+                        max_age=DEVICE_COOKIE_AGE, path="/j/", httponly=True, samesite="Lax",
+                        secure=service.config["PUBLIC_URL"].startswith("https://"))
+    return response
+
+
+def _page(decision: Decision) -> Response:
+    page, status = REFUSALS[decision.outcome]
+    return render_page(page, status, meeting=decision.meeting,
+                       display_name=decision.display_name,
+                       superseded=decision.outcome == "superseded",
+                       at=format_time(decision.at) if decision.at else None)

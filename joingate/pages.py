@@ -1,0 +1,118 @@
+"""The registrant's pages: which template, which status, which headers, chosen in one place.
+
+Every page is a template the organizer may override through ``TEMPLATE_DIR``. Pages work without
+JavaScript and carry a Content-Security-Policy whose ``form-action`` admits the Zoom hosts, since
+browsers apply it to the redirect that follows the claim form.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, g, render_template, request
+from jinja2 import FileSystemLoader, TemplateNotFound
+from werkzeug.exceptions import HTTPException
+
+from .errors import StorageUnavailable
+
+log = logging.getLogger("joingate.pages")
+
+PAGES = ("confirm", "too_early", "used_elsewhere", "revoked", "expired", "invalid",
+         "unavailable")
+
+
+class OrganizerTemplateLoader(FileSystemLoader):
+    """Templates from the organizer's folder, never from outside it (no ``..``, no link that
+    leads out of the folder)."""
+
+    def get_source(self, environment, template):  # type: ignore[no-untyped-def]
+        source, filename, uptodate = super().get_source(environment, template)
+        root = os.path.realpath(self.searchpath[0])
+        if os.path.commonpath([root, os.path.realpath(filename)]) != root:
+            raise TemplateNotFound(template)
+        return source, filename, uptodate
+
+
+def _nonce() -> str:
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def _zoom_origins(config: dict[str, Any]) -> str:
+    web = urlsplit(config["ZOOM_WEB_HOST"])
+    return f"{web.scheme}://{web.netloc} https://*.{config['ZOOM_JOIN_DOMAIN']}"
+
+
+def render_page(page: str, status: int, **context: Any) -> Response:
+    """Render one of PAGES with ``status`` and the headers every page carries."""
+    assert page in PAGES, page
+    meeting = context.pop("meeting", None) or {}
+    body = render_template(f"{page}.html", page=page, meeting=_meeting_view(meeting),
+                           nonce=_nonce(), **context)
+    response = Response(body, status=status, mimetype="text/html")
+    return with_page_headers(response)
+
+
+def with_page_headers(response: Response) -> Response:
+    config = current_app.config["JOINGATE"]
+    nonce = _nonce()
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
+        f"img-src 'self' data:; form-action 'self' {_zoom_origins(config)}; "
+        "base-uri 'none'; frame-ancestors 'none'")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def format_time(ts: float | str | None) -> dict[str, str]:
+    if ts in (None, ""):
+        return {"iso": "", "text": ""}
+    moment = datetime.fromtimestamp(float(ts), tz=timezone.utc)
+    return {"iso": moment.isoformat().replace("+00:00", "Z"),
+            "text": moment.strftime("%A %d %B %Y, %H:%M UTC")}
+
+
+def _meeting_view(fields: dict[str, str]) -> dict[str, Any]:
+    return {"topic": fields.get("topic", ""), "support": fields.get("support", ""),
+            "start": format_time(fields.get("start")),
+            "auto_submit": fields.get("auto_submit") == "1"}
+
+
+def wants_json() -> bool:
+    return request.path.startswith(("/api/", "/webhooks/", "/readyz", "/healthz"))
+
+
+def init_app(app: Flask) -> None:
+    """Error handlers: one place turns errors into pages (or JSON for machine routes)."""
+
+    @app.errorhandler(StorageUnavailable)
+    def storage_unavailable(exc: StorageUnavailable) -> Response:
+        log.warning("storage unavailable on %s %s: %s", request.method, request.path, exc)
+        if wants_json():
+            response = Response('{"error": "unavailable", "message": "storage is unavailable; '
+                                'try again shortly", "details": []}', status=503,
+                                mimetype="application/json")
+        else:
+            response = render_page("unavailable", 503)
+        response.headers["Retry-After"] = "5"
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        if wants_json():
+            import json
+
+            return Response(json.dumps({"error": exc.name.lower().replace(" ", "_"),
+                                        "message": exc.description, "details": []}),
+                            status=exc.code, mimetype="application/json")
+        if exc.code == 404 or request.path.startswith("/j/"):
+            return render_page("invalid", exc.code or 404)
+        return exc.get_response()

@@ -1,0 +1,245 @@
+"""The organizer's and the registrant's operations, shared by the web app, the API and the CLI.
+
+Nothing here knows about Flask or click: callers pass plain values (and ``now`` comes from the
+service's clock, which tests may replace); errors are those of :mod:`joingate.errors`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
+
+from .errors import InvalidInput, NotFound
+from .links import LinkRef, Signer, link_fingerprint, new_device_id, registrant_id_for
+from .roster import MAX_NAME, RegistrantInput, clean_name
+from .store import GateResult, Store
+from .zoomurls import redirect_url
+
+MEETING_ID_RE = re.compile(r"^[0-9]{6,15}$")
+TARGETS = ("webclient", "registrant")
+POLICIES = ("alert", "deny")
+MAX_HEADER_TEXT = 256
+
+MEETING_DEFAULTS: dict[str, Any] = {
+    "pwd": "",
+    "target": "webclient",
+    "open_before": 15 * 60,     # links open 15 minutes before the start
+    "close_after": 60 * 60,     # and close an hour after the scheduled end
+    "max_devices": 1,
+    "rejoin": 1,
+    "policy": "alert",
+    "support": "",
+    "auto_submit": 0,
+}
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    registrant_id: str
+    email: str
+    display_name: str
+    version: int
+    url: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the gate does with one request: a page to show or a URL to redirect to."""
+
+    outcome: str
+    meeting_id: str
+    meeting: dict[str, str]
+    display_name: str = ""
+    redirect: str = ""
+    device_id: str = ""
+    at: float = 0.0   # opening time (too_early) or closing time (expired)
+
+
+def parse_start(value: str) -> datetime:
+    """An ISO 8601 time with a zone (``2026-12-01T18:00:00Z``, ``...+01:00``) as UTC."""
+    try:
+        start = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"start {value!r} is not an ISO 8601 time") from None
+    if start.tzinfo is None:
+        raise InvalidInput(f"start {value!r} has no time zone; add Z or an offset like +01:00")
+    return start.astimezone(timezone.utc)
+
+
+def clean_header_text(value: str, limit: int = MAX_HEADER_TEXT) -> str:
+    """A user agent or IP fit for the history: no tabs or control characters, bounded length."""
+    return "".join(ch if ch.isprintable() else " " for ch in value)[:limit]
+
+
+class Service:
+    def __init__(self, config: dict[str, Any], store: Store, signer: Signer,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.store = store
+        self.signer = signer
+        self.clock = clock
+
+    # Meetings
+
+    def add_meeting(self, meeting_id: str, *, topic: str, start: datetime, duration: int,
+                    **options: Any) -> bool:
+        """Create or update a meeting. Options left out (or None) keep the stored value, or take
+        the default for a new meeting. Returns True when it was created."""
+        meeting_id = str(meeting_id).strip()
+        if not MEETING_ID_RE.match(meeting_id):
+            raise InvalidInput(f"meeting id {meeting_id!r} is not a Zoom meeting number")
+        topic = clean_name(topic)
+        if not topic or len(topic) > 300:
+            raise InvalidInput("topic must be 1 to 300 characters")
+        if not 1 <= int(duration) <= 24 * 60 * 7:
+            raise InvalidInput("duration must be 1 to 10080 minutes")
+        unknown = set(options) - set(MEETING_DEFAULTS)
+        if unknown:
+            raise InvalidInput(f"unknown meeting option(s): {', '.join(sorted(unknown))}")
+        try:
+            stored = self.store.meeting(meeting_id)
+        except NotFound:
+            stored = {}
+        fields: dict[str, Any] = {**MEETING_DEFAULTS, **stored}
+        fields.update({name: value for name, value in options.items() if value is not None})
+        if fields["target"] not in TARGETS:
+            raise InvalidInput(f"target must be one of {', '.join(TARGETS)}")
+        if fields["policy"] not in POLICIES:
+            raise InvalidInput(f"policy must be one of {', '.join(POLICIES)}")
+        if int(fields["max_devices"]) < 1:
+            raise InvalidInput("max_devices must be at least 1")
+        if any(ch.isspace() for ch in str(fields["pwd"])) or len(str(fields["pwd"])) > 256:
+            raise InvalidInput("passcode must be at most 256 characters without white space")
+        start_ts = int(start.timestamp())
+        closes_at = start_ts + int(duration) * 60 + int(fields["close_after"])
+        fields.update(topic=topic, start=start_ts, duration=int(duration),
+                      expire_at=closes_at + self.config["RETENTION_DAYS"] * 86400,
+                      updated=int(self.clock()))
+        fields["rejoin"] = int(bool(int(fields["rejoin"])))
+        fields["auto_submit"] = int(bool(int(fields["auto_submit"])))
+        return self.store.save_meeting(meeting_id, fields)
+
+    def meeting(self, meeting_id: str) -> dict[str, str]:
+        return self.store.meeting(meeting_id)
+
+    # Links
+
+    def link_url(self, meeting_id: str, rid: str, version: int) -> str:
+        token = self.signer.link_token(meeting_id, rid, version)
+        return f"{self.config['PUBLIC_URL']}/j/{token}"
+
+    def issue_links(self, meeting_id: str,
+                    registrants: Iterable[RegistrantInput]) -> list[IssuedLink]:
+        """Create or update registrants and return their links, in input order. The same email
+        gives the same registrant and, while key and version are unchanged, the same link."""
+        self.store.meeting(meeting_id)  # NotFound before anything is written
+        registrants = list(registrants)
+        rows = [(registrant_id_for(r.email), r.email.strip(), r.name[:MAX_NAME],
+                 r.zoom_registrant_id, r.join_url) for r in registrants]
+        results = self.store.upsert_registrants(meeting_id, rows, self.clock())
+        return [IssuedLink(rid, email, display, version,
+                           self.link_url(meeting_id, rid, version), created)
+                for (rid, email, *_), (version, display, created) in zip(rows, results)]
+
+    def _rid(self, meeting_id: str, email: str) -> str:
+        rid = registrant_id_for(email)
+        self.store.registrant(meeting_id, rid)  # NotFound names the problem
+        return rid
+
+    def manage_link(self, action: str, meeting_id: str, email: str, actor: str = "cli") -> str:
+        """Revoke, reset or reissue the link of ``email``; returns the link now valid."""
+        rid = registrant_id_for(email)
+        version = self.store.manage(action, meeting_id, rid, self.clock(), actor)
+        return self.link_url(meeting_id, rid, version)
+
+    def link_status(self, meeting_id: str, email: str) -> dict[str, Any]:
+        """Status and history of one link, for ``links show`` and the API."""
+        rid = self._rid(meeting_id, email)
+        fields = self.store.registrant(meeting_id, rid)
+        return {
+            "meeting": meeting_id,
+            "email": fields.get("email", ""),
+            "name": fields.get("name", ""),
+            "display_name": fields.get("display", ""),
+            "status": registrant_status(fields),
+            "link": self.link_url(meeting_id, rid, int(fields.get("ver", 1))),
+            "link_id": link_fingerprint(meeting_id, rid),
+            "opens": int(fields.get("opens", 0)),
+            "claims": int(fields.get("claims", 0)),
+            "refused": int(fields.get("refused", 0)),
+            "devices": len(fields.get("devices", "").split()),
+            "history": [dict(zip(("kind", "at", "ip", "user_agent"), entry + ["", "", "", ""]))
+                        for entry in self.store.history(meeting_id, rid)],
+        }
+
+    # The gate
+
+    def read_token(self, token: str) -> LinkRef:
+        return self.signer.read_link_token(token)
+
+    def open_link(self, ref: LinkRef, *, device_cookie: str | None, ip: str,
+                  user_agent: str) -> Decision:
+        """GET/HEAD: record the open and say which page to show. Binds nothing."""
+        return self._gate("open", ref, device_cookie, ip, user_agent)
+
+    def claim_link(self, ref: LinkRef, *, device_cookie: str | None, ip: str,
+                   user_agent: str) -> Decision:
+        """POST: bind the link to this device (first claim) or accept the bound device again;
+        a ``claimed``/``rejoined`` decision carries the redirect URL and the device id."""
+        return self._gate("claim", ref, device_cookie, ip, user_agent)
+
+    def _gate(self, mode: str, ref: LinkRef, device_cookie: str | None, ip: str,
+              user_agent: str) -> Decision:
+        presented = self.signer.read_device_cookie(device_cookie) or ""
+        result: GateResult = self.store.gate(
+            mode, ref.meeting_id, ref.registrant_id, ref.version, self.clock(), presented,
+            presented or new_device_id(), clean_header_text(ip, 64),
+            clean_header_text(user_agent))
+        decision = Decision(result.outcome, ref.meeting_id, result.meeting, result.display)
+        if result.outcome in ("claimed", "rejoined"):
+            meeting = result.meeting
+            url = redirect_url(target=meeting.get("target", "webclient"),
+                               web_host=self.config["ZOOM_WEB_HOST"],
+                               join_domain=self.config["ZOOM_JOIN_DOMAIN"],
+                               meeting_id=ref.meeting_id, pwd=meeting.get("pwd", ""),
+                               display_name=result.display, join_url=result.join_url)
+            return Decision(result.outcome, ref.meeting_id, meeting, result.display,
+                            redirect=url, device_id=result.detail)
+        if result.outcome in ("too_early", "expired"):
+            return Decision(result.outcome, ref.meeting_id, result.meeting, result.display,
+                            at=float(result.detail))
+        return decision
+
+    # Report
+
+    def report(self, meeting_id: str) -> dict[str, Any]:
+        """The attendance report (contract JSON)."""
+        self.store.meeting(meeting_id)
+        registrants = []
+        for _rid, fields in self.store.registrants(meeting_id):
+            registrants.append({
+                "email": fields.get("email", ""),
+                "name": fields.get("name", ""),
+                "status": registrant_status(fields),
+                "claims": int(fields.get("claims", 0)),
+                "joins": 0,
+                "max_concurrent": 0,
+                "flags": ["second_device"] if int(fields.get("refused", 0)) else [],
+            })
+        return {"meeting": meeting_id, "registrants": registrants, "unmatched": []}
+
+
+def registrant_status(fields: dict[str, str]) -> str:
+    if fields.get("revoked") == "1":
+        return "revoked"
+    if int(fields.get("joins", 0)):
+        return "joined"
+    if fields.get("first_claim"):
+        return "claimed"
+    if int(fields.get("opens", 0)):
+        return "opened"
+    return "issued"

@@ -1,0 +1,243 @@
+"""Redis: the connection, every key name, every Lua script. No other module talks to Redis.
+
+Every key lives under one prefix, and every key of a meeting carries the meeting in a hash tag
+(``jg:{m:85746065432}:...``) so that a script touching one meeting stays in one Cluster slot.
+Every key of a meeting expires at the meeting's ``expire_at`` (window close plus retention).
+Redis errors leave this module as :class:`StorageUnavailable` (down, slow) or :class:`NotFound`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Callable, Iterable, TypeVar
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .errors import NotFound, StorageUnavailable
+
+HISTORY_CAP = 50
+EVENT_STREAM_CAP = 50_000
+UPSERT_CHUNK = 1_000
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+         redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError)
+
+
+def translated(method: F) -> F:
+    """Turn Redis being down or slow into StorageUnavailable, a missing object into NotFound."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except _DOWN as exc:
+            raise StorageUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+        except redis.exceptions.ResponseError as exc:
+            message = str(exc)
+            if "NOMEETING" in message or "NOTFOUND" in message:
+                raise NotFound("no such meeting or registrant") from None
+            if message.startswith(("MASTERDOWN", "LOADING", "CLUSTERDOWN", "TRYAGAIN")):
+                raise StorageUnavailable(f"Redis cannot serve now: {message}") from exc
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Keys:
+    """One builder per key."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def _m(self, meeting_id: str) -> str:
+        return f"{self.prefix}:{{m:{meeting_id}}}"
+
+    def meetings(self) -> str:
+        return f"{self.prefix}:meetings"
+
+    def meeting(self, meeting_id: str) -> str:
+        return f"{self._m(meeting_id)}:meeting"
+
+    def registrant(self, meeting_id: str, rid: str) -> str:
+        return f"{self._m(meeting_id)}:r:{rid}"
+
+    def history(self, meeting_id: str, rid: str) -> str:
+        return f"{self._m(meeting_id)}:h:{rid}"
+
+    def displays(self, meeting_id: str) -> str:
+        return f"{self._m(meeting_id)}:displays"
+
+    def zoom_ids(self, meeting_id: str) -> str:
+        return f"{self._m(meeting_id)}:zids"
+
+    def roster(self, meeting_id: str) -> str:
+        return f"{self._m(meeting_id)}:roster"
+
+    def events(self, meeting_id: str) -> str:
+        return f"{self._m(meeting_id)}:events"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """What gate.lua decided. ``detail`` is the bound device id (claimed, rejoined), the opening
+    or closing time (too_early, expired), or the current version (superseded)."""
+
+    outcome: str
+    detail: str
+    meeting: dict[str, str]
+    display: str
+    join_url: str
+
+
+def connect(url: str, timeout: float) -> redis.Redis:
+    """A client for ``url``. ``memory://`` is fakeredis inside this process (with Lua)."""
+    if url.startswith("memory://"):
+        import fakeredis
+
+        return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    # One retry on a fresh connection after a dropped one (Redis restarted); none after a timeout,
+    # so a slow Redis costs at most `timeout` before the request answers 503.
+    return redis.Redis.from_url(
+        url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 1), retry_on_error=[redis.exceptions.ConnectionError],
+        health_check_interval=30)
+
+
+def _pairs(flat: list[str]) -> dict[str, str]:
+    return dict(zip(flat[0::2], flat[1::2]))
+
+
+class Store:
+    """Domain-level reads and writes; each method is one round trip unless it says otherwise."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "jg") -> None:
+        self.redis = client
+        self.keys = Keys(prefix)
+        self.scripts = {name: client.register_script(_lua(name))
+                        for name in ("gate", "upsert", "manage")}
+
+    @property
+    def embedded(self) -> bool:
+        return type(self.redis).__module__.startswith("fakeredis")
+
+    @translated
+    def ping(self) -> None:
+        """Raise StorageUnavailable unless Redis answers and accepts a write."""
+        self.redis.set(f"{self.keys.prefix}:readyz", "1", ex=60)
+
+    # Meetings
+
+    @translated
+    def save_meeting(self, meeting_id: str, fields: dict[str, Any]) -> bool:
+        """Create or update a meeting; returns True when it was created. Moves the expiry of every
+        key of the meeting to the (possibly new) ``expire_at``."""
+        key = self.keys.meeting(meeting_id)
+        expire_at = int(fields["expire_at"])
+        with self.redis.pipeline() as pipe:
+            pipe.exists(key)
+            pipe.hset(key, mapping={name: str(value) for name, value in fields.items()})
+            pipe.expireat(key, expire_at)
+            pipe.sadd(self.keys.meetings(), meeting_id)
+            pipe.zrange(self.keys.roster(meeting_id), 0, -1)
+            existed, *_, rids = pipe.execute()
+        keys = [self.keys.displays(meeting_id), self.keys.zoom_ids(meeting_id),
+                self.keys.roster(meeting_id), self.keys.events(meeting_id)]
+        for rid in rids:
+            keys += [self.keys.registrant(meeting_id, rid), self.keys.history(meeting_id, rid)]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for name in keys:
+                pipe.expireat(name, expire_at)
+            pipe.execute()
+        return not existed
+
+    @translated
+    def meeting(self, meeting_id: str) -> dict[str, str]:
+        fields = self.redis.hgetall(self.keys.meeting(meeting_id))
+        if not fields:
+            raise NotFound(f"no meeting {meeting_id}")
+        return fields
+
+    @translated
+    def meeting_ids(self) -> list[str]:
+        return sorted(self.redis.smembers(self.keys.meetings()))
+
+    # Registrants
+
+    @translated
+    def upsert_registrants(self, meeting_id: str, rows: Iterable[tuple[str, str, str, str, str]],
+                           now: float) -> list[tuple[int, str, bool]]:
+        """Create or update registrants ``(rid, email, name, zoom_id, join_url)`` in order.
+        Returns ``(version, display name, created)`` per row. Each chunk of rows is one
+        transaction; a rerun after a failure is harmless (upserts are idempotent)."""
+        rows = list(rows)
+        k = self.keys
+        results: list[tuple[int, str, bool]] = []
+        script = self.scripts["upsert"]
+        for start in range(0, len(rows), UPSERT_CHUNK):
+            with self.redis.pipeline(transaction=True) as pipe:
+                for rid, email, name, zoom_id, join_url in rows[start:start + UPSERT_CHUNK]:
+                    script(keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid),
+                                 k.displays(meeting_id), k.zoom_ids(meeting_id),
+                                 k.roster(meeting_id)],
+                           args=[rid, email, name, zoom_id, join_url, now], client=pipe)
+                replies = pipe.execute()
+            results += [(int(version), display, bool(created))
+                        for version, display, created in replies]
+        return results
+
+    @translated
+    def registrant(self, meeting_id: str, rid: str) -> dict[str, str]:
+        fields = self.redis.hgetall(self.keys.registrant(meeting_id, rid))
+        if not fields:
+            raise NotFound(f"no registrant {rid} in meeting {meeting_id}")
+        return fields
+
+    @translated
+    def history(self, meeting_id: str, rid: str) -> list[list[str]]:
+        """The link's history, oldest first: ``[kind, at, ip, user agent]`` each."""
+        entries = self.redis.lrange(self.keys.history(meeting_id, rid), 0, -1)
+        return [entry.split("\t", 3) for entry in reversed(entries)]
+
+    @translated
+    def registrants(self, meeting_id: str) -> list[tuple[str, dict[str, str]]]:
+        """Every registrant of a meeting in order of first issue: ``(rid, fields)``."""
+        rids = self.redis.zrange(self.keys.roster(meeting_id), 0, -1)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for rid in rids:
+                pipe.hgetall(self.keys.registrant(meeting_id, rid))
+            rows = pipe.execute()
+        return [(rid, fields) for rid, fields in zip(rids, rows) if fields]
+
+    # The gate
+
+    @translated
+    def gate(self, mode: str, meeting_id: str, rid: str, version: int, now: float,
+             presented_device: str, new_device: str, ip: str, user_agent: str) -> GateResult:
+        """Run gate.lua (one round trip); see its header for what it reads and writes."""
+        k = self.keys
+        outcome, detail, meeting, shown = self.scripts["gate"](
+            keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid),
+                  k.history(meeting_id, rid), k.events(meeting_id)],
+            args=[mode, version, repr(now), presented_device, new_device, ip, user_agent,
+                  HISTORY_CAP, EVENT_STREAM_CAP])
+        return GateResult(outcome, detail or "", _pairs(meeting),
+                          shown[0] if shown else "", shown[1] if len(shown) > 1 else "")
+
+    @translated
+    def manage(self, action: str, meeting_id: str, rid: str, now: float, actor: str) -> int:
+        """Run manage.lua: revoke, reset or reissue one link. Returns the link's version."""
+        k = self.keys
+        return int(self.scripts["manage"](
+            keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid),
+                  k.history(meeting_id, rid), k.events(meeting_id)],
+            args=[action, repr(now), actor, HISTORY_CAP, EVENT_STREAM_CAP]))
+
+
+def _lua(name: str) -> str:
+    return resources.files("joingate.lua").joinpath(f"{name}.lua").read_text(encoding="utf-8")

@@ -1,0 +1,37 @@
+"""Settings: defaults, parsing, and a start-up error that names the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from joingate.config import load_config
+from joingate.errors import ConfigError
+
+BASE = {"JOINGATE_SECRET_KEY": "k", "JOINGATE_REDIS_URL": "redis://127.0.0.1:6379/0"}
+
+
+def test_defaults():
+    config = load_config(BASE)
+    assert config["ZOOM_WEB_HOST"] == "https://app.zoom.us"
+    assert config["ZOOM_WEBHOOK_TOLERANCE"] == 300 and config["SHARED_GRACE"] == 120
+    assert config["SECRET_KEY_FALLBACKS"] == []
+
+
+@pytest.mark.parametrize("environ,variable", [
+    ({"JOINGATE_REDIS_URL": "redis://x"}, "JOINGATE_SECRET_KEY"),
+    ({"JOINGATE_SECRET_KEY": "k"}, "JOINGATE_REDIS_URL"),
+    ({**BASE, "JOINGATE_REDIS_URL": "mysql://x"}, "JOINGATE_REDIS_URL"),
+    ({**BASE, "JOINGATE_SHARED_GRACE": "soon"}, "JOINGATE_SHARED_GRACE"),
+    ({**BASE, "JOINGATE_SHARED_GRACE": "-1"}, "JOINGATE_SHARED_GRACE"),
+    ({**BASE, "JOINGATE_PUBLIC_URL": "gate.example.org"}, "JOINGATE_PUBLIC_URL"),
+    ({**BASE, "JOINGATE_ALLOW_MEMORY_STORE": "maybe"}, "JOINGATE_ALLOW_MEMORY_STORE"),
+], ids=["no-secret", "no-redis", "bad-scheme", "grace-text", "grace-negative", "url-no-scheme",
+        "bad-flag"])
+def test_wrong_settings_name_the_variable(environ, variable):
+    with pytest.raises(ConfigError, match=variable):
+        load_config(environ)
+
+
+def test_fallback_keys_are_a_list():
+    config = load_config({**BASE, "JOINGATE_SECRET_KEY_FALLBACKS": "old1, old2,k"})
+    assert config["SECRET_KEY_FALLBACKS"] == ["old1", "old2"]

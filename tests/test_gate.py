@@ -1,0 +1,192 @@
+"""The registrant's link: GET/HEAD bind nothing, POST claims once per device, refusals by state."""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from conftest import MEETING_ID, SECRET, START, make_app, path_of
+from joingate.links import Signer
+from joingate.roster import RegistrantInput
+
+
+def un_of(location: str) -> str:
+    query = parse_qs(urlsplit(location).query)
+    return base64.b64decode(query["un"][0]).decode("utf-8")
+
+
+def test_gets_and_heads_leave_the_link_claimable(app, client, service, link):
+    path = path_of(link)
+    for _ in range(10):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert b'<form method="post"' in page.data
+        assert b"Ana Lima" in page.data
+        assert client.head(path).status_code == 200
+    status = service.link_status(MEETING_ID, "ana.lima@example.org")
+    assert status["status"] == "opened"
+    assert status["opens"] == 20 and status["claims"] == 0 and status["devices"] == 0
+
+    claim = app.test_client().post(path)
+    assert claim.status_code == 303
+    location = claim.headers["Location"]
+    assert location.startswith(f"https://app.zoom.us/wc/{MEETING_ID}/join?")
+    assert parse_qs(urlsplit(location).query)["pwd"] == ["enc0ded"]
+    assert un_of(location) == "Ana Lima"
+    assert claim.headers["Cache-Control"] == "no-store"
+    assert claim.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_head_has_no_body(client, link):
+    response = client.head(path_of(link))
+    assert response.status_code == 200 and response.data == b""
+
+
+@pytest.mark.parametrize("name", ["José Ñúñez", "Zoë 🎨 Çelik", "李小龙", "O'Brien + Sons / Ltd="],
+                         ids=["accents", "emoji", "cjk", "plus-slash-equals"])
+def test_un_decodes_to_the_display_name(client, service, meeting, name):
+    issued = service.issue_links(meeting, [RegistrantInput("x@example.org", name)])[0]
+    location = client.post(path_of(issued)).headers["Location"]
+    assert un_of(location) == name
+    raw_un = urlsplit(location).query.split("un=")[1].split("&")[0]
+    assert not set("+/=") & set(raw_un), "base64 specials must be percent-encoded"
+
+
+def test_same_device_rejoins_other_device_is_refused(app, client, service, link):
+    path = path_of(link)
+    first = client.post(path)
+    assert first.status_code == 303
+    cookie = first.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
+    assert "Path=/j/" in cookie
+    again = client.post(path)
+    assert again.status_code == 303 and again.headers["Location"] == first.headers["Location"]
+
+    other = app.test_client().post(path, headers={"User-Agent": "OtherPhone/1.0"})
+    assert other.status_code == 409
+    assert b"already in use on another device" in other.data
+    assert "Location" not in other.headers
+    status = service.link_status(MEETING_ID, "ana.lima@example.org")
+    assert [e["kind"] for e in status["history"]] == ["claim", "rejoin", "refused"]
+    assert status["history"][-1]["user_agent"] == "OtherPhone/1.0"
+    assert status["claims"] == 2 and status["refused"] == 1
+
+
+def test_get_from_another_device_after_the_claim_shows_used_elsewhere(app, client, link):
+    client.post(path_of(link))
+    assert app.test_client().get(path_of(link)).status_code == 409
+    assert client.get(path_of(link)).status_code == 200
+
+
+def test_reset_frees_the_binding_for_a_new_device(app, client, service, link):
+    client.post(path_of(link))
+    service.manage_link("reset", MEETING_ID, "ana.lima@example.org")
+    assert app.test_client().post(path_of(link)).status_code == 303
+    assert client.post(path_of(link)).status_code == 409
+
+
+def test_revoked_link_gets_410(client, service, link):
+    service.manage_link("revoke", MEETING_ID, "ana.lima@example.org")
+    for response in (client.get(path_of(link)), client.post(path_of(link))):
+        assert response.status_code == 410
+        assert b"withdrawn" in response.data and "Location" not in response.headers
+
+
+def test_reissue_supersedes_the_old_link(client, service, link):
+    new_url = service.manage_link("reissue", MEETING_ID, "ana.lima@example.org")
+    assert new_url != link.url
+    old = client.post(path_of(link))
+    assert old.status_code == 410 and b"newer link" in old.data
+    assert client.post(new_url.removeprefix("https://gate.example.org")).status_code == 303
+
+
+def test_too_early_consumes_nothing(app, client, service, clock, link):
+    clock.set(START - timedelta(hours=2))
+    for response in (client.get(path_of(link)), client.post(path_of(link))):
+        assert response.status_code == 200
+        assert b"Not open yet" in response.data and b"17:45 UTC" in response.data
+        assert "Location" not in response.headers
+    assert service.link_status(MEETING_ID, "ana.lima@example.org")["devices"] == 0
+    clock.set(START)
+    assert app.test_client().post(path_of(link)).status_code == 303
+
+
+def test_after_the_window_the_link_is_expired(client, clock, link):
+    clock.set(START + timedelta(minutes=90 + 61))
+    response = client.post(path_of(link))
+    assert response.status_code == 410 and b"class is over" in response.data
+
+
+def _tampered(token: str) -> str:
+    head, _, sig = token.rpartition(".")
+    return f"{head}.{'A' if sig[0] != 'A' else 'B'}{sig[1:]}"
+
+
+@pytest.mark.parametrize("mangle", [
+    _tampered,
+    lambda token: token[:-5],
+    lambda token: token[: len(token) // 2],
+    lambda token: Signer("another-key").link_token(MEETING_ID, "0123456789abcdef", 1),
+    lambda token: "x" * 600,
+    lambda token: "not-a-token",
+    lambda token: "%00%ff",
+    lambda token: token + "/extra",
+], ids=["tampered", "truncated-5", "truncated-half", "foreign-key", "huge", "garbage", "bytes",
+        "extra-path"])
+def test_bad_tokens_get_the_invalid_page(client, link, mangle):
+    token = link.url.rsplit("/j/", 1)[1]
+    path = "/j/" + mangle(token)
+    for response in (client.get(path), client.post(path), client.head(path)):
+        assert response.status_code == 404
+        assert "Location" not in response.headers
+    assert b"not recognised" in client.get(path).data
+
+
+def test_valid_signature_for_unknown_registrant_is_404(client, meeting):
+    token = Signer(SECRET).link_token(MEETING_ID, "0123456789abcdef", 1)
+    assert client.post(f"/j/{token}").status_code == 404
+    token = Signer(SECRET).link_token("999999999", "0123456789abcdef", 1)
+    assert client.post(f"/j/{token}").status_code == 404
+
+
+def test_fallback_key_still_verifies(app, store_url, clock, link):
+    rotated = make_app(store_url, clock, like=app, SECRET_KEY="new-key",
+                       SECRET_KEY_FALLBACKS=[SECRET])
+    assert rotated.test_client().post(path_of(link)).status_code == 303
+    dropped = make_app(store_url, clock, like=app, SECRET_KEY="new-key")
+    assert dropped.test_client().post(path_of(link)).status_code == 404
+
+
+def test_registrant_target_redirects_to_the_registrants_join_url(client, service, meeting):
+    service.add_meeting(meeting, topic="T", start=START, duration=90, target="registrant")
+    join_url = f"https://us06web.zoom.us/w/{MEETING_ID}?tk=abc.def&pwd=Q0x3"
+    issued = service.issue_links(meeting, [RegistrantInput("r@example.org", "R", "zid1",
+                                                           join_url)])[0]
+    assert client.post(path_of(issued)).headers["Location"] == join_url
+
+
+def test_pages_carry_csp_that_admits_zoom_as_form_action(client, link):
+    page = client.get(path_of(link))
+    csp = page.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "form-action 'self' https://app.zoom.us" in csp
+    assert 'name="viewport"' in page.get_data(as_text=True)
+
+
+def test_names_are_escaped_in_pages(client, service, meeting):
+    issued = service.issue_links(meeting, [RegistrantInput("h@example.org",
+                                                           "<script>alert(1)</script>")])[0]
+    page = client.get(path_of(issued)).get_data(as_text=True)
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+
+
+def test_organizer_template_overrides_a_page(app, store_url, clock, link, tmp_path):
+    (tmp_path / "confirm.html").write_text(
+        '{% extends "base.html" %}{% block content %}<p>Welcome, {{ display_name }}!</p>'
+        '<form method="post"><button>Enter</button></form>{% endblock %}')
+    app = make_app(store_url, clock, like=app, TEMPLATE_DIR=str(tmp_path))
+    page = app.test_client().get(path_of(link))
+    assert page.status_code == 200 and b"Welcome, Ana Lima!" in page.data
+    assert b"not recognised" in app.test_client().get("/j/x").data  # built-in still serves the rest
