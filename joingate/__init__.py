@@ -60,9 +60,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     signer = Signer(config["SECRET_KEY"], config["SECRET_KEY_FALLBACKS"])
     app.extensions["joingate"] = Service(config, store, signer, clock)
 
-    from . import gate, ops, pages
+    from . import gate, ops, pages, webhooks
 
     pages.init_app(app)
     app.register_blueprint(gate.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(webhooks.bp)
     return app

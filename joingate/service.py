@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
+from .attendance import sharing_evidence, summarize
 from .errors import InvalidInput, NotFound
 from .links import LinkRef, Signer, link_fingerprint, new_device_id, registrant_id_for
-from .roster import MAX_NAME, RegistrantInput, clean_name
+from .roster import MAX_NAME, RegistrantInput, check_registrant, clean_name
 from .store import GateResult, Store
+from .zoomhooks import InstanceEvent, ParticipantEvent, RegistrationEvent
 from .zoomurls import redirect_url
 
 MEETING_ID_RE = re.compile(r"^[0-9]{6,15}$")
@@ -86,9 +88,10 @@ class Service:
     # Meetings
 
     def add_meeting(self, meeting_id: str, *, topic: str, start: datetime, duration: int,
-                    **options: Any) -> bool:
+                    staff: Iterable[str] | None = None, **options: Any) -> bool:
         """Create or update a meeting. Options left out (or None) keep the stored value, or take
-        the default for a new meeting. Returns True when it was created."""
+        the default for a new meeting. ``staff``: names or emails of people in the meeting who
+        are never flagged (None keeps the stored list). Returns True when it was created."""
         meeting_id = str(meeting_id).strip()
         if not MEETING_ID_RE.match(meeting_id):
             raise InvalidInput(f"meeting id {meeting_id!r} is not a Zoom meeting number")
@@ -121,7 +124,9 @@ class Service:
                       updated=int(self.clock()))
         fields["rejoin"] = int(bool(int(fields["rejoin"])))
         fields["auto_submit"] = int(bool(int(fields["auto_submit"])))
-        return self.store.save_meeting(meeting_id, fields)
+        staff_keys = None if staff is None else sorted(
+            {clean_name(person).casefold() for person in staff if clean_name(person)})
+        return self.store.save_meeting(meeting_id, fields, staff_keys)
 
     def meeting(self, meeting_id: str) -> dict[str, str]:
         return self.store.meeting(meeting_id)
@@ -214,29 +219,90 @@ class Service:
                             at=float(result.detail))
         return decision
 
+    # Webhooks
+
+    def record_zoom_event(self, event: ParticipantEvent | InstanceEvent | RegistrationEvent
+                          ) -> str:
+        """Record one verified Zoom event; returns recorded, duplicate or ignored."""
+        if isinstance(event, InstanceEvent):
+            known = self.store.record_instance(event.meeting_id, event.instance, event.kind,
+                                               event.at or self.clock())
+            return "recorded" if known else "ignored"
+        if isinstance(event, RegistrationEvent):
+            return self._register_from_zoom(event)
+        customer = event.customer_key.lower()
+        status, _rid, _open = self.store.record_participant(
+            event,
+            customer_rid=customer if re.fullmatch(r"[0-9a-f]{16}", customer) else "",
+            email_rid=registrant_id_for(event.email) if "@" in event.email else "",
+            name_key=clean_name(event.user_name).casefold(),
+            email_key=event.email.strip().casefold(),
+            now=self.clock(), grace=self.config["SHARED_GRACE"])
+        return "ignored" if status == "unknown_meeting" else status
+
+    def _register_from_zoom(self, event: RegistrationEvent) -> str:
+        fields = {"email": event.email, "first_name": event.first_name,
+                  "last_name": event.last_name, "registrant_id": event.registrant_id,
+                  "join_url": event.join_url}
+        checked, faults = check_registrant(fields, self.config["ZOOM_JOIN_DOMAIN"])
+        if checked is None:
+            raise InvalidInput("registrant in the event is not usable", faults)
+        try:
+            self.issue_links(event.meeting_id, [checked])
+        except NotFound:
+            return "ignored"
+        return "recorded"
+
     # Report
 
+    def attendance(self, meeting_id: str):
+        starts, ends, stays = self.store.attendance(meeting_id)
+        return summarize(starts, ends, stays, self.clock(), self.config["SHARED_GRACE"])
+
+    def sharing_check(self, meeting_id: str, instance: str, rid: str) -> dict[str, Any] | None:
+        """Evidence that ``rid`` shares its registration in ``instance`` now, or None."""
+        starts, ends, stays = self.store.attendance(meeting_id)
+        own = [stay for stay in stays.get(instance, []) if stay.get("r") == rid]
+        found = sharing_evidence(own, ends.get(instance, self.clock()),
+                                 self.config["SHARED_GRACE"])
+        if found is None:
+            return None
+        first, second, overlap = found
+        return {"instance": instance, "overlap_seconds": round(overlap, 1),
+                "stays": [{"user_name": stay.get("n", ""), "participant_uuid": stay.get("u", ""),
+                           "join_time": stay.get("jt", "")} for stay in (first, second)]}
+
     def report(self, meeting_id: str) -> dict[str, Any]:
-        """The attendance report (contract JSON)."""
+        """The attendance report (contract JSON), derived from what is recorded now."""
         self.store.meeting(meeting_id)
+        attendance = self.attendance(meeting_id)
         registrants = []
-        for _rid, fields in self.store.registrants(meeting_id):
+        for rid, fields in self.store.registrants(meeting_id):
+            seen = attendance.registrants.get(rid)
+            flags = []
+            if seen and seen.shared:
+                flags.append("shared")
+            if int(fields.get("refused", 0)):
+                flags.append("second_device")
             registrants.append({
                 "email": fields.get("email", ""),
                 "name": fields.get("name", ""),
-                "status": registrant_status(fields),
+                "status": registrant_status(fields, joined=bool(seen and seen.joins)),
                 "claims": int(fields.get("claims", 0)),
-                "joins": 0,
-                "max_concurrent": 0,
-                "flags": ["second_device"] if int(fields.get("refused", 0)) else [],
+                "joins": seen.joins if seen else 0,
+                "max_concurrent": seen.max_concurrent if seen else 0,
+                "minutes": round(seen.seconds / 60, 1) if seen else 0.0,
+                "present": seen.present if seen else 0,
+                "flags": flags,
             })
-        return {"meeting": meeting_id, "registrants": registrants, "unmatched": []}
+        return {"meeting": meeting_id, "registrants": registrants,
+                "unmatched": attendance.unmatched}
 
 
-def registrant_status(fields: dict[str, str]) -> str:
+def registrant_status(fields: dict[str, str], joined: bool = False) -> str:
     if fields.get("revoked") == "1":
         return "revoked"
-    if int(fields.get("joins", 0)):
+    if joined:
         return "joined"
     if fields.get("first_claim"):
         return "claimed"

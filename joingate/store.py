@@ -9,6 +9,7 @@ Redis errors leave this module as :class:`StorageUnavailable` (down, slow) or :c
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Callable, Iterable, TypeVar
@@ -82,6 +83,42 @@ class Keys:
     def events(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:events"
 
+    def staff(self, meeting_id: str) -> str:
+        return f"{self._m(meeting_id)}:staff"
+
+    def seen(self, meeting_id: str) -> str:
+        return f"{self._m(meeting_id)}:seen"
+
+    def instances(self, meeting_id: str) -> str:
+        return f"{self._m(meeting_id)}:instances"
+
+    def ended(self, meeting_id: str) -> str:
+        return f"{self._m(meeting_id)}:ended"
+
+    def stays(self, meeting_id: str, instance: str) -> str:
+        return f"{self._m(meeting_id)}:stays:{instance}"
+
+    def stays_by_registrant(self, meeting_id: str, instance: str) -> str:
+        return f"{self._m(meeting_id)}:rstays:{instance}"
+
+    def checks(self, meeting_id: str) -> str:
+        return f"{self._m(meeting_id)}:checks"
+
+    def violations(self, meeting_id: str) -> str:
+        return f"{self._m(meeting_id)}:violations"
+
+    def cursor(self, meeting_id: str) -> str:
+        """Where the worker is in the meeting's event stream."""
+        return f"{self._m(meeting_id)}:cursor"
+
+    def outbox(self) -> str:
+        """Outbound jobs (alerts, Zoom actions): hash job id -> JSON."""
+        return f"{self.prefix}:outbox"
+
+    def outbox_due(self) -> str:
+        """When each outbound job is next tried: sorted set job id -> unix time."""
+        return f"{self.prefix}:outbox:due"
+
 
 @dataclass(frozen=True)
 class GateResult:
@@ -120,7 +157,7 @@ class Store:
         self.redis = client
         self.keys = Keys(prefix)
         self.scripts = {name: client.register_script(_lua(name))
-                        for name in ("gate", "upsert", "manage")}
+                        for name in ("gate", "upsert", "manage", "participant")}
 
     @property
     def embedded(self) -> bool:
@@ -134,9 +171,11 @@ class Store:
     # Meetings
 
     @translated
-    def save_meeting(self, meeting_id: str, fields: dict[str, Any]) -> bool:
-        """Create or update a meeting; returns True when it was created. Moves the expiry of every
-        key of the meeting to the (possibly new) ``expire_at``."""
+    def save_meeting(self, meeting_id: str, fields: dict[str, Any],
+                     staff: Iterable[str] | None = None) -> bool:
+        """Create or update a meeting; returns True when it was created. ``staff`` (casefolded
+        names and emails never flagged) replaces the stored list unless None. Moves the expiry
+        of every key of the meeting to the (possibly new) ``expire_at``."""
         key = self.keys.meeting(meeting_id)
         expire_at = int(fields["expire_at"])
         with self.redis.pipeline() as pipe:
@@ -144,10 +183,22 @@ class Store:
             pipe.hset(key, mapping={name: str(value) for name, value in fields.items()})
             pipe.expireat(key, expire_at)
             pipe.sadd(self.keys.meetings(), meeting_id)
+            staff = None if staff is None else list(staff)
+            if staff is not None:
+                pipe.delete(self.keys.staff(meeting_id))
+                if staff:
+                    pipe.sadd(self.keys.staff(meeting_id), *staff)
             pipe.zrange(self.keys.roster(meeting_id), 0, -1)
-            existed, *_, rids = pipe.execute()
+            pipe.hkeys(self.keys.instances(meeting_id))
+            existed, *_, rids, instances = pipe.execute()
         keys = [self.keys.displays(meeting_id), self.keys.zoom_ids(meeting_id),
-                self.keys.roster(meeting_id), self.keys.events(meeting_id)]
+                self.keys.roster(meeting_id), self.keys.events(meeting_id),
+                self.keys.staff(meeting_id), self.keys.seen(meeting_id),
+                self.keys.instances(meeting_id), self.keys.ended(meeting_id),
+                self.keys.checks(meeting_id), self.keys.violations(meeting_id),
+                self.keys.cursor(meeting_id)]
+        keys += [self.keys.stays(meeting_id, uuid) for uuid in instances]
+        keys += [self.keys.stays_by_registrant(meeting_id, uuid) for uuid in instances]
         for rid in rids:
             keys += [self.keys.registrant(meeting_id, rid), self.keys.history(meeting_id, rid)]
         with self.redis.pipeline(transaction=False) as pipe:
@@ -237,6 +288,62 @@ class Store:
             keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid),
                   k.history(meeting_id, rid), k.events(meeting_id)],
             args=[action, repr(now), actor, HISTORY_CAP, EVENT_STREAM_CAP]))
+
+    # Webhooks
+
+    @translated
+    def record_participant(self, event: Any, *, customer_rid: str, email_rid: str,
+                           name_key: str, email_key: str, now: float, grace: float) -> list:
+        """Run participant.lua for a ParticipantEvent; returns [status, registrant id, open]."""
+        k, mid = self.keys, event.meeting_id
+        status, rid, open_stays = self.scripts["participant"](
+            keys=[k.meeting(mid), k.seen(mid), k.stays(mid, event.instance),
+                  k.stays_by_registrant(mid, event.instance), k.instances(mid),
+                  k.zoom_ids(mid), k.displays(mid), k.staff(mid),
+                  k.registrant(mid, customer_rid), k.registrant(mid, email_rid),
+                  k.events(mid), k.checks(mid)],
+            args=[event.digest(), event.kind, event.stay_key, event.instance,
+                  event.registrant_id, customer_rid, event.user_name, email_rid, repr(event.at),
+                  int(event.is_host), event.participant_uuid, name_key, email_key, repr(now),
+                  grace, EVENT_STREAM_CAP, event.at_text])
+        return [status, rid, int(open_stays)]
+
+    @translated
+    def record_instance(self, meeting_id: str, instance: str, kind: str, at: float) -> bool:
+        """meeting.started / meeting.ended: open or close one instance. False for a meeting
+        joingate does not know."""
+        k = self.keys
+        expire_at = self.redis.hget(k.meeting(meeting_id), "expire_at")
+        if expire_at is None:
+            return False
+        with self.redis.pipeline() as pipe:
+            if kind == "started":
+                pipe.hset(k.instances(meeting_id), instance, repr(at))
+            else:
+                pipe.hsetnx(k.instances(meeting_id), instance, repr(at))
+                pipe.hset(k.ended(meeting_id), instance, repr(at))
+            pipe.expireat(k.instances(meeting_id), int(expire_at))
+            pipe.expireat(k.ended(meeting_id), int(expire_at))
+            pipe.execute()
+        return True
+
+    @translated
+    def attendance(self, meeting_id: str) -> tuple[dict[str, float], dict[str, float],
+                                                   dict[str, list[dict]]]:
+        """Everything the report derives from: instance starts, instance ends, and the stays
+        of each instance (decoded). Two round trips."""
+        k = self.keys
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(k.instances(meeting_id))
+            pipe.hgetall(k.ended(meeting_id))
+            starts, ends = pipe.execute()
+        with self.redis.pipeline(transaction=False) as pipe:
+            for uuid in starts:
+                pipe.hvals(k.stays(meeting_id, uuid))
+            stays = pipe.execute()
+        return ({uuid: float(at) for uuid, at in starts.items()},
+                {uuid: float(at) for uuid, at in ends.items()},
+                {uuid: [json.loads(raw) for raw in raws] for uuid, raws in zip(starts, stays)})
 
 
 def _lua(name: str) -> str:

@@ -139,7 +139,8 @@ def store_url(request: pytest.FixtureRequest) -> str:
 def make_app(store_url: str, clock: Clock, *, like=None, **config):
     """An app on ``store_url``; ``like``: another app whose store (even an embedded one) it shares."""
     settings = {"SECRET_KEY": SECRET, "REDIS_URL": store_url,
-                "PUBLIC_URL": "https://gate.example.org", **config}
+                "PUBLIC_URL": "https://gate.example.org",
+                "ZOOM_WEBHOOK_SECRET": "zoom-secret-token", **config}
     client = like.extensions["joingate"].store.redis if like is not None else None
     return create_app(settings, environ={}, clock=clock, redis_client=client)
 
