@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import secrets
 import sys
@@ -93,18 +94,22 @@ def meeting() -> None:
 @click.option("--support", default=None, help="Contact shown on every page.")
 @click.option("--auto-submit/--no-auto-submit", default=None,
               help="Submit the confirm form by script on load (default off: scanners).")
+@click.option("--staff", multiple=True,
+              help="Name or email of a teacher or assistant never flagged (repeatable; "
+                   "replaces the list).")
 @_reported
 def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
                         passcode: str | None, target: str | None, open_before: int | None,
                         close_after: int | None, max_devices: int | None, rejoin: bool | None,
                         policy: str | None, support: str | None,
-                        auto_submit: bool | None) -> None:
+                        auto_submit: bool | None, staff: tuple[str, ...]) -> None:
     """Add a meeting, or update it if it exists."""
     created = _service().add_meeting(
         meeting_id, topic=topic, start=parse_start(start), duration=duration, pwd=passcode,
         target=target, open_before=None if open_before is None else open_before * 60,
         close_after=None if close_after is None else close_after * 60, max_devices=max_devices,
-        rejoin=rejoin, policy=policy, support=support, auto_submit=auto_submit)
+        rejoin=rejoin, policy=policy, support=support, auto_submit=auto_submit,
+        staff=list(staff) if staff else None)
     click.echo(f"meeting {meeting_id} {'added' if created else 'updated'}")
 
 
@@ -192,6 +197,19 @@ def links_show_command(meeting_id: str, email: str, as_json: bool) -> None:
                    f"{event['user_agent']}")
 
 
+@links.command("export")
+@click.argument("meeting_id")
+@_reported
+def links_export_command(meeting_id: str) -> None:
+    """Every registrant's current link as CSV for the mail merge (email, name, display_name,
+    status, registrant_id, link)."""
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["email", "name", "display_name", "status", "registrant_id", "link"])
+    for row in _service().export_links(meeting_id):
+        out.writerow([row["email"], row["name"], row["display_name"], row["status"],
+                      row["registrant_id"], row["link"]])
+
+
 # Report
 
 @main.command("report")
@@ -211,6 +229,25 @@ def report_command(meeting_id: str, fmt: str) -> None:
                       row["max_concurrent"], " ".join(row["flags"])])
     for row in report["unmatched"]:
         out.writerow(["", row["user_name"], "unmatched", "", "", "", "unmatched"])
+
+
+# Worker
+
+@main.command("worker")
+@_reported
+def worker_command() -> None:
+    """Run the worker: sharing checks, alerts (ALERT_WEBHOOK_URL) and Zoom actions, with
+    retries. Stops on SIGTERM or Ctrl-C. Run one or more next to the web app."""
+    import signal
+    import threading
+
+    from .worker import Worker
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    Worker(_service()).run(stop)
 
 
 # Development server
@@ -249,6 +286,13 @@ def serve_command(host: str, port: int, demo: bool) -> None:
         click.echo(f"demo meeting {DEMO_MEETING}, starts {start:%H:%M} UTC; sample links:")
         for link in service.issue_links(DEMO_MEETING, DEMO_REGISTRANTS):
             click.echo(f"  {link.display_name}: {link.url}")
+    import threading
+
+    from .worker import Worker
+
+    # One process: the worker runs beside the server on the same (possibly embedded) store.
+    threading.Thread(target=Worker(app.extensions["joingate"]).run, args=(threading.Event(),),
+                     daemon=True, name="joingate-worker").start()
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 

@@ -157,20 +157,34 @@ class Service:
 
     def manage_link(self, action: str, meeting_id: str, email: str, actor: str = "cli") -> str:
         """Revoke, reset or reissue the link of ``email``; returns the link now valid."""
-        rid = registrant_id_for(email)
+        return self.manage_registrant(action, meeting_id, registrant_id_for(email), actor)
+
+    def manage_registrant(self, action: str, meeting_id: str, rid: str, actor: str) -> str:
         version = self.store.manage(action, meeting_id, rid, self.clock(), actor)
         return self.link_url(meeting_id, rid, version)
+
+    def export_links(self, meeting_id: str) -> list[dict[str, str]]:
+        """Every registrant's current link, in order of first issue (for the mail merge)."""
+        self.store.meeting(meeting_id)
+        joined = self.attendance(meeting_id).registrants
+        return [{"email": fields.get("email", ""), "name": fields.get("name", ""),
+                 "display_name": fields.get("display", ""),
+                 "status": registrant_status(fields, joined=rid in joined),
+                 "registrant_id": fields.get("zid", ""),
+                 "link": self.link_url(meeting_id, rid, int(fields.get("ver", 1)))}
+                for rid, fields in self.store.registrants(meeting_id)]
 
     def link_status(self, meeting_id: str, email: str) -> dict[str, Any]:
         """Status and history of one link, for ``links show`` and the API."""
         rid = self._rid(meeting_id, email)
         fields = self.store.registrant(meeting_id, rid)
+        joined = rid in self.attendance(meeting_id).registrants
         return {
             "meeting": meeting_id,
             "email": fields.get("email", ""),
             "name": fields.get("name", ""),
             "display_name": fields.get("display", ""),
-            "status": registrant_status(fields),
+            "status": registrant_status(fields, joined=joined),
             "link": self.link_url(meeting_id, rid, int(fields.get("ver", 1))),
             "link_id": link_fingerprint(meeting_id, rid),
             "opens": int(fields.get("opens", 0)),
@@ -259,18 +273,23 @@ class Service:
         starts, ends, stays = self.store.attendance(meeting_id)
         return summarize(starts, ends, stays, self.clock(), self.config["SHARED_GRACE"])
 
-    def sharing_check(self, meeting_id: str, instance: str, rid: str) -> dict[str, Any] | None:
-        """Evidence that ``rid`` shares its registration in ``instance`` now, or None."""
+    def sharing_check(self, meeting_id: str, instance: str,
+                      rid: str) -> tuple[dict[str, Any] | None, int]:
+        """Evidence that ``rid`` shares its registration in ``instance`` (or None), and how many
+        of its stays there are open now (two or more: check again later)."""
         starts, ends, stays = self.store.attendance(meeting_id)
         own = [stay for stay in stays.get(instance, []) if stay.get("r") == rid]
+        open_now = 0 if instance in ends else sum(
+            1 for stay in own if "j" in stay and "l" not in stay and not stay.get("x"))
         found = sharing_evidence(own, ends.get(instance, self.clock()),
                                  self.config["SHARED_GRACE"])
         if found is None:
-            return None
+            return None, open_now
         first, second, overlap = found
         return {"instance": instance, "overlap_seconds": round(overlap, 1),
                 "stays": [{"user_name": stay.get("n", ""), "participant_uuid": stay.get("u", ""),
-                           "join_time": stay.get("jt", "")} for stay in (first, second)]}
+                           "join_time": stay.get("jt", "")} for stay in (first, second)]
+                }, open_now
 
     def report(self, meeting_id: str) -> dict[str, Any]:
         """The attendance report (contract JSON), derived from what is recorded now."""

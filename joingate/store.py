@@ -23,6 +23,7 @@ from .errors import NotFound, StorageUnavailable
 HISTORY_CAP = 50
 EVENT_STREAM_CAP = 50_000
 UPSERT_CHUNK = 1_000
+OUTBOX_TTL = 30 * 86400
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -183,6 +184,8 @@ class Store:
             pipe.hset(key, mapping={name: str(value) for name, value in fields.items()})
             pipe.expireat(key, expire_at)
             pipe.sadd(self.keys.meetings(), meeting_id)
+            pipe.expireat(self.keys.meetings(), expire_at, gt=True)
+            pipe.expireat(self.keys.meetings(), expire_at, nx=True)
             staff = None if staff is None else list(staff)
             if staff is not None:
                 pipe.delete(self.keys.staff(meeting_id))
@@ -216,7 +219,16 @@ class Store:
 
     @translated
     def meeting_ids(self) -> list[str]:
-        return sorted(self.redis.smembers(self.keys.meetings()))
+        """Meetings that still exist (members whose meeting expired are dropped)."""
+        ids = sorted(self.redis.smembers(self.keys.meetings()))
+        with self.redis.pipeline(transaction=False) as pipe:
+            for meeting_id in ids:
+                pipe.exists(self.keys.meeting(meeting_id))
+            alive = pipe.execute()
+        gone = [meeting_id for meeting_id, exists in zip(ids, alive) if not exists]
+        if gone:
+            self.redis.srem(self.keys.meetings(), *gone)
+        return [meeting_id for meeting_id, exists in zip(ids, alive) if exists]
 
     # Registrants
 
@@ -344,6 +356,79 @@ class Store:
         return ({uuid: float(at) for uuid, at in starts.items()},
                 {uuid: float(at) for uuid, at in ends.items()},
                 {uuid: [json.loads(raw) for raw in raws] for uuid, raws in zip(starts, stays)})
+
+    # The worker's reads and writes (not on any request path)
+
+    @translated
+    def events_after(self, meeting_id: str, cursor: str | None,
+                     count: int = 500) -> tuple[str, list[tuple[str, dict[str, str]]]]:
+        """Events of the meeting's stream after ``cursor`` (the stored cursor when None).
+        Returns (cursor as stored, events)."""
+        if cursor is None:
+            cursor = self.redis.get(self.keys.cursor(meeting_id)) or "0-0"
+        entries = self.redis.xrange(self.keys.events(meeting_id), f"({cursor}", "+", count=count)
+        return cursor, entries
+
+    @translated
+    def save_cursor(self, meeting_id: str, cursor: str) -> None:
+        expire_at = self.redis.hget(self.keys.meeting(meeting_id), "expire_at")
+        if expire_at is not None:
+            self.redis.set(self.keys.cursor(meeting_id), cursor, exat=int(expire_at))
+
+    @translated
+    def due_checks(self, meeting_id: str, now: float) -> list[str]:
+        return self.redis.zrangebyscore(self.keys.checks(meeting_id), "-inf", now, start=0,
+                                        num=100)
+
+    @translated
+    def reschedule_check(self, meeting_id: str, member: str, at: float) -> None:
+        self.redis.zadd(self.keys.checks(meeting_id), {member: at}, xx=True)
+
+    @translated
+    def done_check(self, meeting_id: str, member: str) -> None:
+        self.redis.zrem(self.keys.checks(meeting_id), member)
+
+    @translated
+    def add_violation(self, meeting_id: str, key: str, record: dict[str, Any]) -> bool:
+        """Record a violation once; False when ``key`` was recorded before."""
+        name = self.keys.violations(meeting_id)
+        with self.redis.pipeline() as pipe:
+            pipe.hsetnx(name, key, json.dumps(record, ensure_ascii=False))
+            pipe.hget(self.keys.meeting(meeting_id), "expire_at")
+            added, expire_at = pipe.execute()
+        if expire_at is not None:
+            self.redis.expireat(name, int(expire_at))
+        return bool(added)
+
+    @translated
+    def violations(self, meeting_id: str) -> list[dict[str, Any]]:
+        rows = self.redis.hvals(self.keys.violations(meeting_id))
+        return sorted((json.loads(row) for row in rows), key=lambda row: row.get("at", 0))
+
+    @translated
+    def enqueue(self, job_id: str, job: dict[str, Any], at: float) -> None:
+        """Put an outbound job (alert, Zoom action) in the outbox, due at ``at``."""
+        with self.redis.pipeline() as pipe:
+            pipe.hset(self.keys.outbox(), job_id, json.dumps(job, ensure_ascii=False))
+            pipe.zadd(self.keys.outbox_due(), {job_id: at})
+            pipe.expire(self.keys.outbox(), OUTBOX_TTL)
+            pipe.expire(self.keys.outbox_due(), OUTBOX_TTL)
+            pipe.execute()
+
+    @translated
+    def due_jobs(self, now: float, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        ids = self.redis.zrangebyscore(self.keys.outbox_due(), "-inf", now, start=0, num=limit)
+        if not ids:
+            return []
+        bodies = self.redis.hmget(self.keys.outbox(), ids)
+        return [(job_id, json.loads(body)) for job_id, body in zip(ids, bodies) if body]
+
+    @translated
+    def finish_job(self, job_id: str) -> None:
+        with self.redis.pipeline() as pipe:
+            pipe.zrem(self.keys.outbox_due(), job_id)
+            pipe.hdel(self.keys.outbox(), job_id)
+            pipe.execute()
 
 
 def _lua(name: str) -> str:

@@ -140,3 +140,13 @@ def test_cli_without_configuration_names_the_variable(monkeypatch):
     monkeypatch.delenv("JOINGATE_REDIS_URL", raising=False)
     result = CliRunner().invoke(main, ["report", MEETING_ID])
     assert result.exit_code == 1 and "JOINGATE_SECRET_KEY is not set" in result.output
+
+
+def test_links_export_lists_current_links(runner, tmp_path, meeting):
+    issued = rows_of(issue(runner, tmp_path, GOOD_CSV).stdout)
+    runner(["links", "reissue", MEETING_ID, "jose@example.org"])
+    exported = rows_of(runner(["links", "export", MEETING_ID]).output)
+    assert [row["email"] for row in exported] == [row["email"] for row in issued]
+    assert exported[0]["link"] == issued[0]["link"]
+    assert exported[1]["link"] != issued[1]["link"]
+    assert exported[2]["display_name"] == "Ana Lima (2)"
