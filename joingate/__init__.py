@@ -60,8 +60,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     signer = Signer(config["SECRET_KEY"], config["SECRET_KEY_FALLBACKS"])
     app.extensions["joingate"] = Service(config, store, signer, clock)
 
-    from . import gate, ops, pages, webhooks
+    from . import gate, observability, ops, pages, webhooks
 
+    observability.init_app(app)
     pages.init_app(app)
     app.register_blueprint(gate.bp)
     app.register_blueprint(ops.bp)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import os
 import secrets
 import sys
@@ -246,8 +245,11 @@ def worker_command() -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    Worker(_service()).run(stop)
+    from .observability import configure_logging
+
+    configure_logging()
+    app = _app(click.get_current_context())
+    Worker(app.extensions["joingate"], metrics=app.extensions["joingate_metrics"]).run(stop)
 
 
 # Development server

@@ -109,6 +109,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_BODY_BYTES", 1_048_576, _whole, "Largest request body; larger gets 413."),
     Setting("PROXY_HOPS", 0, _whole,
             "How many proxies (nginx) stand in front: X-Forwarded-For/-Proto are trusted that deep."),
+    Setting("METRICS_TOKEN", "", _text, "If set, /metrics needs Authorization: Bearer <token>."),
+    Setting("INVALID_TOKEN_LIMIT", 30, _whole,
+            "Invalid link tokens one client address may send per window before 429 (0: off)."),
+    Setting("INVALID_TOKEN_WINDOW", 60, _whole, "Seconds of that window."),
     Setting("ALLOW_MEMORY_STORE", False, _flag,
             "Let the gunicorn entry point run on memory:// (one worker only, demos)."),
 )

@@ -4,9 +4,11 @@ to Zoom with 303."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
-from .errors import BadLink
+from .errors import BadLink, StorageUnavailable
+from .links import LinkRef, link_fingerprint
+from .observability import metrics
 from .pages import format_time, render_page, with_page_headers
 from .service import Decision, Service
 
@@ -37,15 +39,42 @@ def _request_facts() -> dict[str, str | None]:
             "user_agent": request.headers.get("User-Agent", "")}
 
 
+def _read_token(service: Service, token: str) -> LinkRef | Response:
+    """The verified link, or the invalid page: 404, or 429 once this client address has sent
+    more than INVALID_TOKEN_LIMIT invalid tokens in the window. Valid links are never limited."""
+    try:
+        ref = service.read_token(token)
+    except BadLink:
+        g.outcome = "invalid"
+        limit = service.config["INVALID_TOKEN_LIMIT"]
+        if limit:
+            try:
+                count = service.store.count_invalid_token(
+                    request.remote_addr or "", service.config["INVALID_TOKEN_WINDOW"])
+            except StorageUnavailable:
+                count = 0   # the 404 does not depend on Redis
+            if count > limit:
+                g.outcome = "rate_limited"
+                response = render_page("invalid", 429)
+                response.headers["Retry-After"] = str(service.config["INVALID_TOKEN_WINDOW"])
+                return response
+        return render_page("invalid", 404)
+    g.link_id = link_fingerprint(ref.meeting_id, ref.registrant_id)
+    return ref
+
+
 @bp.route("/j/<path:token>", methods=["GET"])
 def open_link(token: str) -> Response:
     """Show the confirm page, or the page of the link's state. Records the open, nothing else."""
     service = _service()
-    try:
-        ref = service.read_token(token)
-    except BadLink:
-        return render_page("invalid", 404)
-    return _page(service.open_link(ref, **_request_facts()))
+    ref = _read_token(service, token)
+    if isinstance(ref, Response):
+        metrics().opens.labels(g.outcome).inc()
+        return ref
+    decision = service.open_link(ref, **_request_facts())
+    g.outcome = decision.outcome
+    metrics().opens.labels(decision.outcome).inc()
+    return _page(decision)
 
 
 @bp.route("/j/<path:token>", methods=["POST"])
@@ -53,11 +82,13 @@ def claim_link(token: str) -> Response:
     """Claim: 303 to Zoom for the first device and for the bound device again; a refusal page
     otherwise. Needs no form field."""
     service = _service()
-    try:
-        ref = service.read_token(token)
-    except BadLink:
-        return render_page("invalid", 404)
+    ref = _read_token(service, token)
+    if isinstance(ref, Response):
+        metrics().claims.labels(g.outcome).inc()
+        return ref
     decision = service.claim_link(ref, **_request_facts())
+    g.outcome = decision.outcome
+    metrics().claims.labels(decision.outcome).inc()
     if not decision.redirect:
         return _page(decision)
     response = with_page_headers(Response(status=303, headers={"Location": decision.redirect}))

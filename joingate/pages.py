@@ -95,7 +95,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(StorageUnavailable)
     def storage_unavailable(exc: StorageUnavailable) -> Response:
-        log.warning("storage unavailable on %s %s: %s", request.method, request.path, exc)
+        from .observability import log_fields, metrics, redacted_path
+
+        metrics().redis_errors.inc()
+        log.warning("storage unavailable on %s %s: %s", request.method, redacted_path(), exc,
+                    extra=log_fields(event="redis_unavailable"))
         if wants_json():
             response = Response('{"error": "unavailable", "message": "storage is unavailable; '
                                 'try again shortly", "details": []}', status=503,

@@ -169,6 +169,16 @@ class Store:
         """Raise StorageUnavailable unless Redis answers and accepts a write."""
         self.redis.set(f"{self.keys.prefix}:readyz", "1", ex=60)
 
+    @translated
+    def count_invalid_token(self, client: str, window: int) -> int:
+        """Count one invalid token from ``client`` in the current window; returns the count."""
+        key = f"{self.keys.prefix}:badtok:{client}"
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, window, nx=True)
+            count, _ = pipe.execute()
+        return int(count)
+
     # Meetings
 
     @translated

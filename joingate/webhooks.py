@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from .errors import BadWebhook, InvalidInput
+from .observability import log_fields, metrics
 from .service import Service
 from .zoomhooks import (SIGNATURE_HEADER, TIMESTAMP_HEADER, URL_VALIDATION, parse_body,
                         read_event, url_validation_answer, verify_zoom_signature)
@@ -39,7 +40,8 @@ def zoom_webhook() -> ResponseReturnValue:
                               request.headers.get(TIMESTAMP_HEADER), service.clock(),
                               service.config["ZOOM_WEBHOOK_TOLERANCE"])
     except BadWebhook as exc:
-        log.warning("zoom webhook refused: %s", exc)
+        log.warning("zoom webhook refused: %s", exc, extra=log_fields(event="webhook_refused"))
+        metrics().webhooks.labels("unverified", "refused").inc()
         return _error(401, "unauthorized", str(exc))
     try:
         data = parse_body(body)
@@ -48,12 +50,17 @@ def zoom_webhook() -> ResponseReturnValue:
             plain = payload.get("plainToken") if isinstance(payload, dict) else None
             if not isinstance(plain, str) or not plain or len(plain) > 256:
                 raise InvalidInput("payload.plainToken missing")
+            metrics().webhooks.labels(URL_VALIDATION, "answered").inc()
             return jsonify(url_validation_answer(secret, plain))
         event = read_event(data)
     except InvalidInput as exc:
-        log.warning("zoom webhook unreadable: %s", exc.message)
+        log.warning("zoom webhook unreadable: %s", exc.message,
+                    extra=log_fields(event="webhook_unreadable"))
+        metrics().webhooks.labels("unreadable", "bad_request").inc()
         return _error(400, "bad_request", exc.message)
-    if event is None:
-        log.info("zoom webhook ignored: %s", str(data.get("event"))[:80])
-        return jsonify(status="ignored")
-    return jsonify(status=service.record_zoom_event(event))
+    name = str(data.get("event"))[:80] if event is None else data["event"]
+    status = "ignored" if event is None else service.record_zoom_event(event)
+    metrics().webhooks.labels(name if event is not None else "other", status).inc()
+    log.info("zoom webhook %s", status,
+             extra=log_fields(event="webhook", zoom_event=name, outcome=status))
+    return jsonify(status=status)

@@ -59,8 +59,10 @@ class NoZoomActions:
 
 class Worker:
     def __init__(self, service: Service, zoom: ZoomActions | None = None,
-                 session: requests.Session | None = None, senders: int = 4) -> None:
+                 session: requests.Session | None = None, senders: int = 4,
+                 metrics: Any = None) -> None:
         self.service = service
+        self.metrics = metrics
         self.store = service.store
         self.zoom = zoom or NoZoomActions()
         self.session = session or requests.Session()
@@ -146,7 +148,10 @@ class Worker:
                   "evidence": evidence}
         if not self.store.add_violation(meeting_id, key, record):
             return
-        log.warning("violation %s in meeting %s (%s)", kind, meeting_id, record["id"])
+        log.warning("violation %s in meeting %s (%s)", kind, meeting_id, record["id"],
+                    extra={"event": "violation", "kind": kind, "meeting": meeting_id})
+        if self.metrics is not None:
+            self.metrics.violations.labels(kind).inc()
         if self.service.config["ALERT_WEBHOOK_URL"]:
             self.store.enqueue(f"alert:{record['id']}", {"kind": "alert", "body": record,
                                                          "attempts": 0}, now)

@@ -187,3 +187,15 @@ def link(service, meeting):
 
 def path_of(link) -> str:
     return link.url.removeprefix("https://gate.example.org")
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every test: nothing joingate logged carries a link token, a secret or the passcode.
+    (Tokens are base64 of a JSON list: they start with 'WyI'.)"""
+    caplog.set_level("INFO")
+    yield
+    text = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records
+                     if record.name.startswith("joingate"))
+    for secret in (SECRET, "zoom-secret-token", "enc0ded", "alert-secret", "/j/WyI"):
+        assert secret not in text, f"{secret!r} appears in the logs"

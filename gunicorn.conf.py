@@ -1,0 +1,62 @@
+"""gunicorn settings for joingate: ``gunicorn -c gunicorn.conf.py wsgi:app``.
+
+Overridable through the environment: JOINGATE_BIND (default 127.0.0.1:8000, nginx in front),
+JOINGATE_WORKERS (default 2 x CPUs + 1), JOINGATE_WORKER_CLASS (default sync: measured against
+gthread in docs/benchmarks.md; a claim is one short Redis round trip, so a sync worker never
+waits long), PROMETHEUS_MULTIPROC_DIR (default a fresh folder under /tmp).
+"""
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+
+bind = os.environ.get("JOINGATE_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("JOINGATE_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+worker_class = os.environ.get("JOINGATE_WORKER_CLASS", "sync")
+threads = int(os.environ.get("JOINGATE_THREADS", "1"))
+timeout = 30                 # a worker stuck this long is killed and replaced
+graceful_timeout = 20        # on HUP/TERM, in-flight requests get this long to finish
+keepalive = 5                # nginx keeps upstream connections open
+max_requests = 20000         # recycle workers now and then (bounded memory)
+max_requests_jitter = 2000
+limit_request_line = 8190
+forwarded_allow_ips = "127.0.0.1,::1"
+
+# No gunicorn access log: its path atoms would write link tokens. The app writes one JSON line
+# per request with the request id and the link's id instead (joingate.observability).
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("JOINGATE_LOG_LEVEL", "info")
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {
+        "()": "pythonjsonlogger.json.JsonFormatter",
+        "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                            "stream": "ext://sys.stderr"}},
+    "root": {"level": loglevel.upper(), "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"],
+                           "propagate": False},
+    },
+}
+
+# Prometheus multiprocess mode: every worker writes its counts to this folder, /metrics adds
+# them up. It must be set before any worker imports prometheus_client.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="joingate-metrics-")
+
+
+def on_starting(server):
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(folder, ignore_errors=True)   # counts of an earlier run would add up
+    os.makedirs(folder, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,122 @@
+"""What an operator sees: request ids, one JSON log line per request, Prometheus metrics.
+
+Logs never carry a token, secret, passcode or join URL: a link is named by a short hash of its
+meeting and registrant (``link_id``), and query strings are not logged. Metrics use
+prometheus-client; under gunicorn ``PROMETHEUS_MULTIPROC_DIR`` (set by gunicorn.conf.py) makes
+every worker's counts add up at ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import re
+import time
+import uuid
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
+                               generate_latest, multiprocess)
+
+access_log = logging.getLogger("joingate.access")
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+class Metrics:
+    """The app's metrics, in a registry of its own (several apps may live in one test run)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.claims = Counter("joingate_claims", "Link claims (POST) by outcome", ["outcome"],
+                              registry=r)
+        self.opens = Counter("joingate_opens", "Link opens (GET/HEAD) by outcome", ["outcome"],
+                             registry=r)
+        self.webhooks = Counter("joingate_webhook_events", "Zoom deliveries by event and outcome",
+                                ["event", "outcome"], registry=r)
+        self.violations = Counter("joingate_violations", "Violations recorded by the worker",
+                                  ["kind"], registry=r)
+        self.redis_errors = Counter("joingate_redis_errors", "Requests that found Redis down",
+                                    registry=r)
+        self.latency = Histogram("joingate_request_seconds", "Request latency by route",
+                                 ["route", "method"], registry=r,
+                                 buckets=(.002, .005, .01, .02, .04, .08, .16, .32, .64, 1.28,
+                                          2.56, 5.12))
+
+    def exposition(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+def metrics() -> Metrics:
+    return current_app.extensions["joingate_metrics"]
+
+
+def redacted_path() -> str:
+    """The request path fit for a log: a link's token is replaced by its link id."""
+    path = request.path
+    if path.startswith("/j/"):
+        return "/j/" + g.get("link_id", "invalid")
+    return path[:200]
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["joingate_metrics"] = Metrics()
+
+    @app.before_request
+    def start_request() -> None:
+        g.started = time.perf_counter()
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+
+    @app.after_request
+    def finish_request(response: Response) -> Response:
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics().latency.labels(route, request.method).observe(elapsed)
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        access_log.info("request", extra={
+            "event": "request", "request_id": g.get("request_id", ""),
+            "method": request.method, "path": redacted_path(), "status": response.status_code,
+            "duration_ms": round(elapsed * 1000, 2), "ip": request.remote_addr or "",
+            "outcome": g.get("outcome", "")})
+        return response
+
+    @app.get("/metrics")
+    def metrics_endpoint() -> Response:
+        """Prometheus exposition. Blocked by nginx; with METRICS_TOKEN it also needs
+        ``Authorization: Bearer <token>``."""
+        token = app.config["JOINGATE"]["METRICS_TOKEN"]
+        if token:
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), token.encode()):
+                return Response("unauthorized\n", status=401, mimetype="text/plain")
+        return Response(metrics().exposition(), mimetype=CONTENT_TYPE_LATEST)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """JSON lines on stderr for joingate's loggers (gunicorn.conf.py, the worker)."""
+    from pythonjsonlogger.json import JsonFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
+                                       rename_fields={"asctime": "time", "levelname": "level",
+                                                      "name": "logger"}))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def log_fields(**fields: Any) -> dict[str, Any]:
+    """``extra=`` for a log call, with the request id when there is a request."""
+    from flask import has_request_context
+
+    if has_request_context():
+        fields.setdefault("request_id", g.get("request_id", ""))
+    return fields

@@ -1,0 +1,172 @@
+"""End to end through the shipped deployment: redis-server, gunicorn (gunicorn.conf.py, 4 workers)
+and nginx with deploy/nginx (adapted only in ports and paths, TLS with a throw-away certificate),
+all on loopback. The test client plays a load balancer in front of nginx (JOINGATE_PROXY_HOPS=2):
+it sends X-Forwarded-For with the visitor's address, which joingate must record."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import free_port, wait_for_port
+from test_servers import stop
+from zoomfake import participant, signed
+
+ROOT = Path(__file__).resolve().parent.parent
+MEETING = "85746065432"
+SECRETS = {"JOINGATE_SECRET_KEY": "e2e-secret-key-value",
+           "JOINGATE_ZOOM_WEBHOOK_SECRET": "zoom-secret-token"}
+PASSCODE = "e2ePasscode77"
+VISITOR = "203.0.113.7"
+
+
+
+def nginx_binary() -> str:
+    binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
+                                       else None)
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("nginx is not installed (.ci/run installs it)")
+        pytest.skip("nginx is not installed")
+    return binary
+
+
+def write_nginx(folder: Path, http_port: int, https_port: int, app_port: int) -> Path:
+    """The shipped site with its ports and paths pointed at this test's folder."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(folder / "privkey.pem"),
+                    "-out", str(folder / "fullchain.pem")], check=True, capture_output=True)
+    site = (ROOT / "deploy/nginx/joingate.conf").read_text()
+    site = (site.replace("listen 80;", f"listen 127.0.0.1:{http_port};")
+                .replace("listen [::]:80;", "")
+                .replace("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;")
+                .replace("listen [::]:443 ssl http2;", "")
+                .replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};")
+                .replace("/var/log/nginx/", f"{folder}/")
+                .replace("/etc/ssl/joingate/", f"{folder}/")
+                .replace("/etc/nginx/joingate_proxy.conf", f"{folder}/joingate_proxy.conf"))
+    assert site.count(str(folder)) >= 6
+    (folder / "joingate.conf").write_text(site)
+    shutil.copy(ROOT / "deploy/nginx/joingate_proxy.conf", folder / "joingate_proxy.conf")
+    main = folder / "nginx.conf"
+    main.write_text(f"""
+user root;
+worker_processes 1;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log warn;
+events {{ worker_connections 512; }}
+http {{
+    access_log off;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    include {folder}/joingate.conf;
+}}
+""")
+    return main
+
+
+@pytest.fixture
+def stack(redis_server, tmp_path):
+    import redis as redis_lib
+
+    redis_lib.Redis.from_url(redis_server.url).flushdb()
+    app_port, http_port, https_port = free_port(), free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOINGATE_")}
+    env.update(SECRETS, JOINGATE_REDIS_URL=redis_server.url,
+               JOINGATE_PUBLIC_URL=f"https://127.0.0.1:{https_port}",
+               JOINGATE_PROXY_HOPS="2", JOINGATE_BIND=f"127.0.0.1:{app_port}",
+               JOINGATE_WORKERS="4", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"))
+    app_log = open(tmp_path / "gunicorn.log", "w")
+    gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
+                                 "wsgi:app"], cwd=ROOT, env=env, stdout=app_log, stderr=app_log)
+    nginx_conf = write_nginx(tmp_path, http_port, https_port, app_port)
+    nginx = subprocess.Popen([nginx_binary(), "-c", str(nginx_conf), "-p", str(tmp_path),
+                              "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                             stderr=open(tmp_path / "nginx.stderr", "w"))
+    try:
+        wait_for_port(app_port, 30)
+        wait_for_port(https_port, 10)
+        yield {"env": env, "app": f"http://127.0.0.1:{app_port}",
+               "https": f"https://127.0.0.1:{https_port}",
+               "http": f"http://127.0.0.1:{http_port}", "folder": tmp_path}
+    finally:
+        stop(nginx)
+        stop(gunicorn)
+        app_log.close()
+
+
+def cli(stack, *args: str, input: str | None = None) -> str:
+    result = subprocess.run([sys.executable, "-m", "joingate.cli", *args], cwd=ROOT,
+                            env=stack["env"], input=input, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_the_whole_flow_through_nginx(stack, tmp_path):
+    from datetime import datetime, timezone
+
+    start = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cli(stack, "meeting", "add", MEETING, "--topic", "End to end", "--start", start,
+        "--duration", "60", "--passcode", PASSCODE)
+    people = tmp_path / "people.csv"
+    people.write_text("email,name\nana@example.org,Ana Lima\n")
+    link = next(csv.DictReader(io.StringIO(cli(stack, "links", "issue", MEETING,
+                                               str(people)))))["link"]
+    assert link.startswith(stack["https"] + "/j/")
+    token = link.rsplit("/", 1)[1]
+
+    cert = str(stack["folder"] / "fullchain.pem")
+    visitor = requests.Session()
+    visitor.headers["X-Forwarded-For"] = VISITOR
+    page = visitor.get(link, verify=cert)
+    assert page.status_code == 200 and '<form method="post"' in page.text
+    assert page.headers["X-Request-ID"]
+    claim = visitor.post(link, allow_redirects=False, verify=cert)
+    assert claim.status_code == 303
+    assert claim.headers["Location"].startswith(f"https://app.zoom.us/wc/{MEETING}/join?")
+    assert "Secure" in claim.headers["Set-Cookie"]
+    assert visitor.post(link, allow_redirects=False, verify=cert).status_code == 303  # same device
+    other = requests.post(link, verify=cert, allow_redirects=False)
+    assert other.status_code == 409
+
+    body = participant("joined", user_id="1", name="Ana Lima", at=start)
+    raw, headers = signed(body, int(time.time()))
+    hook = requests.post(stack["https"] + "/webhooks/zoom", data=raw, headers=headers,
+                         verify=cert)
+    assert hook.status_code == 200 and hook.json() == {"status": "recorded"}
+
+    shown = json.loads(cli(stack, "links", "show", MEETING, "ana@example.org", "--json"))
+    claims = [event for event in shown["history"] if event["kind"] == "claim"]
+    assert claims[0]["ip"] == VISITOR
+    assert shown["status"] == "joined"
+
+    assert requests.get(stack["https"] + "/metrics", verify=cert).status_code == 403
+    exposition = requests.get(stack["app"] + "/metrics").text
+    assert 'joingate_claims_total{outcome="claimed"} 1.0' in exposition
+    assert 'joingate_claims_total{outcome="used_elsewhere"} 1.0' in exposition
+    assert 'joingate_webhook_events_total{event="meeting.participant_joined",outcome="recorded"}' \
+        in exposition
+
+    redirect = requests.get(stack["http"] + "/j/x", allow_redirects=False)
+    assert redirect.status_code == 302 and redirect.headers["Location"].startswith("https://")
+
+    time.sleep(0.5)   # let the logs flush
+    logs = "".join(path.read_text(errors="replace") for path in stack["folder"].glob("*.log"))
+    assert '"path": "/j/' in logs and '"uri":"/j/-"' in logs     # requests were logged...
+    for secret in (token, *SECRETS.values(), PASSCODE):
+        assert secret not in logs                               # ...without any secret
