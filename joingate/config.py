@@ -61,8 +61,9 @@ def _http_url(value: str) -> str:
 def _redis_url(value: str) -> str:
     value = value.strip()
     scheme = urlsplit(value).scheme
-    if scheme not in {"redis", "rediss", "unix", "memory"}:
-        raise ValueError("must start with redis://, rediss://, unix:// or memory://")
+    if scheme not in {"redis", "rediss", "unix", "memory", "redis+sentinel", "redis+cluster"}:
+        raise ValueError("must start with redis://, rediss://, unix://, redis+sentinel://, "
+                         "redis+cluster:// or memory://")
     return value
 
 

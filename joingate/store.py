@@ -22,13 +22,14 @@ from .errors import NotFound, StorageUnavailable
 
 HISTORY_CAP = 50
 EVENT_STREAM_CAP = 50_000
-UPSERT_CHUNK = 1_000
+UPSERT_CHUNK = 500
 OUTBOX_TTL = 30 * 86400
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-         redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError)
+         redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError,
+         redis.exceptions.ClusterError)
 
 
 def translated(method: F) -> F:
@@ -114,11 +115,11 @@ class Keys:
 
     def outbox(self) -> str:
         """Outbound jobs (alerts, Zoom actions): hash job id -> JSON."""
-        return f"{self.prefix}:outbox"
+        return f"{self.prefix}:{{outbox}}:jobs"
 
     def outbox_due(self) -> str:
         """When each outbound job is next tried: sorted set job id -> unix time."""
-        return f"{self.prefix}:outbox:due"
+        return f"{self.prefix}:{{outbox}}:due"
 
 
 @dataclass(frozen=True)
@@ -133,18 +134,57 @@ class GateResult:
     join_url: str
 
 
-def connect(url: str, timeout: float) -> redis.Redis:
-    """A client for ``url``. ``memory://`` is fakeredis inside this process (with Lua)."""
+def connect(url: str, timeout: float) -> Any:
+    """A client for ``url``:
+
+    - ``redis://``, ``rediss://``, ``unix://``: one Redis server (redis-py with hiredis);
+    - ``redis+sentinel://[:password@]host:port[,host:port...]/service[/db]``: the master that
+      Redis Sentinel names for ``service``, followed through fail-overs;
+    - ``redis+cluster://[:password@]host:port[,host:port...]``: Redis Cluster (every script
+      keeps its keys in one slot through the meeting hash tag);
+    - ``memory://``: fakeredis inside this process (with Lua), for one process only.
+    """
     if url.startswith("memory://"):
         import fakeredis
 
         return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
     # One retry on a fresh connection after a dropped one (Redis restarted); none after a timeout,
     # so a slow Redis costs at most `timeout` before the request answers 503.
-    return redis.Redis.from_url(
-        url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 1), retry_on_error=[redis.exceptions.ConnectionError],
-        health_check_interval=30)
+    options: dict[str, Any] = dict(
+        decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 1), retry_on_error=[redis.exceptions.ConnectionError])
+    if url.startswith(("redis+sentinel://", "redis+cluster://")):
+        scheme, nodes, path, password = _split_multi_host(url)
+        if scheme == "redis+cluster":
+            from redis.cluster import ClusterNode, RedisCluster
+
+            return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in nodes],
+                                password=password, **options)
+        from redis.sentinel import Sentinel
+
+        service, _, db = path.partition("/")
+        sentinel = Sentinel(nodes, sentinel_kwargs={"socket_timeout": timeout,
+                                                    "password": password},
+                            socket_timeout=timeout)
+        return sentinel.master_for(service, password=password, db=int(db or 0), **options)
+    return redis.Redis.from_url(url, health_check_interval=30, **options)
+
+
+def _split_multi_host(url: str) -> tuple[str, list[tuple[str, int]], str, str | None]:
+    """``scheme://[:password@]h1:p1,h2:p2/path`` -> (scheme, [(h, p)], path, password)."""
+    from urllib.parse import unquote
+
+    scheme, _, rest = url.partition("://")
+    hosts, _, path = rest.partition("/")
+    password = None
+    if "@" in hosts:
+        credentials, _, hosts = hosts.rpartition("@")
+        password = unquote(credentials.partition(":")[2]) or None
+    nodes = []
+    for host in hosts.split(","):
+        name, _, port = host.rpartition(":")
+        nodes.append((name or host, int(port) if port.isdigit() else 26379))
+    return scheme, nodes, path.strip("/"), password
 
 
 def _pairs(flat: list[str]) -> dict[str, str]:
@@ -189,7 +229,7 @@ class Store:
         of every key of the meeting to the (possibly new) ``expire_at``."""
         key = self.keys.meeting(meeting_id)
         expire_at = int(fields["expire_at"])
-        with self.redis.pipeline() as pipe:
+        with self.redis.pipeline(transaction=False) as pipe:   # the meetings set: another slot
             pipe.exists(key)
             pipe.hset(key, mapping={name: str(value) for name, value in fields.items()})
             pipe.expireat(key, expire_at)
@@ -246,22 +286,20 @@ class Store:
     def upsert_registrants(self, meeting_id: str, rows: Iterable[tuple[str, str, str, str, str]],
                            now: float) -> list[tuple[int, str, bool]]:
         """Create or update registrants ``(rid, email, name, zoom_id, join_url)`` in order.
-        Returns ``(version, display name, created)`` per row. Each chunk of rows is one
-        transaction; a rerun after a failure is harmless (upserts are idempotent)."""
+        Returns ``(version, display name, created)`` per row. Each batch of UPSERT_CHUNK rows is
+        one script call (atomic); a rerun after a failure is harmless (upserts are idempotent)."""
         rows = list(rows)
         k = self.keys
         results: list[tuple[int, str, bool]] = []
-        script = self.scripts["upsert"]
+        head = [k.meeting(meeting_id), k.displays(meeting_id), k.zoom_ids(meeting_id),
+                k.roster(meeting_id)]
         for start in range(0, len(rows), UPSERT_CHUNK):
-            with self.redis.pipeline(transaction=True) as pipe:
-                for rid, email, name, zoom_id, join_url in rows[start:start + UPSERT_CHUNK]:
-                    script(keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid),
-                                 k.displays(meeting_id), k.zoom_ids(meeting_id),
-                                 k.roster(meeting_id)],
-                           args=[rid, email, name, zoom_id, join_url, now], client=pipe)
-                replies = pipe.execute()
-            results += [(int(version), display, bool(created))
-                        for version, display, created in replies]
+            batch = rows[start:start + UPSERT_CHUNK]
+            flat = self.scripts["upsert"](
+                keys=head + [k.registrant(meeting_id, row[0]) for row in batch],
+                args=[repr(now)] + [value for row in batch for value in row])
+            results += [(int(flat[i]), flat[i + 1], bool(flat[i + 2]))
+                        for i in range(0, len(flat), 3)]
         return results
 
     @translated

@@ -36,6 +36,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free and valid too."""
+    for _ in range(200):
+        port = free_port()
+        if port > 55000:
+            port = 20000 + port % 30000
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", candidate))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free cluster port")
+
+
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -96,6 +112,58 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
+@dataclass
+class RedisCluster:
+    """Three redis-server masters in cluster mode on loopback, joined by redis-cli."""
+
+    directory: Path
+    servers: list[RedisServer] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{s.port}" for s in self.servers)
+
+    def start(self) -> None:
+        for n in range(3):
+            folder = self.directory / f"node{n}"
+            folder.mkdir()
+            server = RedisServer(folder, port=free_cluster_port(),
+                                 extra=("--cluster-enabled", "yes",
+                                                "--cluster-config-file", "nodes.conf",
+                                                "--appendonly", "no"))
+            server.start()
+            self.servers.append(server)
+        subprocess.run(["redis-cli", "--cluster", "create",
+                        *[f"127.0.0.1:{s.port}" for s in self.servers],
+                        "--cluster-replicas", "0", "--cluster-yes"],
+                       check=True, capture_output=True, timeout=60)
+        deadline = time.monotonic() + 30
+        for server in self.servers:
+            client = redis_lib.Redis(port=server.port)
+            while client.execute_command("CLUSTER INFO").get("cluster_state") != "ok":
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the cluster did not come up")
+                time.sleep(0.1)
+
+    def flush(self) -> None:
+        for server in self.servers:
+            redis_lib.Redis(port=server.port).flushall()
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    cluster = RedisCluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test alone, which it may stop, kill and restart; it runs as
@@ -127,13 +195,22 @@ def clock() -> Clock:
     return Clock(NOW)
 
 
-@pytest.fixture(params=["memory", "redis"])
-def store_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "memory":
+def store_for(request: pytest.FixtureRequest, kind: str) -> str:
+    if kind == "memory":
         return "memory://"
+    if kind == "cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        return cluster.url
     server: RedisServer = request.getfixturevalue("redis_server")
     redis_lib.Redis.from_url(server.url).flushdb()
     return server.url
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """The embedded store and a real redis-server (modules may add "cluster")."""
+    return store_for(request, request.param)
 
 
 def make_app(store_url: str, clock: Clock, *, like=None, **config):

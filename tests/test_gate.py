@@ -8,9 +8,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import MEETING_ID, SECRET, START, make_app, path_of
+from conftest import MEETING_ID, SECRET, START, make_app, path_of, store_for
 from joingate.links import Signer
 from joingate.roster import RegistrantInput
+
+
+@pytest.fixture(params=["memory", "redis", "cluster"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """The claim tests also run on a three-master Redis Cluster."""
+    return store_for(request, request.param)
 
 
 def un_of(location: str) -> str:

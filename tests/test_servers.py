@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import MEETING_ID, START, SECRET, free_port, make_app, path_of, wait_for_port
+from conftest import (MEETING_ID, SECRET, free_port, make_app, path_of, store_for,
+                      wait_for_port)
 from joingate.roster import RegistrantInput
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,17 +90,16 @@ def test_wsgi_without_secret_names_the_variable():
 
 
 @pytest.mark.slow
-def test_100_concurrent_claims_on_gunicorn_bind_exactly_once(redis_server, clock):
-    import redis as redis_lib
-
-    redis_lib.Redis.from_url(redis_server.url).flushdb()
+@pytest.mark.parametrize("kind", ["redis", "cluster"])
+def test_100_concurrent_claims_on_gunicorn_bind_exactly_once(request, kind, clock):
+    url = store_for(request, kind)
     clock.now = time.time()
-    service = make_app(redis_server.url, clock).extensions["joingate"]
+    service = make_app(url, clock).extensions["joingate"]
     from datetime import datetime, timezone
 
     service.add_meeting(MEETING_ID, topic="Race", start=datetime.now(timezone.utc), duration=60)
     link = service.issue_links(MEETING_ID, [RegistrantInput("race@example.org", "Racer")])[0]
-    process, port = start_gunicorn(gunicorn_env(redis_server.url))
+    process, port = start_gunicorn(gunicorn_env(url))
     url = f"http://127.0.0.1:{port}{path_of(link)}"
     barrier = threading.Barrier(100)
     statuses: list[int] = []

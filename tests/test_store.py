@@ -76,3 +76,28 @@ def test_unknown_meeting_issue_writes_nothing(service):
     with pytest.raises(NotFound):
         service.issue_links("123456789", [RegistrantInput("a@example.org", "A")])
     assert service.store.redis.keys("jg:{m:123456789}*") == []
+
+
+def test_sentinel_url_follows_the_master(own_redis, tmp_path, clock):
+    import subprocess
+
+    from conftest import START, free_port, wait_for_port
+
+    port = free_port()
+    conf = tmp_path / "sentinel.conf"
+    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\n"
+                    f"sentinel monitor jgmaster 127.0.0.1 {own_redis.port} 1\n")
+    sentinel = subprocess.Popen(["redis-server", str(conf), "--sentinel"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        app = make_app(f"redis+sentinel://127.0.0.1:{port}/jgmaster", clock)
+        service = app.extensions["joingate"]
+        service.add_meeting(MEETING_ID, topic="T", start=START, duration=60)
+        link = service.issue_links(MEETING_ID, [RegistrantInput("s@example.org", "S")])[0]
+        assert app.test_client().post(path_of(link)).status_code == 303
+        direct = redis_lib.Redis(port=own_redis.port, decode_responses=True)
+        assert direct.hget(f"jg:{{m:{MEETING_ID}}}:r:{link.registrant_id}", "devices")
+    finally:
+        sentinel.terminate()
+        sentinel.wait(10)
