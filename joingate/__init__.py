@@ -60,10 +60,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     signer = Signer(config["SECRET_KEY"], config["SECRET_KEY_FALLBACKS"])
     app.extensions["joingate"] = Service(config, store, signer, clock)
 
-    from . import gate, observability, ops, pages, webhooks
+    from . import api, gate, observability, ops, pages, webhooks
 
     observability.init_app(app)
     pages.init_app(app)
+    api.init_app(app)
     app.register_blueprint(gate.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(webhooks.bp)

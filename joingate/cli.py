@@ -20,6 +20,7 @@ import click
 from flask import Flask
 
 from .errors import ConfigError, InvalidInput, JoingateError, NotFound, StorageUnavailable
+from .exports import write_links_csv, write_report_csv
 from .roster import RegistrantInput, read_csv
 from .service import Service, parse_start
 
@@ -202,11 +203,7 @@ def links_show_command(meeting_id: str, email: str, as_json: bool) -> None:
 def links_export_command(meeting_id: str) -> None:
     """Every registrant's current link as CSV for the mail merge (email, name, display_name,
     status, registrant_id, link)."""
-    out = csv.writer(sys.stdout, lineterminator="\n")
-    out.writerow(["email", "name", "display_name", "status", "registrant_id", "link"])
-    for row in _service().export_links(meeting_id):
-        out.writerow([row["email"], row["name"], row["display_name"], row["status"],
-                      row["registrant_id"], row["link"]])
+    write_links_csv(_service().export_links(meeting_id), sys.stdout)
 
 
 # Report
@@ -221,13 +218,46 @@ def report_command(meeting_id: str, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
-    out = csv.writer(sys.stdout, lineterminator="\n")
-    out.writerow(["email", "name", "status", "claims", "joins", "max_concurrent", "flags"])
-    for row in report["registrants"]:
-        out.writerow([row["email"], row["name"], row["status"], row["claims"], row["joins"],
-                      row["max_concurrent"], " ".join(row["flags"])])
-    for row in report["unmatched"]:
-        out.writerow(["", row["user_name"], "unmatched", "", "", "", "unmatched"])
+    write_report_csv(report, sys.stdout)
+
+
+# API tokens
+
+@main.group()
+def tokens() -> None:
+    """Organizer API tokens (stored hashed; a token is shown once, when created)."""
+
+
+@tokens.command("create")
+@click.option("--name", required=True, help="Who or what uses it, e.g. 'shop'.")
+@click.option("--scope", type=click.Choice(["read", "manage"]), default="read",
+              show_default=True)
+@_reported
+def tokens_create_command(name: str, scope: str) -> None:
+    """Create a token and print it (it cannot be shown again)."""
+    token, record = _service().create_api_token(name, scope)
+    click.echo(token)
+    click.echo(f"token {record['id']} ({scope}) created; store it now, it is not kept in clear",
+               err=True)
+
+
+@tokens.command("list")
+@_reported
+def tokens_list_command() -> None:
+    """Id, scope, name and creation time of every token (never the token itself)."""
+    for record in _service().api_tokens():
+        created = (datetime.fromtimestamp(record["created"], tz=timezone.utc)
+                   .strftime("%Y-%m-%d %H:%M") if record["created"] else "(environment)")
+        click.echo(f"{record['id']}  {record['scope']:<6}  {created}  {record['name']}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+@_reported
+def tokens_revoke_command(token_id: str) -> None:
+    """Revoke the token with this id (from `tokens list`)."""
+    _service().revoke_api_token(token_id)
+    click.echo(f"token {token_id} revoked")
 
 
 # Worker

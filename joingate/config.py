@@ -114,6 +114,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("INVALID_TOKEN_LIMIT", 30, _whole,
             "Invalid link tokens one client address may send per window before 429 (0: off)."),
     Setting("INVALID_TOKEN_WINDOW", 60, _whole, "Seconds of that window."),
+    Setting("API_BAD_TOKEN_LIMIT", 20, _whole,
+            "Wrong API tokens one address may send per INVALID_TOKEN_WINDOW before 429."),
     Setting("ALLOW_MEMORY_STORE", False, _flag,
             "Let the gunicorn entry point run on memory:// (one worker only, demos)."),
 )

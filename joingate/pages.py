@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +18,7 @@ from jinja2 import FileSystemLoader, TemplateNotFound
 from werkzeug.exceptions import HTTPException
 
 from .errors import StorageUnavailable
+from .service import utc_datetime
 
 log = logging.getLogger("joingate.pages")
 
@@ -75,7 +75,7 @@ def with_page_headers(response: Response) -> Response:
 def format_time(ts: float | str | None) -> dict[str, str]:
     if ts in (None, ""):
         return {"iso": "", "text": ""}
-    moment = datetime.fromtimestamp(float(ts), tz=timezone.utc)
+    moment = utc_datetime(ts)
     return {"iso": moment.isoformat().replace("+00:00", "Z"),
             "text": moment.strftime("%A %d %B %Y, %H:%M UTC")}
 
@@ -114,9 +114,13 @@ def init_app(app: Flask) -> None:
         if wants_json():
             import json
 
-            return Response(json.dumps({"error": exc.name.lower().replace(" ", "_"),
-                                        "message": exc.description, "details": []}),
-                            status=exc.code, mimetype="application/json")
+            response = Response(json.dumps({"error": exc.name.lower().replace(" ", "_"),
+                                            "message": exc.description, "details": []}),
+                                status=exc.code, mimetype="application/json")
+            for name, value in exc.get_headers():
+                if name.lower() not in ("content-type", "content-length"):
+                    response.headers[name] = value   # Allow on 405, Retry-After, ...
+            return response
         if exc.code == 404 or request.path.startswith("/j/"):
             return render_page("invalid", exc.code or 404)
         return exc.get_response()

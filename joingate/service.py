@@ -6,10 +6,13 @@ service's clock, which tests may replace); errors are those of :mod:`joingate.er
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
 from .attendance import sharing_evidence, summarize
@@ -21,6 +24,8 @@ from .zoomhooks import InstanceEvent, ParticipantEvent, RegistrationEvent
 from .zoomurls import redirect_url
 
 MEETING_ID_RE = re.compile(r"^[0-9]{6,15}$")
+API_SCOPES = ("read", "manage")
+API_TOKEN_TTL = 5 * 365 * 86400
 TARGETS = ("webclient", "registrant")
 POLICIES = ("alert", "deny")
 MAX_HEADER_TEXT = 256
@@ -61,15 +66,28 @@ class Decision:
     at: float = 0.0   # opening time (too_early) or closing time (expired)
 
 
-def parse_start(value: str) -> datetime:
-    """An ISO 8601 time with a zone (``2026-12-01T18:00:00Z``, ``...+01:00``) as UTC."""
+RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?"
+                     r"([Zz]|[+-]\d{2}:\d{2})?$")
+
+
+def parse_start(value: str) -> int:
+    """An ISO 8601 / RFC 3339 time with a zone (``2026-12-01T18:00:00Z``, ``...+01:00``) as
+    unix seconds. A leap second counts as :59. Raises InvalidInput naming the problem."""
+    match = RFC3339.match(value.strip())
+    if not match:
+        raise InvalidInput(f"start {value[:40]!r} is not an ISO 8601 time")
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    zone = match.group(8)
+    if zone is None:
+        raise InvalidInput(f"start {value[:40]!r} has no time zone; add Z or an offset "
+                           "like +01:00")
     try:
-        start = datetime.fromisoformat(value.strip())
+        moment = datetime(year, month, day, hour, minute, min(second, 59))
     except ValueError:
-        raise InvalidInput(f"start {value!r} is not an ISO 8601 time") from None
-    if start.tzinfo is None:
-        raise InvalidInput(f"start {value!r} has no time zone; add Z or an offset like +01:00")
-    return start.astimezone(timezone.utc)
+        raise InvalidInput(f"start {value[:40]!r} is not a real date and time") from None
+    offset = 0 if zone in "Zz" else (int(zone[1:3]) * 60 + int(zone[4:6])) * 60
+    seconds = int((moment - datetime(1970, 1, 1)).total_seconds())
+    return seconds - offset if zone[:1] != "-" else seconds + offset
 
 
 def clean_header_text(value: str, limit: int = MAX_HEADER_TEXT) -> str:
@@ -87,7 +105,7 @@ class Service:
 
     # Meetings
 
-    def add_meeting(self, meeting_id: str, *, topic: str, start: datetime, duration: int,
+    def add_meeting(self, meeting_id: str, *, topic: str, start: datetime | int, duration: int,
                     staff: Iterable[str] | None = None, **options: Any) -> bool:
         """Create or update a meeting. Options left out (or None) keep the stored value, or take
         the default for a new meeting. ``staff``: names or emails of people in the meeting who
@@ -98,7 +116,8 @@ class Service:
         topic = clean_name(topic)
         if not topic or len(topic) > 300:
             raise InvalidInput("topic must be 1 to 300 characters")
-        if not 1 <= int(duration) <= 24 * 60 * 7:
+        duration = int(duration)
+        if not 1 <= duration <= 24 * 60 * 7:
             raise InvalidInput("duration must be 1 to 10080 minutes")
         unknown = set(options) - set(MEETING_DEFAULTS)
         if unknown:
@@ -113,23 +132,51 @@ class Service:
             raise InvalidInput(f"target must be one of {', '.join(TARGETS)}")
         if fields["policy"] not in POLICIES:
             raise InvalidInput(f"policy must be one of {', '.join(POLICIES)}")
-        if int(fields["max_devices"]) < 1:
+        if int(float(fields["max_devices"])) < 1:
             raise InvalidInput("max_devices must be at least 1")
         if any(ch.isspace() for ch in str(fields["pwd"])) or len(str(fields["pwd"])) > 256:
             raise InvalidInput("passcode must be at most 256 characters without white space")
-        start_ts = int(start.timestamp())
+        start_ts = int(start.timestamp()) if isinstance(start, datetime) else int(start)
         closes_at = start_ts + int(duration) * 60 + int(fields["close_after"])
-        fields.update(topic=topic, start=start_ts, duration=int(duration),
-                      expire_at=closes_at + self.config["RETENTION_DAYS"] * 86400,
+        # A meeting added after it ended still keeps its data for the retention period.
+        keep_until = max(closes_at, int(self.clock())) + self.config["RETENTION_DAYS"] * 86400
+        fields.update(topic=topic, start=start_ts, duration=int(duration), expire_at=keep_until,
                       updated=int(self.clock()))
-        fields["rejoin"] = int(bool(int(fields["rejoin"])))
-        fields["auto_submit"] = int(bool(int(fields["auto_submit"])))
+        for name in ("max_devices", "open_before", "close_after"):   # JSON may say 7.0
+            fields[name] = int(float(fields[name]))
+        fields["rejoin"] = int(bool(int(float(fields["rejoin"]))))
+        fields["auto_submit"] = int(bool(int(float(fields["auto_submit"]))))
         staff_keys = None if staff is None else sorted(
             {clean_name(person).casefold() for person in staff if clean_name(person)})
         return self.store.save_meeting(meeting_id, fields, staff_keys)
 
     def meeting(self, meeting_id: str) -> dict[str, str]:
         return self.store.meeting(meeting_id)
+
+    def meeting_view(self, meeting_id: str) -> dict[str, Any]:
+        """A meeting as the API shows it (times as RFC 3339, windows in minutes, no passcode)."""
+        fields = self.store.meeting(meeting_id)
+        return {"id": meeting_id, "topic": fields["topic"],
+                "start": utc_datetime(fields["start"]).isoformat().replace("+00:00", "Z"),
+                "duration": int(float(fields["duration"])), "target": fields["target"],
+                "open_before": int(float(fields["open_before"])) // 60,
+                "close_after": int(float(fields["close_after"])) // 60,
+                "max_devices": int(float(fields["max_devices"])),
+                "rejoin": fields["rejoin"] == "1",
+                "policy": fields["policy"], "support": fields.get("support", ""),
+                "auto_submit": fields.get("auto_submit") == "1",
+                "has_passcode": bool(fields.get("pwd")),
+                "registrants": self.store.registrant_count(meeting_id)}
+
+    def update_meeting(self, meeting_id: str, changes: dict[str, Any]) -> None:
+        """Change some fields of an existing meeting (API PATCH); NotFound if there is none."""
+        stored = self.store.meeting(meeting_id)
+        self.add_meeting(
+            meeting_id, topic=changes.get("topic", stored["topic"]),
+            start=(parse_start(changes["start"]) if "start" in changes
+                   else int(stored["start"])),
+            duration=changes.get("duration", int(stored["duration"])),
+            **meeting_options(changes))
 
     # Links
 
@@ -233,6 +280,43 @@ class Service:
                             at=float(result.detail))
         return decision
 
+    # Organizer API tokens: stored as sha256 digests only; the clear token is shown once.
+
+    def create_api_token(self, name: str, scope: str) -> tuple[str, dict[str, Any]]:
+        if scope not in API_SCOPES:
+            raise InvalidInput(f"scope must be one of {', '.join(API_SCOPES)}")
+        token = "jg_" + secrets.token_urlsafe(32)
+        digest = token_digest(token)
+        record = {"id": digest[:12], "name": clean_name(name)[:100], "scope": scope,
+                  "created": int(self.clock())}
+        self.store.save_api_token(digest, record, API_TOKEN_TTL)
+        return token, record
+
+    def api_tokens(self) -> list[dict[str, Any]]:
+        records = list(self.store.api_token_records().values())
+        if self.config["ADMIN_TOKEN"]:
+            records.append({"id": token_digest(self.config["ADMIN_TOKEN"])[:12],
+                            "name": "JOINGATE_ADMIN_TOKEN", "scope": "manage", "created": 0})
+        return sorted(records, key=lambda record: record["created"])
+
+    def revoke_api_token(self, token_id: str) -> None:
+        for digest, record in self.store.api_token_records().items():
+            if record["id"] == token_id:
+                self.store.delete_api_token(digest)
+                return
+        raise NotFound(f"no API token {token_id}")
+
+    def api_scope(self, token: str) -> str | None:
+        """The scope of ``token`` (read or manage), or None when it is not a token of ours."""
+        if not token or len(token) > 200:
+            return None
+        digest = token_digest(token)
+        admin = self.config["ADMIN_TOKEN"]
+        if admin and hmac.compare_digest(digest, token_digest(admin)):
+            return "manage"
+        record = self.store.api_token(digest)
+        return record["scope"] if record else None
+
     # Webhooks
 
     def record_zoom_event(self, event: ParticipantEvent | InstanceEvent | RegistrationEvent
@@ -316,6 +400,36 @@ class Service:
             })
         return {"meeting": meeting_id, "registrants": registrants,
                 "unmatched": attendance.unmatched}
+
+
+def utc_datetime(ts: float | str) -> datetime:
+    """Unix seconds as an aware UTC datetime, clamped to the years 1 to 9999 (a meeting may be
+    entered with any RFC 3339 time, and a page must never fail to show it)."""
+    seconds = min(max(float(ts), -62135596800.0), 253402300799.0)
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=seconds)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def meeting_options(fields: dict[str, Any]) -> dict[str, Any]:
+    """API field names and units (minutes) to add_meeting's options (seconds)."""
+    options: dict[str, Any] = {}
+    for name in ("target", "max_devices", "policy", "support"):
+        if name in fields:
+            options[name] = fields[name]
+    for name in ("rejoin", "auto_submit"):
+        if name in fields:
+            options[name] = int(bool(fields[name]))
+    for name in ("open_before", "close_after"):
+        if name in fields:
+            options[name] = int(fields[name] * 60)
+    if "passcode" in fields:
+        options["pwd"] = fields["passcode"]
+    if "staff" in fields:
+        options["staff"] = fields["staff"]
+    return options
 
 
 def registrant_status(fields: dict[str, str], joined: bool = False) -> str:

@@ -113,6 +113,13 @@ class Keys:
         """Where the worker is in the meeting's event stream."""
         return f"{self._m(meeting_id)}:cursor"
 
+    def idempotency(self, meeting_id: str, key_digest: str) -> str:
+        return f"{self._m(meeting_id)}:idem:{key_digest}"
+
+    def api_tokens(self) -> str:
+        """API tokens: hash sha256(token) -> JSON {id, name, scope, created}."""
+        return f"{self.prefix}:{{api}}:tokens"
+
     def outbox(self) -> str:
         """Outbound jobs (alerts, Zoom actions): hash job id -> JSON."""
         return f"{self.prefix}:{{outbox}}:jobs"
@@ -210,9 +217,10 @@ class Store:
         self.redis.set(f"{self.keys.prefix}:readyz", "1", ex=60)
 
     @translated
-    def count_invalid_token(self, client: str, window: int) -> int:
-        """Count one invalid token from ``client`` in the current window; returns the count."""
-        key = f"{self.keys.prefix}:badtok:{client}"
+    def count_invalid_token(self, client: str, window: int, kind: str = "badtok") -> int:
+        """Count one invalid token (``kind``: badtok for links, badapi for the API) from
+        ``client`` in the current window; returns the count."""
+        key = f"{self.keys.prefix}:{kind}:{client}"
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.incr(key)
             pipe.expire(key, window, nx=True)
@@ -404,6 +412,76 @@ class Store:
         return ({uuid: float(at) for uuid, at in starts.items()},
                 {uuid: float(at) for uuid, at in ends.items()},
                 {uuid: [json.loads(raw) for raw in raws] for uuid, raws in zip(starts, stays)})
+
+    # The organizer API
+
+    @translated
+    def registrant_count(self, meeting_id: str) -> int:
+        return int(self.redis.zcard(self.keys.roster(meeting_id)))
+
+    @translated
+    def registrants_page(self, meeting_id: str, offset: int,
+                         limit: int) -> list[tuple[str, dict[str, str]]]:
+        rids = self.redis.zrange(self.keys.roster(meeting_id), offset, offset + limit - 1)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for rid in rids:
+                pipe.hgetall(self.keys.registrant(meeting_id, rid))
+            rows = pipe.execute()
+        return [(rid, fields) for rid, fields in zip(rids, rows) if fields]
+
+    @translated
+    def events_page(self, meeting_id: str, after: str, limit: int
+                    ) -> list[tuple[str, dict[str, str], str]]:
+        """Events after stream id ``after`` (oldest first), each with its registrant's email."""
+        entries = self.redis.xrange(self.keys.events(meeting_id), f"({after}", "+", count=limit)
+        rids = sorted({fields.get("registrant", "") for _, fields in entries} - {""})
+        with self.redis.pipeline(transaction=False) as pipe:
+            for rid in rids:
+                pipe.hget(self.keys.registrant(meeting_id, rid), "email")
+            emails = dict(zip(rids, pipe.execute()))
+        return [(event_id, fields, emails.get(fields.get("registrant", "")) or "")
+                for event_id, fields in entries]
+
+    @translated
+    def idempotency_begin(self, meeting_id: str, key_digest: str,
+                          request_digest: str) -> str | None:
+        """Claim an Idempotency-Key for this request; returns None when claimed, else what is
+        stored under it ("pending:<digest>" while the first request runs, or its JSON answer)."""
+        name = self.keys.idempotency(meeting_id, key_digest)
+        if self.redis.set(name, f"pending:{request_digest}", nx=True, ex=120):
+            return None
+        return self.redis.get(name) or ""
+
+    @translated
+    def idempotency_finish(self, meeting_id: str, key_digest: str, answer: str | None) -> None:
+        """Store the answer for 24 hours, or release the key (None) after a failure."""
+        name = self.keys.idempotency(meeting_id, key_digest)
+        if answer is None:
+            self.redis.delete(name)
+        else:
+            self.redis.set(name, answer, ex=86400)
+
+    @translated
+    def api_token(self, digest: str) -> dict[str, Any] | None:
+        raw = self.redis.hget(self.keys.api_tokens(), digest)
+        return json.loads(raw) if raw else None
+
+    @translated
+    def save_api_token(self, digest: str, record: dict[str, Any], ttl: int) -> None:
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(self.keys.api_tokens(), digest, json.dumps(record))
+            pipe.expire(self.keys.api_tokens(), ttl, gt=True)
+            pipe.expire(self.keys.api_tokens(), ttl, nx=True)
+            pipe.execute()
+
+    @translated
+    def api_token_records(self) -> dict[str, dict[str, Any]]:
+        return {digest: json.loads(raw)
+                for digest, raw in self.redis.hgetall(self.keys.api_tokens()).items()}
+
+    @translated
+    def delete_api_token(self, digest: str) -> bool:
+        return bool(self.redis.hdel(self.keys.api_tokens(), digest))
 
     # The worker's reads and writes (not on any request path)
 

@@ -61,11 +61,12 @@ def gunicorn_env(redis_url: str, **extra: str) -> dict[str, str]:
 
 
 def start_gunicorn(env: dict[str, str], workers: int = 4) -> tuple[subprocess.Popen, int]:
+    """gunicorn with the shipped gunicorn.conf.py on a free loopback port."""
     port = free_port()
+    env = {**env, "JOINGATE_BIND": f"127.0.0.1:{port}", "JOINGATE_WORKERS": str(workers)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
-         f"127.0.0.1:{port}", "--access-logfile", "-", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, timeout=20)
     except RuntimeError:
