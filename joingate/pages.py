@@ -13,8 +13,8 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, g, render_template, request
-from jinja2 import FileSystemLoader, TemplateNotFound
+from flask import Flask, Response, abort, current_app, g, render_template, request
+from jinja2 import FileSystemLoader, TemplateError, TemplateNotFound
 from werkzeug.exceptions import HTTPException
 
 from .errors import StorageUnavailable
@@ -53,8 +53,15 @@ def render_page(page: str, status: int, **context: Any) -> Response:
     """Render one of PAGES with ``status`` and the headers every page carries."""
     assert page in PAGES, page
     meeting = context.pop("meeting", None) or {}
-    body = render_template(f"{page}.html", page=page, meeting=_meeting_view(meeting),
-                           nonce=_nonce(), **context)
+    context.update(page=page, meeting=_meeting_view(meeting), nonce=_nonce())
+    try:
+        body = render_template(f"{page}.html", **context)
+    except TemplateError as exc:
+        # An organizer's broken template must not turn a class start into 500s.
+        log.error("template %s.html failed (%s); using the built-in page", page, exc)
+        builtin = current_app.jinja_env.overlay(
+            loader=FileSystemLoader(current_app.template_folder))
+        body = builtin.get_template(f"{page}.html").render(**context)
     response = Response(body, status=status, mimetype="text/html")
     return with_page_headers(response)
 
@@ -92,6 +99,13 @@ def wants_json() -> bool:
 
 def init_app(app: Flask) -> None:
     """Error handlers: one place turns errors into pages (or JSON for machine routes)."""
+
+    @app.before_request
+    def refuse_large_bodies() -> None:
+        # Werkzeug enforces MAX_CONTENT_LENGTH only when a body is read; the claim never reads
+        # its body, so a declared length over the limit is refused here, before any work.
+        if (request.content_length or 0) > (app.config["MAX_CONTENT_LENGTH"] or 0) > 0:
+            abort(413)
 
     @app.errorhandler(StorageUnavailable)
     def storage_unavailable(exc: StorageUnavailable) -> Response:

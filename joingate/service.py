@@ -190,7 +190,8 @@ class Service:
         gives the same registrant and, while key and version are unchanged, the same link."""
         self.store.meeting(meeting_id)  # NotFound before anything is written
         registrants = list(registrants)
-        rows = [(registrant_id_for(r.email), r.email.strip(), r.name[:MAX_NAME],
+        rows = [(registrant_id_for(r.email), r.email.strip(),
+                 clean_name(r.name)[:MAX_NAME].strip() or r.email.strip()[:MAX_NAME],
                  r.zoom_registrant_id, r.join_url) for r in registrants]
         results = self.store.upsert_registrants(meeting_id, rows, self.clock())
         return [IssuedLink(rid, email, display, version,

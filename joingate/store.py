@@ -157,9 +157,12 @@ def connect(url: str, timeout: float) -> Any:
         return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
     # One retry on a fresh connection after a dropped one (Redis restarted); none after a timeout,
     # so a slow Redis costs at most `timeout` before the request answers 503.
+    # No CLIENT SETINFO on connect: one command per new connection that a slow Redis would
+    # make wait a full timeout of its own.
     options: dict[str, Any] = dict(
         decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 1), retry_on_error=[redis.exceptions.ConnectionError])
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
+        driver_info=None)
     if url.startswith(("redis+sentinel://", "redis+cluster://")):
         scheme, nodes, path, password = _split_multi_host(url)
         if scheme == "redis+cluster":
