@@ -21,6 +21,7 @@ from flask import Flask
 
 from .errors import ConfigError, InvalidInput, JoingateError, NotFound, StorageUnavailable
 from .exports import write_links_csv, write_report_csv
+from .links import registrant_id_for
 from .roster import RegistrantInput, read_csv
 from .service import Service, parse_start
 
@@ -131,15 +132,21 @@ def links_issue_command(meeting_id: str, csv_file: io.TextIOBase) -> None:
     A file with any bad line is refused whole, each bad line named.
     """
     service = _service()
-    header, rows, inputs = read_csv(csv_file.read(), service.config["ZOOM_JOIN_DOMAIN"])
-    issued = service.issue_links(meeting_id, inputs)
-    out = csv.DictWriter(sys.stdout, fieldnames=[*[h for h in header if h != "link"], "link"],
-                         lineterminator="\n")
-    out.writeheader()
-    for row, link in zip(rows, issued):
+    roster = read_csv(csv_file.read(), service.config["ZOOM_JOIN_DOMAIN"])
+    issued = service.issue_links(meeting_id, roster.inputs)
+    out = _csv_with_links(roster.header)
+    for row, link in zip(roster.rows, issued):
         out.writerow({**row, "link": link.url})
     created = sum(link.created for link in issued)
     click.echo(f"{len(issued)} link(s) issued, {created} new registrant(s)", err=True)
+
+
+def _csv_with_links(header: list[str]) -> csv.DictWriter:
+    """stdout as CSV: every input column, then ``link``."""
+    out = csv.DictWriter(sys.stdout, fieldnames=[*[h for h in header if h != "link"], "link"],
+                         lineterminator="\n")
+    out.writeheader()
+    return out
 
 
 def _manage(action: str, meeting_id: str, email: str) -> None:
@@ -161,10 +168,18 @@ def links_revoke_command(meeting_id: str, email: str) -> None:
 @links.command("reset")
 @click.argument("meeting_id")
 @click.argument("email")
+@click.option("--approve", is_flag=True,
+              help="Also approve the registrant again at Zoom (after a deny).")
 @_reported
-def links_reset_command(meeting_id: str, email: str) -> None:
+def links_reset_command(meeting_id: str, email: str, approve: bool) -> None:
     """Free the device binding: the next device to claim the link gets it."""
     _manage("reset", meeting_id, email)
+    if approve:
+        service = _service()
+        status = service.link_status(meeting_id, email)
+        zid = service.store.zoom_id_of(meeting_id, registrant_id_for(email))
+        _zoom().set_registrant_status(meeting_id, "approve", zid, status["email"])
+        click.echo(f"approved {email} again at Zoom")
 
 
 @links.command("reissue")
@@ -219,6 +234,88 @@ def report_command(meeting_id: str, fmt: str) -> None:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
     write_report_csv(report, sys.stdout)
+
+
+# Zoom
+
+def _zoom() -> Any:
+    from .zoomapi import ZoomClient
+
+    service = _service()
+    return ZoomClient(service.config, service.store)
+
+
+@main.group()
+def zoom() -> None:
+    """Zoom's API (Server-to-Server OAuth: JOINGATE_ZOOM_ACCOUNT_ID, _CLIENT_ID, _CLIENT_SECRET)."""
+
+
+@zoom.command("sync")
+@click.argument("meeting_id")
+@_reported
+def zoom_sync_command(meeting_id: str) -> None:
+    """Import the meeting and its approved registrants from Zoom, issue links, print the
+    mail-merge CSV. Running it again changes nothing that did not change at Zoom."""
+    from .zoomsync import sync_meeting
+
+    result = sync_meeting(_service(), _zoom(), meeting_id)
+    for problem in result.skipped:
+        click.echo(f"skipped {problem}", err=True)
+    write_links_csv(_service().export_links(meeting_id), sys.stdout)
+    created = sum(link.created for link in result.links)
+    click.echo(f"meeting {meeting_id} {'added' if result.meeting_created else 'updated'}; "
+               f"{len(result.links)} registrant(s), {created} new", err=True)
+
+
+@zoom.command("register")
+@click.argument("meeting_id")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@_reported
+def zoom_register_command(meeting_id: str, csv_file: io.TextIOBase) -> None:
+    """Register everyone in CSV_FILE at Zoom (auto-approved), keep Zoom's registrant_id and
+    join_url, issue gate links, print the CSV with a link column. A row Zoom refuses is
+    reported (with Zoom's message) and the others go on; a rerun registers nobody twice."""
+    from .zoomsync import register_at_zoom
+
+    service = _service()
+    roster = read_csv(csv_file.read(), service.config["ZOOM_JOIN_DOMAIN"])
+    results = register_at_zoom(service, _zoom(), meeting_id,
+                               list(zip(roster.lines, roster.inputs)))
+    out = _csv_with_links(roster.header)
+    by_line = {result.line: result for result in results}
+    failed = 0
+    for line, row in zip(roster.lines, roster.rows):
+        result = by_line[line]
+        if result.error:
+            failed += 1
+            click.echo(f"error: line {line}: {result.email}: Zoom refused: {result.error}",
+                       err=True)
+        else:
+            out.writerow({**row, "link": result.link.url})
+    click.echo(f"{len(results) - failed} registered, {failed} refused by Zoom", err=True)
+    if failed:
+        sys.exit(1)
+
+
+@zoom.command("reconcile")
+@click.argument("meeting_id")
+@click.option("--every", type=click.IntRange(10, 3600), default=None,
+              help="Repeat every N seconds until interrupted.")
+@_reported
+def zoom_reconcile_command(meeting_id: str, every: int | None) -> None:
+    """Correct presence from Zoom's live participant list (dashboard accounts): add the
+    participants webhooks missed, close the stays Zoom no longer shows."""
+    import time as _time
+
+    from .zoomsync import reconcile_live
+
+    service, client = _service(), _zoom()
+    while True:
+        added, closed = reconcile_live(service, client, meeting_id)
+        click.echo(f"{added} participant(s) added, {closed} stay(s) closed")
+        if every is None:
+            return
+        _time.sleep(every)
 
 
 # API tokens
@@ -279,7 +376,13 @@ def worker_command() -> None:
 
     configure_logging()
     app = _app(click.get_current_context())
-    Worker(app.extensions["joingate"], metrics=app.extensions["joingate_metrics"]).run(stop)
+    service = app.extensions["joingate"]
+    zoom_client = None
+    if service.config["ZOOM_CLIENT_ID"]:
+        from .zoomapi import ZoomClient
+
+        zoom_client = ZoomClient(service.config, service.store)
+    Worker(service, zoom=zoom_client, metrics=app.extensions["joingate_metrics"]).run(stop)
 
 
 # Development server

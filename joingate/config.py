@@ -58,6 +58,17 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _rate_limits(value: str) -> dict[str, int]:
+    """``light=30,medium=20,heavy=10``: Zoom's requests per second by endpoint class."""
+    limits = {}
+    for part in value.split(","):
+        name, _, number = part.partition("=")
+        if name.strip() not in ("light", "medium", "heavy") or not number.strip().isdigit():
+            raise ValueError("must look like light=30,medium=20,heavy=10")
+        limits[name.strip()] = int(number)
+    return limits
+
+
 def _redis_url(value: str) -> str:
     value = value.strip()
     scheme = urlsplit(value).scheme
@@ -95,6 +106,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ZOOM_CLIENT_SECRET", "", _text, "Server-to-Server OAuth client secret."),
     Setting("ZOOM_API_URL", "https://api.zoom.us/v2", _http_url, "Zoom REST API base."),
     Setting("ZOOM_OAUTH_URL", "https://zoom.us/oauth/token", _http_url, "Zoom OAuth token URL."),
+    Setting("ZOOM_RATE_LIMITS", {"light": 30, "medium": 20, "heavy": 10}, _rate_limits,
+            "Zoom API calls per second by endpoint class (Pro; Free: light=4,medium=2,heavy=1)."),
     Setting("ZOOM_WEBHOOK_TOLERANCE", 300.0, _seconds,
             "Seconds a webhook timestamp may differ from now, either way."),
     Setting("SHARED_GRACE", 120.0, _seconds,

@@ -68,11 +68,19 @@ def check_registrant(fields: dict[str, str], join_domain: str) -> tuple[Registra
     return RegistrantInput(email, name[:MAX_NAME].strip(), zoom_id, join_url), []
 
 
-def read_csv(text: str, join_domain: str) -> tuple[list[str], list[dict[str, str]],
-                                                   list[RegistrantInput]]:
-    """Parse a registrant CSV. Returns (header, raw rows, checked inputs), rows in file order.
+@dataclass(frozen=True)
+class CsvRoster:
+    """A checked registrant CSV: its header, and per data row (in file order) the raw fields,
+    the checked input and the line it ends on (the header is line 1)."""
 
-    Raises InvalidInput whose details name every bad line (``line`` counts the header as 1)."""
+    header: list[str]
+    rows: list[dict[str, str]]
+    inputs: list[RegistrantInput]
+    lines: list[int]
+
+
+def read_csv(text: str, join_domain: str) -> CsvRoster:
+    """Parse a registrant CSV. Raises InvalidInput whose details name every bad line."""
     if text.startswith("\ufeff"):
         text = text[1:]
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
@@ -87,7 +95,7 @@ def read_csv(text: str, join_domain: str) -> tuple[list[str], list[dict[str, str
     if "name" not in header and not {"first_name", "last_name"} & set(header):
         raise InvalidInput("line 1: the header needs 'name' or 'first_name'/'last_name'",
                            [{"line": 1, "field": "name", "message": "column missing"}])
-    rows, inputs, faults = [], [], []
+    rows, inputs, lines, faults = [], [], [], []
     try:
         for row in reader:
             line = reader.line_num
@@ -102,10 +110,11 @@ def read_csv(text: str, join_domain: str) -> tuple[list[str], list[dict[str, str
             if checked:
                 rows.append(raw)
                 inputs.append(checked)
+                lines.append(line)
     except csv.Error as exc:
         faults.append({"line": reader.line_num, "message": f"not valid CSV: {exc}"})
     if faults:
         first = faults[0]
         raise InvalidInput(f"{len(faults)} problem(s); line {first['line']}: {first['message']}",
                            faults)
-    return header, rows, inputs
+    return CsvRoster(header, rows, inputs, lines)

@@ -136,14 +136,13 @@ class Service:
             raise InvalidInput("max_devices must be at least 1")
         if any(ch.isspace() for ch in str(fields["pwd"])) or len(str(fields["pwd"])) > 256:
             raise InvalidInput("passcode must be at most 256 characters without white space")
-        start_ts = int(start.timestamp()) if isinstance(start, datetime) else int(start)
-        closes_at = start_ts + int(duration) * 60 + int(fields["close_after"])
-        # A meeting added after it ended still keeps its data for the retention period.
-        keep_until = max(closes_at, int(self.clock())) + self.config["RETENTION_DAYS"] * 86400
-        fields.update(topic=topic, start=start_ts, duration=int(duration), expire_at=keep_until,
-                      updated=int(self.clock()))
         for name in ("max_devices", "open_before", "close_after"):   # JSON may say 7.0
             fields[name] = int(float(fields[name]))
+        start_ts = int(start.timestamp()) if isinstance(start, datetime) else int(start)
+        closes_at = start_ts + duration * 60 + fields["close_after"]
+        # A meeting added after it ended still keeps its data for the retention period.
+        keep_until = max(closes_at, int(self.clock())) + self.config["RETENTION_DAYS"] * 86400
+        fields.update(topic=topic, start=start_ts, duration=duration, expire_at=keep_until)
         fields["rejoin"] = int(bool(int(float(fields["rejoin"]))))
         fields["auto_submit"] = int(bool(int(float(fields["auto_submit"]))))
         staff_keys = None if staff is None else sorted(

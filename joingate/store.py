@@ -321,6 +321,14 @@ class Store:
         return fields
 
     @translated
+    def registrant_or_none(self, meeting_id: str, rid: str) -> dict[str, str] | None:
+        return self.redis.hgetall(self.keys.registrant(meeting_id, rid)) or None
+
+    @translated
+    def zoom_id_of(self, meeting_id: str, rid: str) -> str:
+        return self.redis.hget(self.keys.registrant(meeting_id, rid), "zid") or ""
+
+    @translated
     def history(self, meeting_id: str, rid: str) -> list[list[str]]:
         """The link's history, oldest first: ``[kind, at, ip, user agent]`` each."""
         entries = self.redis.lrange(self.keys.history(meeting_id, rid), 0, -1)
@@ -485,6 +493,12 @@ class Store:
     @translated
     def delete_api_token(self, digest: str) -> bool:
         return bool(self.redis.hdel(self.keys.api_tokens(), digest))
+
+    @translated
+    def stays_of(self, meeting_id: str, instance: str) -> dict[str, dict[str, Any]]:
+        """Every stay of one instance by its stay key (for the live reconciliation)."""
+        raw = self.redis.hgetall(self.keys.stays(meeting_id, instance))
+        return {key: json.loads(value) for key, value in raw.items()}
 
     # The worker's reads and writes (not on any request path)
 

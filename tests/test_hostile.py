@@ -83,13 +83,13 @@ def test_names_are_escaped_in_pages_and_clean_in_the_redirect(app, service, meet
     lambda rows: "email,name,join_url\n" + "\n".join(",".join(row) for row in rows))))
 def test_any_csv_is_read_or_refused_with_line_numbers(text):
     try:
-        header, rows, inputs = read_csv(text, "zoom.us")
+        roster = read_csv(text, "zoom.us")
     except InvalidInput as exc:
         assert exc.message
         assert all("line" in detail for detail in exc.details) or not exc.details
         return
-    assert len(rows) == len(inputs)
-    for item in inputs:
+    assert len(roster.rows) == len(roster.inputs) == len(roster.lines)
+    for item in roster.inputs:
         assert "@" in item.email and item.name and len(item.name) <= 64
         assert not item.join_url or urlsplit(item.join_url).hostname.endswith("zoom.us")
 

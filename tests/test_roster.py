@@ -9,10 +9,9 @@ from joingate.roster import clean_name, read_csv
 
 
 def test_reads_bom_and_first_last_name():
-    header, rows, inputs = read_csv("\ufeffemail,first_name,last_name\na@x.org,Ana,Lima\n",
-                                    "zoom.us")
-    assert header == ["email", "first_name", "last_name"]
-    assert inputs[0].name == "Ana Lima" and inputs[0].email == "a@x.org"
+    roster = read_csv("\ufeffemail,first_name,last_name\na@x.org,Ana,Lima\n", "zoom.us")
+    assert roster.header == ["email", "first_name", "last_name"] and roster.lines == [2]
+    assert roster.inputs[0].name == "Ana Lima" and roster.inputs[0].email == "a@x.org"
 
 
 @pytest.mark.parametrize("raw,clean", [
@@ -24,8 +23,8 @@ def test_clean_name(raw, clean):
 
 
 def test_long_names_are_cut_to_zoom_length():
-    _, _, inputs = read_csv(f"email,name\na@x.org,{'N' * 150}\n", "zoom.us")
-    assert len(inputs[0].name) == 64
+    roster = read_csv(f"email,name\na@x.org,{'N' * 150}\n", "zoom.us")
+    assert len(roster.inputs[0].name) == 64
 
 
 @pytest.mark.parametrize("row,field", [
