@@ -85,7 +85,7 @@ class FakeZoom:
 
     def add_registrants(self, meeting_id: str, count: int, status: str = "approved") -> None:
         for n in range(count):
-            self._register(meeting_id, f"person{n}@example.org", f"Person", f"{n}", status)
+            self._register(meeting_id, f"person{n}@example.org", "Person", f"{n}", status)
 
     def _register(self, meeting_id: str, email: str, first: str, last: str,
                   status: str = "approved") -> dict[str, Any]:

@@ -8,12 +8,10 @@ import io
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-from conftest import MEETING_ID, SECRET, make_app, path_of
-from joingate.roster import RegistrantInput
+from conftest import MEETING_ID, make_app
 
 ADMIN = "admin-token-for-tests"
 API = "/api/v1"

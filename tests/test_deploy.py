@@ -9,7 +9,6 @@ import csv
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import pytest
 import requests
 
 from conftest import free_port, wait_for_port
-from test_servers import stop
+from stack import nginx_binary, stop, write_nginx
 from zoomfake import participant, signed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,53 +28,6 @@ SECRETS = {"JOINGATE_SECRET_KEY": "e2e-secret-key-value",
 PASSCODE = "e2ePasscode77"
 VISITOR = "203.0.113.7"
 
-
-
-def nginx_binary() -> str:
-    binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
-                                       else None)
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("nginx is not installed (.ci/run installs it)")
-        pytest.skip("nginx is not installed")
-    return binary
-
-
-def write_nginx(folder: Path, http_port: int, https_port: int, app_port: int) -> Path:
-    """The shipped site with its ports and paths pointed at this test's folder."""
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(folder / "privkey.pem"),
-                    "-out", str(folder / "fullchain.pem")], check=True, capture_output=True)
-    site = (ROOT / "deploy/nginx/joingate.conf").read_text()
-    site = (site.replace("listen 80;", f"listen 127.0.0.1:{http_port};")
-                .replace("listen [::]:80;", "")
-                .replace("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;")
-                .replace("listen [::]:443 ssl http2;", "")
-                .replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};")
-                .replace("/var/log/nginx/", f"{folder}/")
-                .replace("/etc/ssl/joingate/", f"{folder}/")
-                .replace("/etc/nginx/joingate_proxy.conf", f"{folder}/joingate_proxy.conf"))
-    assert site.count(str(folder)) >= 6
-    (folder / "joingate.conf").write_text(site)
-    shutil.copy(ROOT / "deploy/nginx/joingate_proxy.conf", folder / "joingate_proxy.conf")
-    main = folder / "nginx.conf"
-    main.write_text(f"""
-user root;
-worker_processes 1;
-pid {folder}/nginx.pid;
-error_log {folder}/error.log warn;
-events {{ worker_connections 512; }}
-http {{
-    access_log off;
-    client_body_temp_path {folder}/body;
-    proxy_temp_path {folder}/proxy;
-    fastcgi_temp_path {folder}/fastcgi;
-    uwsgi_temp_path {folder}/uwsgi;
-    scgi_temp_path {folder}/scgi;
-    include {folder}/joingate.conf;
-}}
-""")
-    return main
 
 
 @pytest.fixture

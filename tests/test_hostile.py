@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import base64
 import itertools
-import json
 import os
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import MEETING_ID, make_app, path_of
+from conftest import make_app, path_of
 from joingate.errors import InvalidInput
 from joingate.roster import RegistrantInput, read_csv
-from zoomfake import participant, sample, signed
+from zoomfake import participant, signed
 
 EXAMPLES = int(os.environ.get("JOINGATE_HYPOTHESIS_EXAMPLES", "60"))
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 
 from conftest import MEETING_ID, make_app, path_of
 

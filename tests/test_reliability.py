@@ -12,7 +12,7 @@ import pytest
 import redis as redis_lib
 import requests
 
-from conftest import MEETING_ID, START, make_app, path_of
+from conftest import MEETING_ID, make_app, path_of
 from joingate.roster import RegistrantInput
 from test_servers import gunicorn_env, start_gunicorn, stop
 
@@ -114,9 +114,10 @@ def test_redis_outage_under_traffic_503_never_500_and_resumes(own_redis, clock):
         n = offset
         with requests.Session() as session:
             while not stop_traffic.is_set() and n < 400:
-                response = requests.post(base + path_of(links[n]), allow_redirects=False,
-                                         timeout=10)
+                response = session.post(base + path_of(links[n]), allow_redirects=False,
+                                        timeout=10)
                 answers.append((response.status_code, response.headers.get("Location")))
+                session.cookies.clear()          # each claim from a new device
                 n += 4
 
     try:

@@ -14,21 +14,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import (MEETING_ID, SECRET, free_port, make_app, path_of, store_for,
-                      wait_for_port)
+from conftest import MEETING_ID, SECRET, free_port, make_app, path_of, store_for, wait_for_port
+from stack import start_gunicorn, stop  # noqa: F401 - other test modules import them from here
 from joingate.roster import RegistrantInput
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_serve_demo_prints_two_links_that_work():
@@ -58,21 +48,6 @@ def gunicorn_env(redis_url: str, **extra: str) -> dict[str, str]:
     env.update(JOINGATE_SECRET_KEY=SECRET, JOINGATE_REDIS_URL=redis_url,
                JOINGATE_PUBLIC_URL="https://gate.example.org", **extra)
     return env
-
-
-def start_gunicorn(env: dict[str, str], workers: int = 4) -> tuple[subprocess.Popen, int]:
-    """gunicorn with the shipped gunicorn.conf.py on a free loopback port."""
-    port = free_port()
-    env = {**env, "JOINGATE_BIND": f"127.0.0.1:{port}", "JOINGATE_WORKERS": str(workers)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, timeout=20)
-    except RuntimeError:
-        stop(process)
-        raise
-    return process, port
 
 
 def test_wsgi_refuses_the_memory_store():

@@ -8,7 +8,6 @@ import io
 import os
 import subprocess
 import sys
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -214,7 +213,6 @@ def test_reset_with_approve_approves_at_zoom(zservice, zrunner, fake):
 
 
 def test_reconcile_adds_missed_joins_and_closes_missed_leaves(zservice, zrunner, fake, clock):
-    from zoomfake import participant, signed
 
     zservice.add_meeting(MEETING_ID, topic="T", start=START, duration=90)
     zservice.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Ana Lima", "zid-ana"),
