@@ -1,9 +1,13 @@
 """gunicorn settings for joingate: ``gunicorn -c gunicorn.conf.py wsgi:app``.
 
 Overridable through the environment: JOINGATE_BIND (default 127.0.0.1:8000, nginx in front),
-JOINGATE_WORKERS (default 2 x CPUs + 1), JOINGATE_WORKER_CLASS (default sync: measured against
-gthread in docs/benchmarks.md; a claim is one short Redis round trip, so a sync worker never
-waits long), PROMETHEUS_MULTIPROC_DIR (default a fresh folder under /tmp).
+JOINGATE_WORKERS (default CPUs + 1), JOINGATE_WORKER_CLASS (default sync), JOINGATE_THREADS,
+PROMETHEUS_MULTIPROC_DIR (default a fresh folder under /tmp).
+
+Measured on the 2-core benchmark machine (docs/benchmarks.md, claims of fresh links, 64
+connections): sync x3 about 1,600-1,800 claims/s, sync x2 1,520, sync x4 1,430, sync x5 1,290,
+gthread 2x4 1,550, gthread 3x2 1,580, gthread 1x8 610. A claim is one short Redis round trip, so
+a sync worker never waits long; more workers than CPUs + 1 only add context switches.
 """
 
 import multiprocessing
@@ -12,7 +16,7 @@ import shutil
 import tempfile
 
 bind = os.environ.get("JOINGATE_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("JOINGATE_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+workers = int(os.environ.get("JOINGATE_WORKERS", multiprocessing.cpu_count() + 1))
 worker_class = os.environ.get("JOINGATE_WORKER_CLASS", "sync")
 threads = int(os.environ.get("JOINGATE_THREADS", "1"))
 timeout = 30                 # a worker stuck this long is killed and replaced

@@ -43,6 +43,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     config = load_config(environ, test_config)
     app = Flask(__name__, template_folder=builtin_template_dir())
     app.config.update(MAX_CONTENT_LENGTH=config["MAX_BODY_BYTES"])
+    # Werkzeug would answer /j//x with a 308 to /j/x; browsers cache a 308, the gate never
+    # answers with one.
+    app.url_map.merge_slashes = False
     app.config["JOINGATE"] = config
     if config["TEMPLATE_DIR"]:
         from .pages import OrganizerTemplateLoader

@@ -26,6 +26,7 @@ from .errors import InvalidInput, NotFound, StorageUnavailable
 from .exports import write_links_csv, write_report_csv
 from .roster import check_registrant
 from .service import Service, meeting_options, parse_start, registrant_status
+from .store import event_time
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -359,7 +360,7 @@ def events(meeting_id: str) -> ResponseReturnValue:
     page = []
     for event_id, fields, email in rows:
         event: dict[str, Any] = {"id": event_id, "kind": fields.get("kind", ""),
-                                 "at": float(fields.get("at") or 0)}
+                                 "at": float(event_time(event_id, fields))}
         for name, key in (("registrant", "registrant"), ("ip", "ip"), ("user_agent", "ua"),
                           ("instance", "instance"), ("user_name", "name")):
             if fields.get(key):

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, g, request
 from .errors import BadLink, StorageUnavailable
 from .links import LinkRef, link_fingerprint
 from .observability import metrics
-from .pages import format_time, render_page, with_page_headers
+from .pages import format_time, render_page
 from .service import Decision, Service
 
 bp = Blueprint("gate", __name__)
@@ -91,7 +91,11 @@ def claim_link(token: str) -> Response:
     metrics().claims.labels(decision.outcome).inc()
     if not decision.redirect:
         return _page(decision)
-    response = with_page_headers(Response(status=303, headers={"Location": decision.redirect}))
+    # A redirect has no body: no Content-Security-Policy or nonce to make, only what the
+    # contract asks of it.
+    response = Response(status=303, headers={"Location": decision.redirect,
+                                             "Cache-Control": "no-store",
+                                             "Referrer-Policy": "no-referrer"})
     response.set_cookie(DEVICE_COOKIE, service.signer.device_cookie(decision.device_id),
                         max_age=DEVICE_COOKIE_AGE, path="/j/", httponly=True, samesite="Lax",
                         secure=service.config["PUBLIC_URL"].startswith("https://"))

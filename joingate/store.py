@@ -20,7 +20,6 @@ from redis.retry import Retry
 
 from .errors import NotFound, StorageUnavailable
 
-HISTORY_CAP = 50
 EVENT_STREAM_CAP = 50_000
 UPSERT_CHUNK = 500
 OUTBOX_TTL = 30 * 86400
@@ -69,9 +68,6 @@ class Keys:
 
     def registrant(self, meeting_id: str, rid: str) -> str:
         return f"{self._m(meeting_id)}:r:{rid}"
-
-    def history(self, meeting_id: str, rid: str) -> str:
-        return f"{self._m(meeting_id)}:h:{rid}"
 
     def displays(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:displays"
@@ -201,6 +197,17 @@ def _pairs(flat: list[str]) -> dict[str, str]:
     return dict(zip(flat[0::2], flat[1::2]))
 
 
+def event_time(event_id: str, fields: dict[str, str]) -> str:
+    """When an event happened: its ``at`` field (Zoom's time) or its stream id (ms)."""
+    return fields.get("at") or str(int(event_id.split("-", 1)[0]) / 1000)
+
+
+# The meeting fields gate.lua returns, in its order.
+GATE_MEETING_FIELDS = ("start", "open_before", "duration", "close_after", "expire_at",
+                       "max_devices", "rejoin", "target", "pwd", "topic", "support",
+                       "auto_submit")
+
+
 class Store:
     """Domain-level reads and writes; each method is one round trip unless it says otherwise."""
 
@@ -264,7 +271,7 @@ class Store:
         keys += [self.keys.stays(meeting_id, uuid) for uuid in instances]
         keys += [self.keys.stays_by_registrant(meeting_id, uuid) for uuid in instances]
         for rid in rids:
-            keys += [self.keys.registrant(meeting_id, rid), self.keys.history(meeting_id, rid)]
+            keys.append(self.keys.registrant(meeting_id, rid))
         with self.redis.pipeline(transaction=False) as pipe:
             for name in keys:
                 pipe.expireat(name, expire_at)
@@ -330,9 +337,19 @@ class Store:
 
     @translated
     def history(self, meeting_id: str, rid: str) -> list[list[str]]:
-        """The link's history, oldest first: ``[kind, at, ip, user agent]`` each."""
-        entries = self.redis.lrange(self.keys.history(meeting_id, rid), 0, -1)
-        return [entry.split("\t", 3) for entry in reversed(entries)]
+        """The link's history, oldest first: ``[kind, at, ip, user agent]`` each, read from the
+        meeting's event stream (an entry's id is its time in ms). Reads the whole stream, a
+        thousand entries a round trip: for ``links show`` and the API, never a hot path."""
+        found, after = [], "-"
+        while True:
+            entries = self.redis.xrange(self.keys.events(meeting_id), after, "+", count=1000)
+            for event_id, fields in entries:
+                if fields.get("registrant") == rid and "instance" not in fields:
+                    found.append([fields.get("kind", ""), event_time(event_id, fields),
+                                  fields.get("ip", ""), fields.get("ua", "")])
+            if len(entries) < 1000:
+                return found
+            after = "(" + entries[-1][0]
 
     @translated
     def registrants(self, meeting_id: str) -> list[tuple[str, dict[str, str]]]:
@@ -352,11 +369,12 @@ class Store:
         """Run gate.lua (one round trip); see its header for what it reads and writes."""
         k = self.keys
         outcome, detail, meeting, shown = self.scripts["gate"](
-            keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid),
-                  k.history(meeting_id, rid), k.events(meeting_id)],
+            keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id)],
             args=[mode, version, repr(now), presented_device, new_device, ip, user_agent,
-                  HISTORY_CAP, EVENT_STREAM_CAP])
-        return GateResult(outcome, detail or "", _pairs(meeting),
+                  EVENT_STREAM_CAP])
+        return GateResult(outcome, detail or "",
+                          {name: value for name, value in zip(GATE_MEETING_FIELDS, meeting)
+                           if value is not None},
                           shown[0] if shown else "", shown[1] if len(shown) > 1 else "")
 
     @translated
@@ -364,9 +382,8 @@ class Store:
         """Run manage.lua: revoke, reset or reissue one link. Returns the link's version."""
         k = self.keys
         return int(self.scripts["manage"](
-            keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid),
-                  k.history(meeting_id, rid), k.events(meeting_id)],
-            args=[action, repr(now), actor, HISTORY_CAP, EVENT_STREAM_CAP]))
+            keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id)],
+            args=[action, actor, EVENT_STREAM_CAP]))
 
     # Webhooks
 

@@ -25,6 +25,7 @@ import requests
 
 from .errors import JoingateError, StorageUnavailable
 from .service import Service
+from .store import event_time
 
 log = logging.getLogger("joingate.worker")
 
@@ -105,13 +106,13 @@ class Worker:
             if kind == "refused":
                 self.violation(meeting_id, "second_device", fields.get("registrant", ""), "", {
                     "ip": fields.get("ip", ""), "user_agent": fields.get("ua", ""),
-                    "at": float(fields.get("at", 0))})
+                    "at": float(event_time(event_id, fields))})
             elif kind == "unmatched":
                 who = f"{fields.get('participant', '')}|{fields.get('name', '')}"
                 self.violation(meeting_id, "unmatched", "", fields.get("instance", ""), {
                     "user_name": fields.get("name", ""),
                     "participant_uuid": fields.get("participant", ""),
-                    "at": float(fields.get("at", 0))}, subject=who)
+                    "at": float(event_time(event_id, fields))}, subject=who)
             cursor = event_id
         if events:
             self.store.save_cursor(meeting_id, cursor)

@@ -196,3 +196,9 @@ def test_organizer_template_overrides_a_page(app, store_url, clock, link, tmp_pa
     page = app.test_client().get(path_of(link))
     assert page.status_code == 200 and b"Welcome, Ana Lima!" in page.data
     assert b"not recognised" in app.test_client().get("/j/x").data  # built-in still serves the rest
+
+
+@pytest.mark.parametrize("path", ["/j//x", "/j/a//b", "//j/x"], ids=["double", "inner", "lead"])
+def test_never_a_cacheable_redirect(client, path):
+    for response in (client.get(path), client.post(path)):
+        assert response.status_code not in (301, 308)

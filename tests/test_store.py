@@ -13,7 +13,7 @@ def test_every_key_has_a_ttl_and_the_meeting_hash_tag(app, client, service, link
     client.post(path_of(link))
     r = service.store.redis
     keys = [k for k in r.keys("jg:*") if k != "jg:meetings"]
-    assert len(keys) >= 6
+    assert len(keys) >= 5      # meeting, registrant, displays, roster, events
     for key in keys:
         assert key.startswith(f"jg:{{m:{MEETING_ID}}}:"), key
         assert r.ttl(key) > 0, key
@@ -101,3 +101,15 @@ def test_sentinel_url_follows_the_master(own_redis, tmp_path, clock):
     finally:
         sentinel.terminate()
         sentinel.wait(10)
+
+
+def test_gate_script_returns_the_meeting_fields_store_reads():
+    from importlib import resources
+
+    from joingate.store import GATE_MEETING_FIELDS
+
+    import re
+
+    script = resources.files("joingate.lua").joinpath("gate.lua").read_text()
+    call = re.search(r"redis\.call\('HMGET', KEYS\[1\],([^)]*)\)", script).group(1)
+    assert tuple(re.findall(r"'(\w+)'", call)) == GATE_MEETING_FIELDS

@@ -3,25 +3,29 @@
 --
 -- KEYS[1]  meeting hash
 -- KEYS[2]  registrant hash
--- KEYS[3]  registrant history list (newest first, capped)
--- KEYS[4]  meeting event stream
+-- KEYS[3]  meeting event stream (also each link's history: its id is the time)
 -- ARGV[1]  mode: "open" (GET/HEAD: records the open, binds nothing) or "claim" (POST)
 -- ARGV[2]  link version named by the token
 -- ARGV[3]  now, unix seconds
 -- ARGV[4]  device id from the browser's verified cookie, or ""
 -- ARGV[5]  device id to bind when the link has room for one more device
 -- ARGV[6]  client IP             ARGV[7]  user agent (both already cleaned of tabs)
--- ARGV[8]  history cap           ARGV[9]  event stream cap (approximate)
+-- ARGV[8]  event stream cap (approximate)
 --
--- Returns {outcome, detail, meeting HGETALL, {display, join_url}} where outcome is one of
+-- Returns {outcome, detail, meeting fields, {display, join_url}}; the meeting fields are
+-- HMGET of: start open_before duration close_after expire_at max_devices rejoin target pwd topic
+-- support auto_submit (store.GATE_MEETING_FIELDS, same order). outcome is one of
 -- unknown, superseded, revoked, too_early (detail: opening time), expired (detail: closing time),
 -- confirm, used_elsewhere, claimed, rejoined. Nothing but the open is written unless the outcome
 -- is claimed or rejoined (or a refused claim, logged as such).
 local mode, version, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local meeting = redis.call('HGETALL', KEYS[1])
-if #meeting == 0 then return {'unknown', '', {}, {}} end
-local m = {}
-for i = 1, #meeting, 2 do m[meeting[i]] = meeting[i + 1] end
+local meeting = redis.call('HMGET', KEYS[1], 'start', 'open_before', 'duration', 'close_after',
+                           'expire_at', 'max_devices', 'rejoin', 'target', 'pwd', 'topic',
+                           'support', 'auto_submit')
+if not meeting[1] then return {'unknown', '', {}, {}} end
+local m = {start = meeting[1], open_before = meeting[2], duration = meeting[3],
+           close_after = meeting[4], expire_at = meeting[5], max_devices = meeting[6],
+           rejoin = meeting[7]}
 local reg = redis.call('HMGET', KEYS[2], 'ver', 'revoked', 'devices', 'display', 'join_url')
 if not reg[1] then return {'unknown', '', {}, {}} end
 local shown = {reg[4], reg[5] or ''}
@@ -35,14 +39,10 @@ if now > closes_at then return {'expired', tostring(closes_at), meeting, shown} 
 
 local expire_at = m.expire_at
 local function log(kind)
-  local entry = kind .. '\t' .. ARGV[3] .. '\t' .. ARGV[6] .. '\t' .. ARGV[7]
-  redis.call('LPUSH', KEYS[3], entry)
-  redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[8]) - 1)
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], '*', 'kind', kind,
-             'registrant', string.match(KEYS[2], '[^:]+$'), 'at', ARGV[3], 'ip', ARGV[6], 'ua', ARGV[7])
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'kind', kind,
+             'registrant', string.match(KEYS[2], '[^:]+$'), 'ip', ARGV[6], 'ua', ARGV[7])
   redis.call('EXPIREAT', KEYS[2], expire_at)
   redis.call('EXPIREAT', KEYS[3], expire_at)
-  redis.call('EXPIREAT', KEYS[4], expire_at)
 end
 
 local devices = reg[3] or ''
@@ -54,7 +54,6 @@ local room = count < tonumber(m.max_devices)
 
 if mode == 'open' then
   redis.call('HINCRBY', KEYS[2], 'opens', 1)
-  redis.call('HSETNX', KEYS[2], 'first_open', ARGV[3])
   log('open')
   if now < opens_at then return {'too_early', tostring(opens_at), meeting, shown} end
   if bound_here or room then return {'confirm', '', meeting, shown} end
@@ -64,15 +63,14 @@ end
 if now < opens_at then return {'too_early', tostring(opens_at), meeting, shown} end
 if bound_here and m.rejoin ~= '0' then
   redis.call('HINCRBY', KEYS[2], 'claims', 1)
-  redis.call('HSET', KEYS[2], 'last_claim', ARGV[3])
   log('rejoin')
   return {'rejoined', presented, meeting, shown}
 end
 if room and not bound_here then
   local device = ARGV[5]
   if devices == '' then devices = device else devices = devices .. ' ' .. device end
-  redis.call('HSET', KEYS[2], 'devices', devices, 'last_claim', ARGV[3])
-  redis.call('HSETNX', KEYS[2], 'first_claim', ARGV[3])
+  redis.call('HSET', KEYS[2], 'devices', devices)
+  redis.call('HSETNX', KEYS[2], 'first_claim', math.floor(now))
   redis.call('HINCRBY', KEYS[2], 'claims', 1)
   log('claim')
   return {'claimed', device, meeting, shown}

@@ -2,10 +2,10 @@
 -- version: the old link stops working, the new one starts unbound and not revoked).
 --
 -- KEYS[1]  meeting hash          KEYS[2]  registrant hash
--- KEYS[3]  registrant history    KEYS[4]  meeting event stream
+-- KEYS[3]  meeting event stream
 -- ARGV[1]  action: revoke | reset | reissue
--- ARGV[2]  now, unix seconds     ARGV[3]  who asked (cli, api)
--- ARGV[4]  history cap           ARGV[5]  event stream cap
+-- ARGV[2]  who asked (cli, api, worker)
+-- ARGV[3]  event stream cap
 --
 -- Returns the link's version after the change; error NOTFOUND when meeting or registrant is missing.
 local expire_at = redis.call('HGET', KEYS[1], 'expire_at')
@@ -21,9 +21,7 @@ elseif action == 'reissue' then
 else
   return redis.error_reply('BADACTION')
 end
-redis.call('LPUSH', KEYS[3], action .. '\t' .. ARGV[2] .. '\t\t' .. ARGV[3])
-redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[4]) - 1)
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'kind', action,
-           'registrant', string.match(KEYS[2], '[^:]+$'), 'at', ARGV[2], 'ip', '', 'ua', ARGV[3])
-for i = 2, 4 do redis.call('EXPIREAT', KEYS[i], expire_at) end
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'kind', action,
+           'registrant', string.match(KEYS[2], '[^:]+$'), 'ip', '', 'ua', ARGV[2])
+for i = 2, 3 do redis.call('EXPIREAT', KEYS[i], expire_at) end
 return tonumber(redis.call('HGET', KEYS[2], 'ver'))

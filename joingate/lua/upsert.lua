@@ -6,7 +6,7 @@
 -- KEYS[3]  Zoom registrant_id index: hash Zoom registrant_id -> registrant id
 -- KEYS[4]  roster: sorted set registrant id -> order of first issue
 -- KEYS[4+i] the hash of the i-th registrant of the batch
--- ARGV[1]  now, unix seconds
+-- ARGV[1]  now, unix seconds (unused; kept so that callers need not change)
 -- ARGV[2+5(i-1) .. 6+5(i-1)]  the i-th registrant: id, email, name,
 --          Zoom registrant_id ("" keeps what is stored), join_url ("" keeps what is stored)
 --
@@ -25,7 +25,7 @@ for i = 1, #KEYS - 4 do
   local display = stored[2]
   if not stored[1] then
     created = 1
-    redis.call('HSET', key, 'email', email, 'ver', 1, 'created', ARGV[1])
+    redis.call('HSET', key, 'email', email, 'ver', 1)
     redis.call('ZADD', KEYS[4], 'NX', redis.call('ZCARD', KEYS[4]) + 1, rid)
   end
   if stored[1] ~= name or not display then

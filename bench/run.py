@@ -1,0 +1,369 @@
+"""joingate's benchmarks, in one run, on loopback only, bounded in time.
+
+    python3 bench/run.py [--seconds 10] [--connections 64]
+
+Starts a real redis-server (the shipped settings: appendonly yes, appendfsync always), joingate
+under the shipped gunicorn.conf.py, and two references under the same conditions: a bare Flask
+app under the same gunicorn settings (the framework floor) and nginx answering ``return 302``
+(the machine's limit). The load generator is wrk (Debian's package; installed if missing and
+root): it is written in C, so it takes less of the 2 cores from the servers than a Python
+generator would. Every claim and every open uses a link never used before (bench/paths.lua).
+
+Prints, per scenario: requests per second, p50 and p99 latency, server CPU per request (utime +
+stime of gunicorn's workers and redis-server, from /proc), errors, and the ratio to the floor
+and to nginx. Then: 50,000 links issued from one CSV (seconds), and Redis memory per registrant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from stack import (RedisServer, free_port, nginx_binary, start_gunicorn,  # noqa: E402
+                   stop, wait_for_port, write_nginx)
+
+SECRET = "bench-secret-key"
+HOOK_SECRET = "bench-zoom-secret"
+MEETING = "85746065432"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    cpu_us: float | None = None
+    floor: str = ""
+    nginx_rps: float | None = None
+    floor_rps: float | None = None
+
+
+def ensure_wrk() -> str:
+    binary = shutil.which("wrk")
+    if binary:
+        return binary
+    if os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+                       stdout=subprocess.DEVNULL)
+        return shutil.which("wrk") or sys.exit("wrk did not install")
+    sys.exit("bench needs wrk: apt-get install wrk")
+
+
+def process_cpu(pids: list[int]) -> float:
+    """utime + stime in seconds of ``pids`` and their children (gunicorn workers)."""
+    total = 0.0
+    seen = set()
+    queue = list(pids)
+    while queue:
+        pid = queue.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                children = (task / "children").read_text().split()
+                queue += [int(child) for child in children]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def parse_ms(text: str) -> float:
+    """wrk's latency figure (``812.00us``, ``12.31ms``, ``1.02s``, ``1.10m``) in ms."""
+    match = re.match(r"([\d.]+)(us|ms|s|m)$", text.strip())
+    if not match:
+        raise ValueError(f"unreadable wrk latency {text!r}")
+    number, unit = match.groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def wrk(binary: str, url: str, seconds: int, connections: int, *, script: Path | None = None,
+        env: dict[str, str] | None = None, headers: list[str] = (), threads: int = 2,
+        cpu_pids: list[int] = (), name: str = "") -> Result:
+    command = [binary, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+               "--timeout", "5s"]
+    for header in headers:
+        command += ["-H", header]
+    if script:
+        command += ["-s", str(script)]
+    command.append(url)
+    before = process_cpu(list(cpu_pids))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60,
+                          env={**os.environ, "THREADS": str(threads), **(env or {})})
+    output = done.stdout
+    if "Requests/sec" not in output:
+        raise RuntimeError(f"wrk failed for {name}: {output[-800:]} {done.stderr[-800:]}")
+    cpu = process_cpu(list(cpu_pids)) - before
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    try:
+        p50 = parse_ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))
+        p99 = parse_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))
+    except (AttributeError, ValueError) as exc:
+        raise RuntimeError(f"wrk output for {name} not understood ({exc}):\n{output}") from None
+    errors = 0
+    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
+        errors += int(match.group(1))
+    if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                          output):
+        errors += sum(int(group) for group in match.groups())
+    return Result(name, rps, p50, p99, requests, errors,
+                  cpu_us=(cpu / requests * 1e6) if cpu_pids and requests else None)
+
+
+def run(args: argparse.Namespace) -> list[Result]:
+    wrk_binary = ensure_wrk()
+    folder = Path(tempfile.mkdtemp(prefix="joingate-bench-"))
+    redis_server = RedisServer(folder, extra=("--appendonly", "yes", "--appendfsync", "always"))
+    redis_server.start()
+    redis_pid = redis_server.process.pid
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOINGATE_")}
+    env.update(JOINGATE_SECRET_KEY=SECRET, JOINGATE_REDIS_URL=redis_server.url,
+               JOINGATE_ZOOM_WEBHOOK_SECRET=HOOK_SECRET, JOINGATE_INVALID_TOKEN_LIMIT="0",
+               PROMETHEUS_MULTIPROC_DIR=str(folder / "metrics"))
+    processes = []
+    results: list[Result] = []
+    try:
+        gate, gate_port = start_gunicorn(env, workers=None, log=folder / "gate.log")
+        processes.append(gate)
+        floor, floor_port = start_gunicorn(
+            {**env, "PROMETHEUS_MULTIPROC_DIR": str(folder / "floor-metrics")}, workers=None,
+            app="bench.floor_app:app", log=folder / "floor.log")
+        processes.append(floor)
+        nginx_port = free_port()
+        (folder / "limit.conf").write_text(
+            f"worker_processes auto; pid {folder}/limit.pid; error_log {folder}/limit.err;"
+            f" events {{ worker_connections 4096; }} http {{ access_log off; server {{"
+            f" listen 127.0.0.1:{nginx_port}; location / {{ return 302 "
+            f"https://app.zoom.us/; }} }} }}")
+        nginx = subprocess.Popen([nginx_binary(), "-c", str(folder / "limit.conf"), "-p",
+                                  str(folder), "-g", "daemon off;"])
+        processes.append(nginx)
+        for port in (gate_port, floor_port, nginx_port):
+            wait_for_port(port, 30)
+        gate_url = f"http://127.0.0.1:{gate_port}"
+        env["JOINGATE_PUBLIC_URL"] = gate_url
+        cpu = [gate.pid, redis_pid]
+        floor_cpu = [floor.pid]
+        seconds, conns = args.seconds, args.connections
+        script = ROOT / "bench" / "paths.lua"
+
+        # 5. Bulk issue first: its 50,000 links feed the claim scenario.
+        print("issuing links ...", file=sys.stderr)
+        cli = [sys.executable, "-m", "joingate.cli"]
+        start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 300))
+        subprocess.run([*cli, "meeting", "add", MEETING, "--topic", "Bench", "--start", start,
+                        "--duration", "120", "--passcode", "Q0x3"], env=env, check=True,
+                       cwd=ROOT, stdout=subprocess.DEVNULL)
+        people = folder / "people.csv"
+
+        def write_people(prefix: str, count: int) -> Path:
+            path = folder / f"{prefix}.csv"
+            with open(path, "w") as out:
+                out.write("email,first_name,last_name\n")
+                for n in range(count):
+                    out.write(f"{prefix}{n}@example.org,Person,{prefix} {n}\n")
+            return path
+
+        def issue(path: Path) -> tuple[list[str], float]:
+            began = time.perf_counter()
+            output = subprocess.run([*cli, "links", "issue", MEETING, str(path)], env=env,
+                                    check=True, cwd=ROOT, capture_output=True, text=True).stdout
+            elapsed = time.perf_counter() - began
+            links = [row["link"].removeprefix(gate_url)
+                     for row in csv.DictReader(io.StringIO(output))]
+            return links, elapsed
+
+        people = write_people("claim", 50_000)
+        claim_links, bulk_seconds = issue(people)
+        open_links, _ = issue(write_people("open", 60_000))
+        burst_links, _ = issue(write_people("burst", 5_000))
+        rejoin_links, _ = issue(write_people("rejoin", 2_000))
+
+        def paths_file(name: str, paths: list[str]) -> Path:
+            path = folder / f"{name}.paths"
+            path.write_text("\n".join(paths) + "\n")
+            return path
+
+        def scenario(name: str, method: str, paths: list[str], **extra) -> Result:
+            print(f"{name} ...", file=sys.stderr)
+            result = wrk(wrk_binary, gate_url, seconds, extra.pop("connections", conns),
+                         script=script, cpu_pids=cpu, name=name,
+                         env={"PATHS_FILE": str(paths_file(name, paths)), "METHOD": method,
+                              **extra.pop("env", {})}, **extra)
+            return result
+
+        def reference(name: str, url: str, method: str, pids: list[int], **extra) -> Result:
+            print(f"{name} ...", file=sys.stderr)
+            return wrk(wrk_binary, url, seconds, conns, script=script, cpu_pids=pids, name=name,
+                       env={"PATHS_FILE": str(paths_file(name, [urlpath(url)] * 1000)),
+                            "METHOD": method, **extra.pop("env", {})})
+
+        def urlpath(url: str) -> str:
+            return "/" + url.split("/", 3)[3] if url.count("/") >= 3 else "/"
+
+        floor_get = reference("floor: bare Flask 302 (GET)", f"http://127.0.0.1:{floor_port}/r",
+                              "GET", floor_cpu)
+        floor_post = reference("floor: bare Flask 302 (POST)",
+                               f"http://127.0.0.1:{floor_port}/r", "POST", floor_cpu)
+        limit = reference("limit: nginx return 302", f"http://127.0.0.1:{nginx_port}/", "GET",
+                          [nginx.pid])
+
+        # The window opens 15 minutes before the start (in 5 minutes): open now.
+        confirm = scenario("1. confirm page (GET, fresh links)", "GET", open_links)
+        confirm.floor_rps, confirm.nginx_rps = floor_get.rps, limit.rps
+        claim = scenario("2. claim (POST, fresh links)", "POST", claim_links)
+        claim.floor_rps, claim.nginx_rps = floor_post.rps, limit.rps
+
+        # Rejoin: one device bound to 2,000 links, then POSTs again from it.
+        import requests
+
+        session = requests.Session()
+        for path in rejoin_links:
+            session.post(gate_url + path, allow_redirects=False)
+        cookie = "jg_device=" + session.cookies.get("jg_device")
+        rejoin = scenario("2b. rejoin (POST, bound device)", "POST", rejoin_links,
+                          env={"COOKIE": cookie})
+        rejoin.floor_rps, rejoin.nginx_rps = floor_post.rps, limit.rps
+
+        # 3. Start burst: 5,000 claims paced over 10 s (50 connections, 100 ms apart, quota).
+        burst = scenario("3. start burst (5,000 claims in 10 s)", "POST", burst_links,
+                         connections=50, env={"PACE_MS": "100", "QUOTA": "2500"})
+
+        # 4. Webhook ingest: signed participant_joined/left, each a new delivery.
+        from joingate.zoomhooks import zoom_signature
+
+        bodies = []
+        timestamp = str(int(time.time()))
+        for n in range(40_000):
+            kind = "joined" if n % 2 == 0 else "left"
+            body = json.dumps({"event": f"meeting.participant_{kind}", "event_ts": 1,
+                               "payload": {"account_id": "a", "object": {
+                                   "id": MEETING, "uuid": "bench-instance", "host_id": "h",
+                                   "participant": {
+                                       "user_id": str(n // 2), "user_name": f"Person claim {n}",
+                                       "id": "", "participant_uuid": f"PU-{n // 2}",
+                                       "email": "", "registrant_id": "",
+                                       ("join_time" if kind == "joined" else "leave_time"):
+                                           "2026-12-01T18:01:00Z"}}}},
+                              separators=(",", ":"))
+            bodies.append(f"{timestamp}\t{zoom_signature(HOOK_SECRET, timestamp, body.encode())}"
+                          f"\t{body}")
+        bodies_file = folder / "bodies.txt"
+        bodies_file.write_text("\n".join(bodies) + "\n")
+        floor_hook = reference("floor: bare Flask POST (webhook)",
+                               f"http://127.0.0.1:{floor_port}/hook", "POST", floor_cpu,
+                               env={"BODIES_FILE": str(bodies_file)})
+        hooks = scenario("4. webhook ingest (signed events)", "POST",
+                         ["/webhooks/zoom"] * 1000, env={"BODIES_FILE": str(bodies_file)})
+        hooks.floor_rps, hooks.nginx_rps = floor_hook.rps, limit.rps
+
+        # Claims through nginx with the shipped site (TLS), a new connection per request.
+        https_port, http_port = free_port(), free_port()
+        site = write_nginx(folder, http_port, https_port, gate_port)
+        shipped = subprocess.Popen([nginx_binary(), "-c", str(site), "-p", str(folder), "-g",
+                                    "daemon off;"], stderr=subprocess.DEVNULL)
+        processes.append(shipped)
+        wait_for_port(https_port, 10)
+        print("2c. claim through nginx (TLS, new connection each) ...", file=sys.stderr)
+        tail = claim_links[claim.requests + 100:]
+        via_nginx = wrk(wrk_binary, f"https://127.0.0.1:{https_port}", seconds, conns,
+                        script=script, headers=["Connection: close"],
+                        cpu_pids=[gate.pid, redis_pid, shipped.pid],
+                        name="2c. claim via nginx+TLS, new connection each",
+                        env={"PATHS_FILE": str(paths_file("nginx", tail)), "METHOD": "POST"})
+        via_nginx.floor_rps, via_nginx.nginx_rps = floor_post.rps, limit.rps
+
+        results = [limit, floor_get, floor_post, floor_hook, confirm, claim, rejoin, burst,
+                   hooks, via_nginx]
+        memory = memory_per_registrant(redis_server.url)
+        print_table(results, bulk_seconds, memory, args)
+        return results
+    finally:
+        for process in reversed(processes):
+            stop(process)
+        redis_server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def memory_per_registrant(url: str, count: int = 10_000) -> float:
+    """Bytes of Redis per registrant with its link, one open, one claim and one stay."""
+    from joingate import create_app
+    from joingate.roster import RegistrantInput
+    from joingate.zoomhooks import ParticipantEvent
+
+    app = create_app({"SECRET_KEY": SECRET, "REDIS_URL": url}, environ={})
+    service = app.extensions["joingate"]
+    redis_client = service.store.redis
+    meeting = "99999999999"
+    before = int(redis_client.info("memory")["used_memory"])
+    from datetime import datetime, timezone
+
+    service.add_meeting(meeting, topic="Memory", start=datetime.now(timezone.utc), duration=60)
+    links = service.issue_links(meeting, [RegistrantInput(f"m{n}@example.org", f"Member {n}")
+                                          for n in range(count)])
+    for n, link in enumerate(links):
+        ref = service.read_token(link.url.rsplit("/", 1)[1])
+        service.open_link(ref, device_cookie=None, ip="203.0.113.7",
+                          user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1")
+        service.claim_link(ref, device_cookie=None, ip="203.0.113.7",
+                           user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1")
+        service.record_zoom_event(ParticipantEvent(
+            kind="joined", meeting_id=meeting, instance="mem", at=time.time(),
+            at_text="2026-12-01T18:01:00Z", user_id=str(n), user_name=link.display_name,
+            participant_id="", participant_uuid=f"PU-{n}", email="", registrant_id="",
+            customer_key="", is_host=False))
+    after = int(redis_client.info("memory")["used_memory"])
+    return (after - before) / count
+
+
+def print_table(results: list[Result], bulk_seconds: float, memory: float,
+                args: argparse.Namespace) -> None:
+    print(f"\njoingate benchmarks: {os.cpu_count()} cores, {args.seconds} s per scenario, "
+          f"{args.connections} connections, wrk, loopback\n")
+    print(f"{'scenario':<48} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} "
+          f"{'errors':>6} {'/floor':>7} {'/nginx':>7}")
+    for r in results:
+        cpu = f"{r.cpu_us:.0f}" if r.cpu_us is not None else "-"
+        to_floor = f"{r.rps / r.floor_rps:.0%}" if r.floor_rps else "-"
+        to_nginx = f"{r.rps / r.nginx_rps:.1%}" if r.nginx_rps else "-"
+        print(f"{r.name:<48} {r.rps:>8.0f} {r.p50_ms:>7.1f} {r.p99_ms:>7.1f} {cpu:>10} "
+              f"{r.errors:>6} {to_floor:>7} {to_nginx:>7}")
+    print(f"\n5. bulk issue: 50,000 links from one CSV (joingate links issue): "
+          f"{bulk_seconds:.1f} s")
+    print(f"6. Redis memory per registrant (link, open, claim, one stay): {memory:.0f} bytes")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="per scenario (max 60)")
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    args.seconds = max(1, min(args.seconds, 60))
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
