@@ -70,21 +70,24 @@ def ensure_wrk() -> str:
 
 
 def process_cpu(pids: list[int]) -> float:
-    """utime + stime in seconds of ``pids`` and their children (gunicorn workers)."""
+    """CPU seconds (user + system) used so far by ``pids``, their live children (gunicorn's
+    workers) and the children they already reaped (a worker recycled after max_requests)."""
     total = 0.0
     seen = set()
-    queue = list(pids)
+    queue = [(pid, True) for pid in pids]
     while queue:
-        pid = queue.pop()
+        pid, root = queue.pop()
         if pid in seen:
             continue
         seen.add(pid)
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            # utime, stime; cutime, cstime count reaped children (fields 14-17 of stat)
             total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+            if root:
+                total += (int(fields[13]) + int(fields[14])) / CLK_TCK
             for task in Path(f"/proc/{pid}/task").iterdir():
-                children = (task / "children").read_text().split()
-                queue += [int(child) for child in children]
+                queue += [(int(child), False) for child in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
             continue
     return total
@@ -136,7 +139,8 @@ def wrk(binary: str, url: str, seconds: int, connections: int, *, script: Path |
 def run(args: argparse.Namespace) -> list[Result]:
     wrk_binary = ensure_wrk()
     folder = Path(tempfile.mkdtemp(prefix="joingate-bench-"))
-    redis_server = RedisServer(folder, extra=("--appendonly", "yes", "--appendfsync", "always"))
+    redis_server = RedisServer(folder, extra=("--appendonly", "yes",
+                                              "--appendfsync", args.appendfsync))
     redis_server.start()
     redis_pid = redis_server.process.pid
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOINGATE_")}
@@ -224,6 +228,11 @@ def run(args: argparse.Namespace) -> list[Result]:
         def urlpath(url: str) -> str:
             return "/" + url.split("/", 3)[3] if url.count("/") >= 3 else "/"
 
+        # Warm up every worker of both apps (imports, connections, caches) before measuring.
+        warm_links, _ = issue(write_people("warm", 3_000))
+        for target in (f"http://127.0.0.1:{floor_port}/r", gate_url + warm_links[0]):
+            subprocess.run([wrk_binary, "-t2", f"-c{conns}", "-d3s", target],
+                           capture_output=True, timeout=60)
         floor_get = reference("floor: bare Flask 302 (GET)", f"http://127.0.0.1:{floor_port}/r",
                               "GET", floor_cpu)
         floor_post = reference("floor: bare Flask 302 (POST)",
@@ -342,7 +351,8 @@ def memory_per_registrant(url: str, count: int = 10_000) -> float:
 def print_table(results: list[Result], bulk_seconds: float, memory: float,
                 args: argparse.Namespace) -> None:
     print(f"\njoingate benchmarks: {os.cpu_count()} cores, {args.seconds} s per scenario, "
-          f"{args.connections} connections, wrk, loopback\n")
+          f"{args.connections} connections, wrk, loopback, Redis appendfsync "
+          f"{args.appendfsync}\n")
     print(f"{'scenario':<48} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} "
           f"{'errors':>6} {'/floor':>7} {'/nginx':>7}")
     for r in results:
@@ -360,6 +370,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="per scenario (max 60)")
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--appendfsync", choices=["always", "everysec", "no"], default="always",
+                        help="Redis's appendfsync (default: always, as deploy/redis ships)")
     args = parser.parse_args()
     args.seconds = max(1, min(args.seconds, 60))
     run(args)

@@ -1,0 +1,77 @@
+"""The cost of each part of a claim, one at a time, against a redis-server this script starts on
+loopback: ``python3 bench/parts.py``. Prints client CPU and wall time per call, and the time
+Redis itself spent in gate.lua (INFO commandstats)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from stack import RedisServer  # noqa: E402
+
+CALLS = 2000
+
+
+def measure(name: str, call) -> None:
+    cpu, wall = time.process_time(), time.perf_counter()
+    for n in range(CALLS):
+        call(n)
+    print(f"{name:<40} CPU {(time.process_time() - cpu) / CALLS * 1e6:7.1f} us   "
+          f"wall {(time.perf_counter() - wall) / CALLS * 1e6:7.1f} us")
+
+
+def main() -> None:
+    from pythonjsonlogger.json import JsonFormatter
+
+    from joingate import create_app
+    from joingate.roster import RegistrantInput
+
+    server = RedisServer(Path(tempfile.mkdtemp(prefix="joingate-parts-")))
+    server.start()
+    try:
+        app = create_app({"SECRET_KEY": "k", "REDIS_URL": server.url}, environ={})
+        service = app.extensions["joingate"]
+        service.add_meeting("85746065432", topic="T", start=datetime.now(timezone.utc),
+                            duration=60)
+        links = service.issue_links("85746065432", [RegistrantInput(f"p{n}@x.org", f"P {n}")
+                                                    for n in range(CALLS)])
+        tokens = [link.url.rsplit("/", 1)[1] for link in links]
+        refs = [service.read_token(token) for token in tokens]
+        service.store.redis.config_resetstat()
+        measure("claim round trip (store.gate)", lambda n: service.store.gate(
+            "claim", "85746065432", refs[n].registrant_id, 1, time.time(), "", f"dev{n}",
+            "203.0.113.7", "Mozilla/5.0"))
+        stats = service.store.redis.info("commandstats").get("cmdstat_evalsha", {})
+        print(f"{'  inside Redis (gate.lua)':<40} {stats.get('usec_per_call', 0):7.1f} us")
+        measure("Redis PING round trip", lambda n: service.store.redis.ping())
+        measure("verify a link token", lambda n: service.read_token(tokens[n]))
+        measure("sign a device cookie", lambda n: service.signer.device_cookie("ab" * 12))
+        logger = logging.getLogger("bench.parts")
+        handler = logging.StreamHandler(io.StringIO())
+        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+        logger.setLevel("INFO")
+        measure("one JSON request log line", lambda n: logger.info("request", extra={
+            "event": "request", "request_id": "r", "method": "POST", "path": "/j/x",
+            "status": 303, "duration_ms": 1.0, "ip": "203.0.113.7", "outcome": "claimed"}))
+        client = app.test_client()
+        paths = [link.url.split("8000", 1)[1] for link in service.issue_links(
+            "85746065432", [RegistrantInput(f"q{n}@x.org", f"Q {n}") for n in range(CALLS)])]
+        measure("whole claim through Flask (test client)", lambda n: client.post(
+            paths[n], headers={"Cookie": ""}))
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
