@@ -39,6 +39,7 @@ from stack import (RedisServer, free_port, nginx_binary, start_gunicorn,  # noqa
 
 SECRET = "bench-secret-key"
 HOOK_SECRET = "bench-zoom-secret"
+ADMIN_TOKEN = "bench-admin-token"
 MEETING = "85746065432"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -146,6 +147,7 @@ def run(args: argparse.Namespace) -> list[Result]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOINGATE_")}
     env.update(JOINGATE_SECRET_KEY=SECRET, JOINGATE_REDIS_URL=redis_server.url,
                JOINGATE_ZOOM_WEBHOOK_SECRET=HOOK_SECRET, JOINGATE_INVALID_TOKEN_LIMIT="0",
+               JOINGATE_ADMIN_TOKEN=ADMIN_TOKEN,
                PROMETHEUS_MULTIPROC_DIR=str(folder / "metrics"))
     processes = []
     results: list[Result] = []
@@ -307,14 +309,34 @@ def run(args: argparse.Namespace) -> list[Result]:
 
         results = [limit, floor_get, floor_post, floor_hook, confirm, claim, rejoin, burst,
                    hooks, via_nginx]
+        api_seconds = api_bulk_seconds(gate_url)
         memory = memory_per_registrant(redis_server.url)
-        print_table(results, bulk_seconds, memory, args)
+        print_table(results, bulk_seconds, api_seconds, memory, args)
         return results
     finally:
         for process in reversed(processes):
             stop(process)
         redis_server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def api_bulk_seconds(gate_url: str) -> tuple[float, float]:
+    """Seconds for POST /registrants/bulk of 5,000 new registrants (through gunicorn), and
+    for the same request replayed with its Idempotency-Key."""
+    import requests
+
+    people = [{"email": f"api{n}@example.org", "first_name": "Api", "last_name": str(n)}
+              for n in range(5000)]
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Idempotency-Key": "bench-bulk-1"}
+    url = f"{gate_url}/api/v1/meetings/{MEETING}/registrants/bulk"
+    timings = []
+    for _ in range(2):
+        began = time.perf_counter()
+        answer = requests.post(url, json={"registrants": people}, headers=headers, timeout=60)
+        timings.append(time.perf_counter() - began)
+        if answer.status_code != 200 or len(answer.json()["registrants"]) != 5000:
+            raise RuntimeError(f"bulk upsert failed: {answer.status_code} {answer.text[:300]}")
+    return timings[0], timings[1]
 
 
 def memory_per_registrant(url: str, count: int = 10_000) -> float:
@@ -348,8 +370,8 @@ def memory_per_registrant(url: str, count: int = 10_000) -> float:
     return (after - before) / count
 
 
-def print_table(results: list[Result], bulk_seconds: float, memory: float,
-                args: argparse.Namespace) -> None:
+def print_table(results: list[Result], bulk_seconds: float, api_seconds: tuple[float, float],
+                memory: float, args: argparse.Namespace) -> None:
     print(f"\njoingate benchmarks: {os.cpu_count()} cores, {args.seconds} s per scenario, "
           f"{args.connections} connections, wrk, loopback, Redis appendfsync "
           f"{args.appendfsync}\n")
@@ -363,6 +385,8 @@ def print_table(results: list[Result], bulk_seconds: float, memory: float,
               f"{r.errors:>6} {to_floor:>7} {to_nginx:>7}")
     print(f"\n5. bulk issue: 50,000 links from one CSV (joingate links issue): "
           f"{bulk_seconds:.1f} s")
+    print(f"5b. API bulk upsert of 5,000 registrants (POST /registrants/bulk): "
+          f"{api_seconds[0]:.2f} s; replayed with its Idempotency-Key: {api_seconds[1]:.2f} s")
     print(f"6. Redis memory per registrant (link, open, claim, one stay): {memory:.0f} bytes")
 
 

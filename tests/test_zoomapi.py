@@ -116,7 +116,7 @@ def test_429_with_retry_after_is_waited_out(client, fake):
 
 
 def test_500_twice_then_200_succeeds(client, fake):
-    fake.faults += [(500, {}, {"message": "oops"}), (503, {}, {"message": "later"})]
+    fake.faults += [(500, {}, {"message": "oops"}), (500, {}, {"message": "oops again"})]
     assert client.meeting(MEETING_ID)["id"] == int(MEETING_ID)
     assert len(fake.calls) == 3
 
