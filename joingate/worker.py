@@ -83,6 +83,10 @@ class Worker:
                 log.warning("worker: %s; retrying", exc)
                 busy = False
                 stop.wait(1.0)
+            except Exception:  # noqa: BLE001 - one bad event must not stop the worker
+                log.exception("worker: a pass failed; going on")
+                busy = False
+                stop.wait(1.0)
             if not busy:
                 stop.wait(interval)
         self.pool.shutdown(wait=False, cancel_futures=True)
