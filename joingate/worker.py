@@ -142,7 +142,7 @@ class Worker:
         link and queue the denial at Zoom (shared only)."""
         key = "\t".join((kind, instance, rid or subject))
         meeting = self.store.meeting(meeting_id)
-        registrant = self.store.registrant(meeting_id, rid) if rid else {}
+        registrant = (self.store.registrant_or_none(meeting_id, rid) or {}) if rid else {}
         now = self.service.clock()
         record = {"id": hashlib.sha256(f"{meeting_id}\t{key}".encode()).hexdigest()[:20],
                   "kind": kind, "meeting": meeting_id, "topic": meeting.get("topic", ""),
