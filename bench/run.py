@@ -42,6 +42,8 @@ HOOK_SECRET = "bench-zoom-secret"
 ADMIN_TOKEN = "bench-admin-token"
 MEETING = "85746065432"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+      "Chrome/131.0.0.0 Safari/537.36")
 
 
 @dataclass
@@ -358,9 +360,9 @@ def memory_per_registrant(url: str, count: int = 10_000) -> float:
     for n, link in enumerate(links):
         ref = service.read_token(link.url.rsplit("/", 1)[1])
         service.open_link(ref, device_cookie=None, ip="203.0.113.7",
-                          user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1")
+                          user_agent=UA)
         service.claim_link(ref, device_cookie=None, ip="203.0.113.7",
-                           user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Safari/604.1")
+                           user_agent=UA)
         service.record_zoom_event(ParticipantEvent(
             kind="joined", meeting_id=meeting, instance="mem", at=time.time(),
             at_text="2026-12-01T18:01:00Z", user_id=str(n), user_name=link.display_name,

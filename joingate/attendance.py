@@ -10,6 +10,7 @@ for less than that.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
 
@@ -26,6 +27,11 @@ class RegistrantAttendance:
 class Attendance:
     registrants: dict[str, RegistrantAttendance] = field(default_factory=dict)
     unmatched: list[dict[str, str]] = field(default_factory=list)
+
+
+def zoom_time(ts: float) -> str:
+    """Unix seconds as Zoom writes times: ``2026-12-01T18:01:00Z``."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _interval(stay: dict[str, Any], end: float) -> tuple[float, float] | None:
@@ -93,7 +99,7 @@ def summarize(starts: dict[str, float], ends: dict[str, float],
                 if key not in seen_unmatched:
                     seen_unmatched.add(key)
                     result.unmatched.append({"user_name": key[0], "participant_uuid": key[1],
-                                             "join_time": stay.get("jt", "")})
+                                             "join_time": zoom_time(stay["j"])})
         for rid, own in by_registrant.items():
             summary = result.registrants.setdefault(rid, RegistrantAttendance())
             summary.joins += len(own)

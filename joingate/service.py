@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
-from .attendance import sharing_evidence, summarize
+from .attendance import sharing_evidence, summarize, zoom_time
 from .errors import InvalidInput, NotFound
 from .links import LinkRef, Signer, link_fingerprint, new_device_id, registrant_id_for
 from .roster import MAX_NAME, RegistrantInput, check_registrant, clean_name
@@ -372,7 +372,7 @@ class Service:
         first, second, overlap = found
         return {"instance": instance, "overlap_seconds": round(overlap, 1),
                 "stays": [{"user_name": stay.get("n", ""), "participant_uuid": stay.get("u", ""),
-                           "join_time": stay.get("jt", "")} for stay in (first, second)]
+                           "join_time": zoom_time(stay["j"])} for stay in (first, second)]
                 }, open_now
 
     def report(self, meeting_id: str) -> dict[str, Any]:

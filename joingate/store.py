@@ -9,6 +9,7 @@ Redis errors leave this module as :class:`StorageUnavailable` (down, slow) or :c
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -80,6 +81,10 @@ class Keys:
 
     def events(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:events"
+
+    def user_agents(self, meeting_id: str) -> str:
+        """User agents seen in a meeting, each stored once: hash short id -> user agent."""
+        return f"{self._m(meeting_id)}:uas"
 
     def staff(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:staff"
@@ -197,6 +202,10 @@ def _pairs(flat: list[str]) -> dict[str, str]:
     return dict(zip(flat[0::2], flat[1::2]))
 
 
+def user_agent_id(user_agent: str) -> str:
+    return hashlib.sha256(user_agent.encode()).hexdigest()[:10] if user_agent else ""
+
+
 def event_time(event_id: str, fields: dict[str, str]) -> str:
     """When an event happened: its ``at`` field (Zoom's time) or its stream id (ms)."""
     return fields.get("at") or str(int(event_id.split("-", 1)[0]) / 1000)
@@ -265,6 +274,7 @@ class Store:
         keys = [self.keys.displays(meeting_id), self.keys.zoom_ids(meeting_id),
                 self.keys.roster(meeting_id), self.keys.events(meeting_id),
                 self.keys.staff(meeting_id), self.keys.seen(meeting_id),
+                self.keys.user_agents(meeting_id),
                 self.keys.instances(meeting_id), self.keys.ended(meeting_id),
                 self.keys.checks(meeting_id), self.keys.violations(meeting_id),
                 self.keys.cursor(meeting_id)]
@@ -335,6 +345,17 @@ class Store:
     def zoom_id_of(self, meeting_id: str, rid: str) -> str:
         return self.redis.hget(self.keys.registrant(meeting_id, rid), "zid") or ""
 
+    def _user_agents(self, meeting_id: str,
+                     entries: list[tuple[str, dict[str, str]]]) -> list[tuple[str, dict]]:
+        """Events with their user agent ids replaced by the user agents (ids are stored once
+        per meeting; an event of an organizer action carries its actor there instead)."""
+        ids = sorted({fields.get("ua", "") for _, fields in entries} - {""})
+        if not ids:
+            return entries
+        found = dict(zip(ids, self.redis.hmget(self.keys.user_agents(meeting_id), ids)))
+        return [(event_id, {**fields, "ua": found.get(fields.get("ua", "")) or
+                            fields.get("ua", "")}) for event_id, fields in entries]
+
     @translated
     def history(self, meeting_id: str, rid: str) -> list[list[str]]:
         """The link's history, oldest first: ``[kind, at, ip, user agent]`` each, read from the
@@ -343,10 +364,11 @@ class Store:
         found, after = [], "-"
         while True:
             entries = self.redis.xrange(self.keys.events(meeting_id), after, "+", count=1000)
-            for event_id, fields in entries:
-                if fields.get("registrant") == rid and "instance" not in fields:
-                    found.append([fields.get("kind", ""), event_time(event_id, fields),
-                                  fields.get("ip", ""), fields.get("ua", "")])
+            mine = [(event_id, fields) for event_id, fields in entries     # gate events only
+                    if fields.get("registrant") == rid and "instance" not in fields]
+            for event_id, fields in self._user_agents(meeting_id, mine):
+                found.append([fields.get("kind", ""), event_time(event_id, fields),
+                              fields.get("ip", ""), fields.get("ua", "")])
             if len(entries) < 1000:
                 return found
             after = "(" + entries[-1][0]
@@ -369,9 +391,10 @@ class Store:
         """Run gate.lua (one round trip); see its header for what it reads and writes."""
         k = self.keys
         outcome, detail, meeting, shown = self.scripts["gate"](
-            keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id)],
+            keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id),
+                  k.user_agents(meeting_id)],
             args=[mode, version, repr(now), presented_device, new_device, ip, user_agent,
-                  EVENT_STREAM_CAP])
+                  EVENT_STREAM_CAP, user_agent_id(user_agent)])
         return GateResult(outcome, detail or "",
                           {name: value for name, value in zip(GATE_MEETING_FIELDS, meeting)
                            if value is not None},
@@ -401,7 +424,7 @@ class Store:
             args=[event.digest(), event.kind, event.stay_key, event.instance,
                   event.registrant_id, customer_rid, event.user_name, email_rid, repr(event.at),
                   int(event.is_host), event.participant_uuid, name_key, email_key, repr(now),
-                  grace, EVENT_STREAM_CAP, event.at_text])
+                  grace, EVENT_STREAM_CAP])
         return [status, rid, int(open_stays)]
 
     @translated
@@ -461,7 +484,8 @@ class Store:
     def events_page(self, meeting_id: str, after: str, limit: int
                     ) -> list[tuple[str, dict[str, str], str]]:
         """Events after stream id ``after`` (oldest first), each with its registrant's email."""
-        entries = self.redis.xrange(self.keys.events(meeting_id), f"({after}", "+", count=limit)
+        entries = self._user_agents(meeting_id, self.redis.xrange(
+            self.keys.events(meeting_id), f"({after}", "+", count=limit))
         rids = sorted({fields.get("registrant", "") for _, fields in entries} - {""})
         with self.redis.pipeline(transaction=False) as pipe:
             for rid in rids:
@@ -527,7 +551,7 @@ class Store:
         if cursor is None:
             cursor = self.redis.get(self.keys.cursor(meeting_id)) or "0-0"
         entries = self.redis.xrange(self.keys.events(meeting_id), f"({cursor}", "+", count=count)
-        return cursor, entries
+        return cursor, self._user_agents(meeting_id, entries)
 
     @translated
     def save_cursor(self, meeting_id: str, cursor: str) -> None:

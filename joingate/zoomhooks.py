@@ -100,7 +100,7 @@ class ParticipantEvent:
         """What makes a delivery the same delivery: event, instance, ids and time."""
         parts = [self.kind, self.meeting_id, self.instance, self.user_id, self.participant_uuid,
                  self.participant_id, self.registrant_id, self.user_name, self.at_text]
-        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+        return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@
 -- KEYS[1]  meeting hash
 -- KEYS[2]  registrant hash
 -- KEYS[3]  meeting event stream (also each link's history: its id is the time)
+-- KEYS[4]  user agents of the meeting: hash short id -> user agent (each stored once)
 -- ARGV[1]  mode: "open" (GET/HEAD: records the open, binds nothing) or "claim" (POST)
 -- ARGV[2]  link version named by the token
 -- ARGV[3]  now, unix seconds
@@ -11,6 +12,7 @@
 -- ARGV[5]  device id to bind when the link has room for one more device
 -- ARGV[6]  client IP             ARGV[7]  user agent (both already cleaned of tabs)
 -- ARGV[8]  event stream cap (approximate)
+-- ARGV[9]  short id of the user agent ("" when there is none); events carry the id
 --
 -- Returns {outcome, detail, meeting fields, {display, join_url}}; the meeting fields are
 -- HMGET of: start open_before duration close_after expire_at max_devices rejoin target pwd topic
@@ -39,8 +41,12 @@ if now > closes_at then return {'expired', tostring(closes_at), meeting, shown} 
 
 local expire_at = m.expire_at
 local function log(kind)
+  if ARGV[9] ~= '' then
+    redis.call('HSETNX', KEYS[4], ARGV[9], ARGV[7])
+    redis.call('EXPIREAT', KEYS[4], expire_at)
+  end
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'kind', kind,
-             'registrant', string.match(KEYS[2], '[^:]+$'), 'ip', ARGV[6], 'ua', ARGV[7])
+             'registrant', string.match(KEYS[2], '[^:]+$'), 'ip', ARGV[6], 'ua', ARGV[9])
   redis.call('EXPIREAT', KEYS[2], expire_at)
   redis.call('EXPIREAT', KEYS[3], expire_at)
 end

@@ -3,7 +3,7 @@
 -- schedule the sharing check when the registrant now has two stays open in this instance.
 --
 -- KEYS[1]  meeting hash                 KEYS[2]  seen deliveries (set of digests)
--- KEYS[3]  stays of this instance: hash stay key -> JSON {r, n, u, j, jt, l, x}
+-- KEYS[3]  stays of this instance: hash stay key -> JSON {r, n, u, j, l, x (only when 1)}
 -- KEYS[4]  stays by registrant in this instance: hash registrant id -> stay keys, "\n"-joined
 -- KEYS[5]  instances: hash instance uuid -> start time
 -- KEYS[6]  Zoom registrant_id index     KEYS[7]  display-name index
@@ -17,7 +17,6 @@
 -- ARGV[9]  join or leave time (unix s)   ARGV[10] 1 if the participant is the host
 -- ARGV[11] participant_uuid    ARGV[12] casefolded user_name   ARGV[13] casefolded email
 -- ARGV[14] now                 ARGV[15] sharing grace (s)      ARGV[16] event stream cap
--- ARGV[17] the time as Zoom wrote it
 --
 -- Returns {status, registrant id or "", open stays of that registrant in this instance};
 -- status: recorded | duplicate | unknown_meeting. Matching order: registrant_id, customer_key,
@@ -42,8 +41,8 @@ local stay = raw and cjson.decode(raw) or {}
 stay.n = ARGV[7]
 stay.u = ARGV[11]
 if rid ~= '' or not stay.r then stay.r = rid end
-stay.x = (exempt or stay.x == 1) and 1 or 0
-if joined then stay.j = at; stay.jt = ARGV[17] else stay.l = at end
+if exempt or stay.x == 1 then stay.x = 1 else stay.x = nil end
+if joined then stay.j = at else stay.l = at end
 redis.call('HSET', KEYS[3], key, cjson.encode(stay))
 redis.call('HSETNX', KEYS[5], ARGV[4], ARGV[14])
 
