@@ -192,7 +192,7 @@ class Service:
         rows = [(registrant_id_for(r.email), r.email.strip(),
                  clean_name(r.name)[:MAX_NAME].strip() or r.email.strip()[:MAX_NAME],
                  r.zoom_registrant_id, r.join_url) for r in registrants]
-        results = self.store.upsert_registrants(meeting_id, rows, self.clock())
+        results = self.store.upsert_registrants(meeting_id, rows)
         return [IssuedLink(rid, email, display, version,
                            self.link_url(meeting_id, rid, version), created)
                 for (rid, email, *_), (version, display, created) in zip(rows, results)]

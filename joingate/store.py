@@ -198,10 +198,6 @@ def _split_multi_host(url: str) -> tuple[str, list[tuple[str, int]], str, str | 
     return scheme, nodes, path.strip("/"), password
 
 
-def _pairs(flat: list[str]) -> dict[str, str]:
-    return dict(zip(flat[0::2], flat[1::2]))
-
-
 def user_agent_id(user_agent: str) -> str:
     return hashlib.sha256(user_agent.encode()).hexdigest()[:10] if user_agent else ""
 
@@ -311,8 +307,8 @@ class Store:
     # Registrants
 
     @translated
-    def upsert_registrants(self, meeting_id: str, rows: Iterable[tuple[str, str, str, str, str]],
-                           now: float) -> list[tuple[int, str, bool]]:
+    def upsert_registrants(self, meeting_id: str, rows: Iterable[tuple[str, str, str, str, str]]
+                           ) -> list[tuple[int, str, bool]]:
         """Create or update registrants ``(rid, email, name, zoom_id, join_url)`` in order.
         Returns ``(version, display name, created)`` per row. Each batch of UPSERT_CHUNK rows is
         one script call (atomic); a rerun after a failure is harmless (upserts are idempotent)."""
@@ -325,7 +321,7 @@ class Store:
             batch = rows[start:start + UPSERT_CHUNK]
             flat = self.scripts["upsert"](
                 keys=head + [k.registrant(meeting_id, row[0]) for row in batch],
-                args=[repr(now)] + [value for row in batch for value in row])
+                args=[value for row in batch for value in row])
             results += [(int(flat[i]), flat[i + 1], bool(flat[i + 2]))
                         for i in range(0, len(flat), 3)]
         return results

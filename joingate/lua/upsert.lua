@@ -6,8 +6,7 @@
 -- KEYS[3]  Zoom registrant_id index: hash Zoom registrant_id -> registrant id
 -- KEYS[4]  roster: sorted set registrant id -> order of first issue
 -- KEYS[4+i] the hash of the i-th registrant of the batch
--- ARGV[1]  now, unix seconds (unused; kept so that callers need not change)
--- ARGV[2+5(i-1) .. 6+5(i-1)]  the i-th registrant: id, email, name,
+-- ARGV[1+5(i-1) .. 5+5(i-1)]  the i-th registrant: id, email, name,
 --          Zoom registrant_id ("" keeps what is stored), join_url ("" keeps what is stored)
 --
 -- Returns {version, display name, 1 if created else 0} per registrant, flattened; error
@@ -17,7 +16,7 @@ local expire_at = redis.call('HGET', KEYS[1], 'expire_at')
 if not expire_at then return redis.error_reply('NOMEETING') end
 local out = {}
 for i = 1, #KEYS - 4 do
-  local key, base = KEYS[4 + i], 1 + 5 * (i - 1)
+  local key, base = KEYS[4 + i], 5 * (i - 1)
   local rid, email, name, zid, join_url =
     ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4], ARGV[base + 5]
   local created = 0
