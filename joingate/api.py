@@ -24,8 +24,9 @@ from referencing.jsonschema import DRAFT202012
 from . import openapi
 from .errors import InvalidInput, NotFound, StorageUnavailable
 from .exports import write_links_csv, write_report_csv
+from .links import registrant_id_for
 from .roster import check_registrant
-from .service import Service, meeting_options, parse_start, registrant_status
+from .service import Service, meeting_options, parse_start
 from .store import event_time
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -270,17 +271,9 @@ def _bulk_answer(links: list) -> dict[str, Any]:
 def list_registrants(meeting_id: str) -> ResponseReturnValue:
     service = _service()
     meeting_id = _meeting_id(meeting_id)
-    service.meeting(meeting_id)
     offset = _query_int("cursor", 0, 0, 999_999_999)
     limit = _query_int("limit", 100, 1, 1000)
-    rows = service.store.registrants_page(meeting_id, offset, limit)
-    joined = service.attendance(meeting_id).registrants
-    page = [{"email": fields.get("email", ""), "name": fields.get("name", ""),
-             "display_name": fields.get("display", ""),
-             "status": registrant_status(fields, joined=rid in joined),
-             "registrant_id": fields.get("zid", ""),
-             "link": service.link_url(meeting_id, rid, int(fields.get("ver", 1)))}
-            for rid, fields in rows]
+    page = service.export_links(meeting_id, offset, limit)
     more = offset + limit < service.store.registrant_count(meeting_id)
     return jsonify(registrants=page, next_cursor=str(offset + limit) if more else None)
 
@@ -303,10 +296,10 @@ def read_registrant(meeting_id: str, email: str) -> ResponseReturnValue:
 def _link_action(action: str, meeting_id: str, email: str) -> ResponseReturnValue:
     service = _service()
     meeting_id = _meeting_id(meeting_id)
-    status = service.link_status(meeting_id, email)      # 404 for an unknown registrant
-    link = service.manage_link(action, meeting_id, email, actor="api")
-    return jsonify(email=status["email"], display_name=status["display_name"], link=link,
-                   created=False)
+    link = service.manage_link(action, meeting_id, email, actor="api")   # 404 if unknown
+    fields = service.store.registrant(meeting_id, registrant_id_for(email))
+    return jsonify(email=fields.get("email", ""), display_name=fields.get("display", ""),
+                   link=link, created=False)
 
 
 @bp.post("/meetings/<meeting_id>/registrants/<email:email>/revoke")

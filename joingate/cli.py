@@ -175,10 +175,9 @@ def links_reset_command(meeting_id: str, email: str, approve: bool) -> None:
     """Free the device binding: the next device to claim the link gets it."""
     _manage("reset", meeting_id, email)
     if approve:
-        service = _service()
-        status = service.link_status(meeting_id, email)
-        zid = service.store.zoom_id_of(meeting_id, registrant_id_for(email))
-        _zoom().set_registrant_status(meeting_id, "approve", zid, status["email"])
+        fields = _service().store.registrant(meeting_id, registrant_id_for(email))
+        _zoom().set_registrant_status(meeting_id, "approve", fields.get("zid", ""),
+                                      fields["email"])
         click.echo(f"approved {email} again at Zoom")
 
 

@@ -63,32 +63,35 @@ def _read_token(service: Service, token: str) -> LinkRef | Response:
     return ref
 
 
+def _decide(token: str, mode: str) -> Decision | Response:
+    """Verify the token and run the gate in ``mode`` (open or claim); count the outcome."""
+    service = _service()
+    counter = metrics().opens if mode == "open" else metrics().claims
+    ref = _read_token(service, token)
+    if isinstance(ref, Response):
+        counter.labels(g.outcome).inc()
+        return ref
+    gate = service.open_link if mode == "open" else service.claim_link
+    decision = gate(ref, **_request_facts())
+    g.outcome = decision.outcome
+    counter.labels(decision.outcome).inc()
+    return decision
+
+
 @bp.route("/j/<path:token>", methods=["GET"])
 def open_link(token: str) -> Response:
     """Show the confirm page, or the page of the link's state. Records the open, nothing else."""
-    service = _service()
-    ref = _read_token(service, token)
-    if isinstance(ref, Response):
-        metrics().opens.labels(g.outcome).inc()
-        return ref
-    decision = service.open_link(ref, **_request_facts())
-    g.outcome = decision.outcome
-    metrics().opens.labels(decision.outcome).inc()
-    return _page(decision)
+    decision = _decide(token, "open")
+    return decision if isinstance(decision, Response) else _page(decision)
 
 
 @bp.route("/j/<path:token>", methods=["POST"])
 def claim_link(token: str) -> Response:
     """Claim: 303 to Zoom for the first device and for the bound device again; a refusal page
     otherwise. Needs no form field."""
-    service = _service()
-    ref = _read_token(service, token)
-    if isinstance(ref, Response):
-        metrics().claims.labels(g.outcome).inc()
-        return ref
-    decision = service.claim_link(ref, **_request_facts())
-    g.outcome = decision.outcome
-    metrics().claims.labels(decision.outcome).inc()
+    decision = _decide(token, "claim")
+    if isinstance(decision, Response):
+        return decision
     if not decision.redirect:
         return _page(decision)
     # A redirect has no body: no Content-Security-Policy or nonce to make, only what the
@@ -96,6 +99,7 @@ def claim_link(token: str) -> Response:
     response = Response(status=303, headers={"Location": decision.redirect,
                                              "Cache-Control": "no-store",
                                              "Referrer-Policy": "no-referrer"})
+    service = _service()
     response.set_cookie(DEVICE_COOKIE, service.signer.device_cookie(decision.device_id),
                         max_age=DEVICE_COOKIE_AGE, path="/j/", httponly=True, samesite="Lax",
                         secure=service.config["PUBLIC_URL"].startswith("https://"))

@@ -210,8 +210,10 @@ class Service:
         version = self.store.manage(action, meeting_id, rid, self.clock(), actor)
         return self.link_url(meeting_id, rid, version)
 
-    def export_links(self, meeting_id: str) -> list[dict[str, str]]:
-        """Every registrant's current link, in order of first issue (for the mail merge)."""
+    def export_links(self, meeting_id: str, offset: int = 0,
+                     limit: int | None = None) -> list[dict[str, str]]:
+        """Registrants with their current links, in order of first issue: all of them (the
+        mail merge), or a page of the API's list."""
         self.store.meeting(meeting_id)
         joined = self.attendance(meeting_id).registrants
         return [{"email": fields.get("email", ""), "name": fields.get("name", ""),
@@ -219,7 +221,7 @@ class Service:
                  "status": registrant_status(fields, joined=rid in joined),
                  "registrant_id": fields.get("zid", ""),
                  "link": self.link_url(meeting_id, rid, int(fields.get("ver", 1)))}
-                for rid, fields in self.store.registrants(meeting_id)]
+                for rid, fields in self.store.registrants(meeting_id, offset, limit)]
 
     def link_status(self, meeting_id: str, email: str) -> dict[str, Any]:
         """Status and history of one link, for ``links show`` and the API."""

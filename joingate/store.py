@@ -220,7 +220,7 @@ class Store:
         self.redis = client
         self.keys = Keys(prefix)
         self.scripts = {name: client.register_script(_lua(name))
-                        for name in ("gate", "upsert", "manage", "participant")}
+                        for name in ("gate", "upsert", "manage", "participant", "instance")}
 
     @property
     def embedded(self) -> bool:
@@ -370,9 +370,12 @@ class Store:
             after = "(" + entries[-1][0]
 
     @translated
-    def registrants(self, meeting_id: str) -> list[tuple[str, dict[str, str]]]:
-        """Every registrant of a meeting in order of first issue: ``(rid, fields)``."""
-        rids = self.redis.zrange(self.keys.roster(meeting_id), 0, -1)
+    def registrants(self, meeting_id: str, offset: int = 0,
+                    limit: int | None = None) -> list[tuple[str, dict[str, str]]]:
+        """Registrants of a meeting in order of first issue, ``(rid, fields)``: all of them, or
+        ``limit`` from ``offset`` on. Two round trips."""
+        last = -1 if limit is None else offset + limit - 1
+        rids = self.redis.zrange(self.keys.roster(meeting_id), offset, last)
         with self.redis.pipeline(transaction=False) as pipe:
             for rid in rids:
                 pipe.hgetall(self.keys.registrant(meeting_id, rid))
@@ -425,22 +428,12 @@ class Store:
 
     @translated
     def record_instance(self, meeting_id: str, instance: str, kind: str, at: float) -> bool:
-        """meeting.started / meeting.ended: open or close one instance. False for a meeting
-        joingate does not know."""
+        """meeting.started / meeting.ended: open or close one instance (instance.lua, one round
+        trip). False for a meeting joingate does not know."""
         k = self.keys
-        expire_at = self.redis.hget(k.meeting(meeting_id), "expire_at")
-        if expire_at is None:
-            return False
-        with self.redis.pipeline() as pipe:
-            if kind == "started":
-                pipe.hset(k.instances(meeting_id), instance, repr(at))
-            else:
-                pipe.hsetnx(k.instances(meeting_id), instance, repr(at))
-                pipe.hset(k.ended(meeting_id), instance, repr(at))
-            pipe.expireat(k.instances(meeting_id), int(expire_at))
-            pipe.expireat(k.ended(meeting_id), int(expire_at))
-            pipe.execute()
-        return True
+        return bool(self.scripts["instance"](
+            keys=[k.meeting(meeting_id), k.instances(meeting_id), k.ended(meeting_id)],
+            args=[kind, instance, repr(at)]))
 
     @translated
     def attendance(self, meeting_id: str) -> tuple[dict[str, float], dict[str, float],
@@ -465,16 +458,6 @@ class Store:
     @translated
     def registrant_count(self, meeting_id: str) -> int:
         return int(self.redis.zcard(self.keys.roster(meeting_id)))
-
-    @translated
-    def registrants_page(self, meeting_id: str, offset: int,
-                         limit: int) -> list[tuple[str, dict[str, str]]]:
-        rids = self.redis.zrange(self.keys.roster(meeting_id), offset, offset + limit - 1)
-        with self.redis.pipeline(transaction=False) as pipe:
-            for rid in rids:
-                pipe.hgetall(self.keys.registrant(meeting_id, rid))
-            rows = pipe.execute()
-        return [(rid, fields) for rid, fields in zip(rids, rows) if fields]
 
     @translated
     def events_page(self, meeting_id: str, after: str, limit: int
