@@ -266,7 +266,7 @@ def run(args: argparse.Namespace) -> list[Result]:
                          connections=50, env={"PACE_MS": "100", "QUOTA": "2500"})
 
         # 4. Webhook ingest: signed participant_joined/left, each a new delivery.
-        from joingate.zoomhooks import zoom_signature
+        from joingate.zoom.events import zoom_signature
 
         bodies = []
         timestamp = str(int(time.time()))
@@ -345,7 +345,7 @@ def memory_per_registrant(url: str, count: int = 10_000) -> float:
     """Bytes of Redis per registrant with its link, one open, one claim and one stay."""
     from joingate import create_app
     from joingate.roster import RegistrantInput
-    from joingate.zoomhooks import ParticipantEvent
+    from joingate.zoom.events import ParticipantEvent
 
     app = create_app({"SECRET_KEY": SECRET, "REDIS_URL": url}, environ={})
     service = app.extensions["joingate"]

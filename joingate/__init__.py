@@ -16,7 +16,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import load_config
-from .links import Signer
+from .signing import Signer
 from .service import Service
 from .store import Store, connect
 
@@ -63,12 +63,12 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     signer = Signer(config["SECRET_KEY"], config["SECRET_KEY_FALLBACKS"])
     app.extensions["joingate"] = Service(config, store, signer, clock)
 
-    from . import api, gate, observability, ops, pages, webhooks
+    from . import api, gate, health, observability, pages, webhooks
 
     observability.init_app(app)
     pages.init_app(app)
     api.init_app(app)
     app.register_blueprint(gate.bp)
-    app.register_blueprint(ops.bp)
+    app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     return app

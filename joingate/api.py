@@ -24,7 +24,7 @@ from referencing.jsonschema import DRAFT202012
 from . import openapi
 from .errors import InvalidInput, NotFound, StorageUnavailable
 from .exports import write_links_csv, write_report_csv
-from .links import registrant_id_for
+from .signing import registrant_id_for
 from .roster import check_registrant
 from .service import Service, meeting_options, parse_start
 from .store import event_time

@@ -21,7 +21,7 @@ from flask import Flask
 
 from .errors import ConfigError, InvalidInput, JoingateError, NotFound, StorageUnavailable
 from .exports import write_links_csv, write_report_csv
-from .links import registrant_id_for
+from .signing import registrant_id_for
 from .roster import RegistrantInput, read_csv
 from .service import Service, parse_start
 
@@ -238,7 +238,7 @@ def report_command(meeting_id: str, fmt: str) -> None:
 # Zoom
 
 def _zoom() -> Any:
-    from .zoomapi import ZoomClient
+    from .zoom.client import ZoomClient
 
     service = _service()
     return ZoomClient(service.config, service.store)
@@ -255,7 +255,7 @@ def zoom() -> None:
 def zoom_sync_command(meeting_id: str) -> None:
     """Import the meeting and its approved registrants from Zoom, issue links, print the
     mail-merge CSV. Running it again changes nothing that did not change at Zoom."""
-    from .zoomsync import sync_meeting
+    from .zoom.sync import sync_meeting
 
     result = sync_meeting(_service(), _zoom(), meeting_id)
     for problem in result.skipped:
@@ -274,7 +274,7 @@ def zoom_register_command(meeting_id: str, csv_file: io.TextIOBase) -> None:
     """Register everyone in CSV_FILE at Zoom (auto-approved), keep Zoom's registrant_id and
     join_url, issue gate links, print the CSV with a link column. A row Zoom refuses is
     reported (with Zoom's message) and the others go on; a rerun registers nobody twice."""
-    from .zoomsync import register_at_zoom
+    from .zoom.sync import register_at_zoom
 
     service = _service()
     roster = read_csv(csv_file.read(), service.config["ZOOM_JOIN_DOMAIN"])
@@ -306,7 +306,7 @@ def zoom_reconcile_command(meeting_id: str, every: int | None) -> None:
     participants webhooks missed, close the stays Zoom no longer shows."""
     import time as _time
 
-    from .zoomsync import reconcile_live
+    from .zoom.sync import reconcile_live
 
     service, client = _service(), _zoom()
     while True:
@@ -378,7 +378,7 @@ def worker_command() -> None:
     service = app.extensions["joingate"]
     zoom_client = None
     if service.config["ZOOM_CLIENT_ID"]:
-        from .zoomapi import ZoomClient
+        from .zoom.client import ZoomClient
 
         zoom_client = ZoomClient(service.config, service.store)
     Worker(service, zoom=zoom_client, metrics=app.extensions["joingate_metrics"]).run(stop)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, request
 
 from .errors import BadLink, StorageUnavailable
-from .links import LinkRef, link_fingerprint
+from .signing import LinkRef, link_fingerprint
 from .observability import metrics
 from .pages import format_time, render_page
 from .service import Decision, Service

@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from .errors import InvalidInput
-from .zoomurls import check_join_url
+from .zoom.urls import check_join_url
 
 MAX_NAME = 64          # Zoom shows display names up to 64 characters
 MAX_EMAIL = 254

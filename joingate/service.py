@@ -17,11 +17,11 @@ from typing import Any, Callable, Iterable
 
 from .attendance import sharing_evidence, summarize, zoom_time
 from .errors import InvalidInput, NotFound
-from .links import LinkRef, Signer, link_fingerprint, new_device_id, registrant_id_for
+from .signing import LinkRef, Signer, link_fingerprint, new_device_id, registrant_id_for
 from .roster import MAX_NAME, RegistrantInput, check_registrant, clean_name
 from .store import GateResult, Store
-from .zoomhooks import InstanceEvent, ParticipantEvent, RegistrationEvent
-from .zoomurls import redirect_url
+from .zoom.events import InstanceEvent, ParticipantEvent, RegistrationEvent
+from .zoom.urls import redirect_url
 
 MEETING_ID_RE = re.compile(r"^[0-9]{6,15}$")
 API_SCOPES = ("read", "manage")

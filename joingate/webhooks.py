@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from .errors import BadWebhook, InvalidInput
 from .observability import log_fields, metrics
 from .service import Service
-from .zoomhooks import (SIGNATURE_HEADER, TIMESTAMP_HEADER, URL_VALIDATION, parse_body,
+from .zoom.events import (ZOOM_SIGNATURE_HEADER, ZOOM_TIMESTAMP_HEADER, URL_VALIDATION, parse_body,
                         read_event, url_validation_answer, verify_zoom_signature)
 
 bp = Blueprint("webhooks", __name__)
@@ -36,8 +36,8 @@ def zoom_webhook() -> ResponseReturnValue:
         return _error(503, "not_configured", "JOINGATE_ZOOM_WEBHOOK_SECRET is not set")
     body = request.get_data(cache=False)
     try:
-        verify_zoom_signature(secret, body, request.headers.get(SIGNATURE_HEADER),
-                              request.headers.get(TIMESTAMP_HEADER), service.clock(),
+        verify_zoom_signature(secret, body, request.headers.get(ZOOM_SIGNATURE_HEADER),
+                              request.headers.get(ZOOM_TIMESTAMP_HEADER), service.clock(),
                               service.config["ZOOM_WEBHOOK_TOLERANCE"])
     except BadWebhook as exc:
         log.warning("zoom webhook refused: %s", exc, extra=log_fields(event="webhook_refused"))

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import requests
 
+from .alert_signing import ALERT_SIGNATURE_HEADER, ALERT_TIMESTAMP_HEADER, alert_signature
 from .errors import JoingateError, StorageUnavailable
 from .service import Service
 from .store import event_time
@@ -32,14 +33,6 @@ log = logging.getLogger("joingate.worker")
 BACKOFF = (2, 10, 60, 300, 900)      # seconds before attempts 2..6; then the job is dropped
 ALERT_TIMEOUT = 5.0
 RECHECK = 5.0                        # seconds before a sharing check that found no overlap yet
-SIGNATURE_HEADER = "X-Joingate-Signature"
-TIMESTAMP_HEADER = "X-Joingate-Timestamp"
-
-
-def alert_signature(secret: str, timestamp: str, body: bytes) -> str:
-    """``v1=`` + hex HMAC-SHA256 of ``{timestamp}.{body}``: what a receiver checks."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "v1=" + mac.hexdigest()
 
 
 class ZoomActions(Protocol):
@@ -206,10 +199,10 @@ class Worker:
         config = self.service.config
         body = json.dumps({"type": "violation", **record}, ensure_ascii=False).encode()
         timestamp = str(int(time.time()))
-        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
+        headers = {"Content-Type": "application/json", ALERT_TIMESTAMP_HEADER: timestamp,
                    "User-Agent": "joingate-worker"}
         if config["ALERT_SECRET"]:
-            headers[SIGNATURE_HEADER] = alert_signature(config["ALERT_SECRET"], timestamp, body)
+            headers[ALERT_SIGNATURE_HEADER] = alert_signature(config["ALERT_SECRET"], timestamp, body)
         response = self.session.post(config["ALERT_WEBHOOK_URL"], data=body, headers=headers,
                                      timeout=ALERT_TIMEOUT, allow_redirects=False)
         if not 200 <= response.status_code < 300:

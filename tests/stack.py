@@ -4,6 +4,7 @@ Every process is started here and ended here, by its own handle."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -210,3 +211,10 @@ http {{
     return main
 
 
+
+
+def gunicorn_env(redis_url: str, secret: str = "test-secret-key", **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOINGATE_")}
+    env.update(JOINGATE_SECRET_KEY=secret, JOINGATE_REDIS_URL=redis_url,
+               JOINGATE_PUBLIC_URL="https://gate.example.org", **extra)
+    return env

@@ -19,7 +19,7 @@ import requests
 
 from conftest import free_port, wait_for_port
 from stack import nginx_binary, stop, write_nginx
-from zoomfake import participant, signed
+from webhook_events import participant, signed
 
 ROOT = Path(__file__).resolve().parent.parent
 MEETING = "85746065432"

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from conftest import MEETING_ID, SECRET, START, make_app, path_of, store_for
-from joingate.links import Signer
+from joingate.signing import Signer
 from joingate.roster import RegistrantInput
 
 

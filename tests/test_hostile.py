@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from conftest import make_app, path_of
 from joingate.errors import InvalidInput
 from joingate.roster import RegistrantInput, read_csv
-from zoomfake import participant, signed
+from webhook_events import participant, signed
 
 EXAMPLES = int(os.environ.get("JOINGATE_HYPOTHESIS_EXAMPLES", "60"))
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None,

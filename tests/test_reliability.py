@@ -14,7 +14,7 @@ import requests
 
 from conftest import MEETING_ID, make_app, path_of
 from joingate.roster import RegistrantInput
-from test_servers import gunicorn_env, start_gunicorn, stop
+from stack import gunicorn_env, start_gunicorn, stop
 
 
 def fresh_meeting(url: str, clock, people: int):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from conftest import MEETING_ID, SECRET, make_app, path_of
-from joingate.links import Signer
+from joingate.signing import Signer
 from joingate.roster import RegistrantInput
-from zoomfake import participant, signed
+from webhook_events import participant, signed
 
 
 def test_rotation_old_links_work_while_their_key_is_a_fallback(app, store_url, clock, link):

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from conftest import MEETING_ID, SECRET, free_port, make_app, path_of, store_for, wait_for_port
-from stack import start_gunicorn, stop  # noqa: F401 - other test modules import them from here
+from stack import gunicorn_env, start_gunicorn, stop
 from joingate.roster import RegistrantInput
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,13 +41,6 @@ def test_serve_demo_prints_two_links_that_work():
         assert claim.headers["Location"].startswith("https://app.zoom.us/wc/")
     finally:
         stop(process)
-
-
-def gunicorn_env(redis_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOINGATE_")}
-    env.update(JOINGATE_SECRET_KEY=SECRET, JOINGATE_REDIS_URL=redis_url,
-               JOINGATE_PUBLIC_URL="https://gate.example.org", **extra)
-    return env
 
 
 def test_wsgi_refuses_the_memory_store():

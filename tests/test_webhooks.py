@@ -10,7 +10,7 @@ import pytest
 
 from conftest import MEETING_ID, START, make_app
 from joingate.roster import RegistrantInput
-from zoomfake import WEBHOOK_SECRET, participant, sample, signed
+from webhook_events import WEBHOOK_SECRET, participant, sample, signed
 
 HOOK = "/webhooks/zoom"
 
@@ -186,7 +186,7 @@ def test_matching_order(client, clock, service, people, fields):
 
 
 def test_customer_key_matches_the_registrant(client, clock, service, people):
-    from joingate.links import registrant_id_for
+    from joingate.signing import registrant_id_for
 
     body = participant("joined", user_id="1", name="Anything", at="2026-12-01T18:01:00Z",
                        customer_key=registrant_id_for("ben@example.org"))

@@ -15,8 +15,8 @@ import pytest
 from conftest import MEETING_ID, START, make_app, path_of
 from joingate.roster import RegistrantInput
 from joingate.worker import BACKOFF, Worker
-from receiver import Receiver
-from zoomfake import participant, signed
+from alert_receiver import Receiver
+from webhook_events import participant, signed
 
 ALERT_SECRET = "alert-secret"
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from conftest import MEETING_ID, START, make_app
-from fakezoom import FakeZoom
+from fake_zoom_api import FakeZoom
 from joingate.roster import RegistrantInput
-from joingate.zoomapi import ZoomClient, ZoomError
+from joingate.zoom.client import ZoomClient, ZoomError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,7 +41,7 @@ def zservice(zoom_app):
 
 
 @pytest.fixture
-def client(zservice):
+def zoom_client(zservice):
     return ZoomClient(zservice.config, zservice.store)
 
 
@@ -84,7 +84,7 @@ def test_sync_1200_registrants_over_pages_then_nothing_new(fake, zservice, zrunn
 
 
 def _rid(email: str) -> str:
-    from joingate.links import registrant_id_for
+    from joingate.signing import registrant_id_for
     return registrant_id_for(email)
 
 
@@ -96,7 +96,7 @@ def test_two_processes_asking_at_once_cause_one_oauth_call(redis_server, fake):
     script = ("import sys; sys.path.insert(0, 'tests'); import conftest, json, os; "
               "app = conftest.make_app(os.environ['URL'], conftest.Clock(conftest.NOW), "
               "**json.loads(os.environ['ZOOM'])); "
-              "from joingate.zoomapi import ZoomClient; s = app.extensions['joingate']; "
+              "from joingate.zoom.client import ZoomClient; s = app.extensions['joingate']; "
               "print(ZoomClient(s.config, s.store).token())")
     import json
     env = {**os.environ, "URL": redis_server.url, "ZOOM": json.dumps(fake.settings())}
@@ -107,24 +107,24 @@ def test_two_processes_asking_at_once_cause_one_oauth_call(redis_server, fake):
     assert tokens == ["token-1", "token-1"]
 
 
-def test_429_with_retry_after_is_waited_out(client, fake):
+def test_429_with_retry_after_is_waited_out(zoom_client, fake):
     fake.faults.append((429, {"Retry-After": "2"}, {"code": 429, "message": "Too many"}))
     started = time.monotonic()
-    assert client.meeting(MEETING_ID)["topic"] == "Evening ceramics"
+    assert zoom_client.meeting(MEETING_ID)["topic"] == "Evening ceramics"
     assert time.monotonic() - started >= 2.0
     assert [path for _, path in fake.calls] == [f"/v2/meetings/{MEETING_ID}"] * 2
 
 
-def test_500_twice_then_200_succeeds(client, fake):
+def test_500_twice_then_200_succeeds(zoom_client, fake):
     fake.faults += [(500, {}, {"message": "oops"}), (500, {}, {"message": "oops again"})]
-    assert client.meeting(MEETING_ID)["id"] == int(MEETING_ID)
+    assert zoom_client.meeting(MEETING_ID)["id"] == int(MEETING_ID)
     assert len(fake.calls) == 3
 
 
-def test_invalid_token_answer_refreshes_once_and_retries(client, fake):
-    client.meeting(MEETING_ID)
+def test_invalid_token_answer_refreshes_once_and_retries(zoom_client, fake):
+    zoom_client.meeting(MEETING_ID)
     fake.faults.append((401, {}, {"code": 124, "message": "Invalid access token."}))
-    assert client.meeting(MEETING_ID)["id"] == int(MEETING_ID)
+    assert zoom_client.meeting(MEETING_ID)["id"] == int(MEETING_ID)
     assert fake.oauth_calls == 2
 
 
@@ -139,9 +139,9 @@ def test_token_is_fetched_again_a_minute_before_expiry(zservice, fake):
     assert fake.oauth_calls == 2
 
 
-def test_zoom_errors_carry_code_and_message(client):
+def test_zoom_errors_carry_code_and_message(zoom_client):
     with pytest.raises(ZoomError) as caught:
-        client.meeting("999999999")
+        zoom_client.meeting("999999999")
     assert caught.value.status == 404 and caught.value.code == 3001
     assert "Meeting does not exist" in str(caught.value)
 
@@ -183,7 +183,7 @@ def test_register_reports_refused_rows_and_never_registers_twice(fake, zservice,
 
 def test_shared_under_deny_policy_denies_at_zoom_once(zoom_app, store_url, clock, fake):
     from joingate.worker import Worker
-    from zoomfake import participant, signed
+    from webhook_events import participant, signed
 
     strict = make_app(store_url, clock, like=zoom_app, SHARED_GRACE=0, **fake.settings())
     service = strict.extensions["joingate"]
@@ -234,8 +234,8 @@ def test_reconcile_adds_missed_joins_and_closes_missed_leaves(zservice, zrunner,
 
 
 def _joined(uuid: str, user_id: str, name: str):
-    from joingate.zoomhooks import read_event
-    from zoomfake import participant
+    from joingate.zoom.events import read_event
+    from webhook_events import participant
 
     return read_event(participant("joined", user_id=user_id, name=name, uuid=uuid,
                                   at="2026-12-01T18:01:00Z"))

@@ -22,8 +22,8 @@ from urllib.parse import quote
 
 import requests
 
-from .errors import JoingateError
-from .store import Store
+from ..errors import JoingateError
+from ..store import Store
 
 log = logging.getLogger("joingate.zoom")
 
@@ -42,12 +42,6 @@ class ZoomError(JoingateError):
         self.status = status
         self.code = code
         self.message = message
-
-
-def encode_uuid(meeting_uuid: str) -> str:
-    """Zoom wants a meeting uuid that starts with / or contains // encoded twice."""
-    once = quote(meeting_uuid, safe="")
-    return quote(once, safe="") if meeting_uuid.startswith("/") or "//" in meeting_uuid else once
 
 
 class ZoomClient:

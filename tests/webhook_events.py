@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from joingate.zoomhooks import zoom_signature
+from joingate.zoom.events import zoom_signature
 
 SAMPLES = Path(__file__).resolve().parent / "zoom_samples"
 WEBHOOK_SECRET = "zoom-secret-token"

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .links import registrant_id_for
-from .roster import RegistrantInput, check_registrant
-from .service import IssuedLink, Service, parse_start
-from .zoomapi import ZoomClient, ZoomError
-from .zoomhooks import ParticipantEvent, parse_time
+from ..signing import registrant_id_for
+from ..roster import RegistrantInput, check_registrant
+from ..service import IssuedLink, Service, parse_start
+from .client import ZoomClient, ZoomError
+from .events import ParticipantEvent, parse_time
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from urllib.parse import quote, urlsplit
 
-from .errors import InvalidInput
+from ..errors import InvalidInput
 
 
 def encode_display_name(name: str) -> str:

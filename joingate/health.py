@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-bp = Blueprint("ops", __name__)
+bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")

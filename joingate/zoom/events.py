@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import BadWebhook, InvalidInput
+from ..errors import BadWebhook, InvalidInput
 
-SIGNATURE_HEADER = "x-zm-signature"
-TIMESTAMP_HEADER = "x-zm-request-timestamp"
+ZOOM_SIGNATURE_HEADER = "x-zm-signature"
+ZOOM_TIMESTAMP_HEADER = "x-zm-request-timestamp"
 PARTICIPANT_EVENTS = {"meeting.participant_joined": "joined",
                       "meeting.participant_left": "left"}
 INSTANCE_EVENTS = {"meeting.started": "started", "meeting.ended": "ended"}

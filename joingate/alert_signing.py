@@ -1,0 +1,16 @@
+"""Signing of the alerts the worker POSTs to ``ALERT_WEBHOOK_URL``: what a receiver checks.
+Pure functions, no Flask, no Redis."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+ALERT_SIGNATURE_HEADER = "X-Joingate-Signature"
+ALERT_TIMESTAMP_HEADER = "X-Joingate-Timestamp"
+
+
+def alert_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """``v1=`` + hex HMAC-SHA256 of ``{timestamp}.{body}``."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "v1=" + mac.hexdigest()
