@@ -17,7 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import load_config
 from .signing import Signer
-from .service import Service
+from .state import AppState
 from .store import Store, connect
 
 log = logging.getLogger("joingate")
@@ -61,7 +61,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     if store.embedded:
         log.warning("REDIS_URL is memory://: state lives in this one process and is lost on exit")
     signer = Signer(config["SECRET_KEY"], config["SECRET_KEY_FALLBACKS"])
-    app.extensions["joingate"] = Service(config, store, signer, clock)
+    app.extensions["joingate"] = AppState(config, store, signer, clock)
 
     from . import api, gate, health, observability, pages, webhooks
 

@@ -1,6 +1,7 @@
 """The organizer's command line: ``joingate meeting|links|report|serve``.
 
-Every command works through :class:`joingate.service.Service`, the same layer the web app uses.
+Every command works through the app's services (:class:`joingate.state.AppState`), the same
+layer the web app uses.
 Errors become one line on stderr and a non-zero exit: 1 for a fault in what was asked, 3 when
 Redis does not answer.
 """
@@ -21,9 +22,10 @@ from flask import Flask
 
 from .errors import ConfigError, InvalidInput, JoingateError, NotFound, StorageUnavailable
 from .exports import write_links_csv, write_report_csv
-from .signing import registrant_id_for
 from .roster import RegistrantInput, read_csv
-from .service import Service, parse_start
+from .state import AppState
+from .times import iso_utc, parse_start
+from .views import link_status, registrant_rows
 
 
 def _app(ctx: click.Context) -> Flask:
@@ -35,7 +37,7 @@ def _app(ctx: click.Context) -> Flask:
     return ctx.obj
 
 
-def _service() -> Service:
+def _state() -> AppState:
     return _app(click.get_current_context()).extensions["joingate"]
 
 
@@ -96,8 +98,8 @@ def meeting() -> None:
 @click.option("--auto-submit/--no-auto-submit", default=None,
               help="Submit the confirm form by script on load (default off: scanners).")
 @click.option("--staff", multiple=True,
-              help="Name or email of a teacher or assistant never flagged (repeatable; "
-                   "replaces the list).")
+              help="Email or Zoom user id of a signed-in teacher or assistant, never flagged "
+                   "(repeatable; replaces the list). Never a name: anyone can type one.")
 @_reported
 def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
                         passcode: str | None, target: str | None, open_before: int | None,
@@ -105,7 +107,7 @@ def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
                         policy: str | None, support: str | None,
                         auto_submit: bool | None, staff: tuple[str, ...]) -> None:
     """Add a meeting, or update it if it exists."""
-    created = _service().add_meeting(
+    created = _state().meetings.add(
         meeting_id, topic=topic, start=parse_start(start), duration=duration, pwd=passcode,
         target=target, open_before=None if open_before is None else open_before * 60,
         close_after=None if close_after is None else close_after * 60, max_devices=max_devices,
@@ -131,9 +133,9 @@ def links_issue_command(meeting_id: str, csv_file: io.TextIOBase) -> None:
     Columns: email, and name or first_name/last_name; optional registrant_id, join_url.
     A file with any bad line is refused whole, each bad line named.
     """
-    service = _service()
-    roster = read_csv(csv_file.read(), service.config["ZOOM_JOIN_DOMAIN"])
-    issued = service.issue_links(meeting_id, roster.inputs)
+    state = _state()
+    roster = read_csv(csv_file.read(), state.config["ZOOM_JOIN_DOMAIN"])
+    issued = state.meetings.issue_links(meeting_id, roster.inputs)
     out = _csv_with_links(roster.header)
     for row, link in zip(roster.rows, issued):
         out.writerow({**row, "link": link.url})
@@ -150,7 +152,7 @@ def _csv_with_links(header: list[str]) -> csv.DictWriter:
 
 
 def _manage(action: str, meeting_id: str, email: str) -> None:
-    link = _service().manage_link(action, meeting_id, email)
+    link = _state().meetings.manage_link(action, meeting_id, email)
     click.echo({"revoke": f"revoked the link of {email}",
                 "reset": f"freed the device binding of {email}; the same link works again",
                 "reissue": f"new link for {email}: {link}"}[action])
@@ -175,9 +177,9 @@ def links_reset_command(meeting_id: str, email: str, approve: bool) -> None:
     """Free the device binding: the next device to claim the link gets it."""
     _manage("reset", meeting_id, email)
     if approve:
-        fields = _service().store.registrant(meeting_id, registrant_id_for(email))
-        _zoom().set_registrant_status(meeting_id, "approve", fields.get("zid", ""),
-                                      fields["email"])
+        registrant = _state().meetings.registrant(meeting_id, email)
+        _zoom().set_registrant_status(meeting_id, "approve", registrant.zoom_registrant_id,
+                                      registrant.email)
         click.echo(f"approved {email} again at Zoom")
 
 
@@ -197,7 +199,7 @@ def links_reissue_command(meeting_id: str, email: str) -> None:
 @_reported
 def links_show_command(meeting_id: str, email: str, as_json: bool) -> None:
     """Status of EMAIL's link and its history: opens, claims, refused attempts."""
-    status = _service().link_status(meeting_id, email)
+    status = link_status(_state(), meeting_id, email)
     if as_json:
         click.echo(json.dumps(status, indent=2, ensure_ascii=False))
         return
@@ -206,8 +208,7 @@ def links_show_command(meeting_id: str, email: str, as_json: bool) -> None:
     click.echo(f"opens {status['opens']}, claims {status['claims']}, "
                f"refused {status['refused']}, devices bound {status['devices']}")
     for event in status["history"]:
-        at = datetime.fromtimestamp(float(event["at"]), tz=timezone.utc)
-        click.echo(f"  {at:%Y-%m-%d %H:%M:%S}Z  {event['kind']:<8} {event['ip']:<15} "
+        click.echo(f"  {event['at']}  {event['kind']:<8} {event['ip']:<15} "
                    f"{event['user_agent']}")
 
 
@@ -217,7 +218,7 @@ def links_show_command(meeting_id: str, email: str, as_json: bool) -> None:
 def links_export_command(meeting_id: str) -> None:
     """Every registrant's current link as CSV for the mail merge (email, name, display_name,
     status, registrant_id, link)."""
-    write_links_csv(_service().export_links(meeting_id), sys.stdout)
+    write_links_csv(registrant_rows(_state(), meeting_id), sys.stdout)
 
 
 # Report
@@ -228,7 +229,7 @@ def links_export_command(meeting_id: str) -> None:
 @_reported
 def report_command(meeting_id: str, fmt: str) -> None:
     """Attendance: each registrant's status, claims, joins and flags; unmatched participants."""
-    report = _service().report(meeting_id)
+    report = _state().presence.report(meeting_id)
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
@@ -240,8 +241,8 @@ def report_command(meeting_id: str, fmt: str) -> None:
 def _zoom() -> Any:
     from .zoom.client import ZoomClient
 
-    service = _service()
-    return ZoomClient(service.config, service.store)
+    state = _state()
+    return ZoomClient(state.config, state.store)
 
 
 @main.group()
@@ -257,10 +258,10 @@ def zoom_sync_command(meeting_id: str) -> None:
     mail-merge CSV. Running it again changes nothing that did not change at Zoom."""
     from .zoom.sync import sync_meeting
 
-    result = sync_meeting(_service(), _zoom(), meeting_id)
+    result = sync_meeting(_state(), _zoom(), meeting_id)
     for problem in result.skipped:
         click.echo(f"skipped {problem}", err=True)
-    write_links_csv(_service().export_links(meeting_id), sys.stdout)
+    write_links_csv(registrant_rows(_state(), meeting_id), sys.stdout)
     created = sum(link.created for link in result.links)
     click.echo(f"meeting {meeting_id} {'added' if result.meeting_created else 'updated'}; "
                f"{len(result.links)} registrant(s), {created} new", err=True)
@@ -276,9 +277,9 @@ def zoom_register_command(meeting_id: str, csv_file: io.TextIOBase) -> None:
     reported (with Zoom's message) and the others go on; a rerun registers nobody twice."""
     from .zoom.sync import register_at_zoom
 
-    service = _service()
-    roster = read_csv(csv_file.read(), service.config["ZOOM_JOIN_DOMAIN"])
-    results = register_at_zoom(service, _zoom(), meeting_id,
+    state = _state()
+    roster = read_csv(csv_file.read(), state.config["ZOOM_JOIN_DOMAIN"])
+    results = register_at_zoom(state, _zoom(), meeting_id,
                                list(zip(roster.lines, roster.inputs)))
     out = _csv_with_links(roster.header)
     by_line = {result.line: result for result in results}
@@ -308,9 +309,9 @@ def zoom_reconcile_command(meeting_id: str, every: int | None) -> None:
 
     from .zoom.sync import reconcile_live
 
-    service, client = _service(), _zoom()
+    state, client = _state(), _zoom()
     while True:
-        added, closed = reconcile_live(service, client, meeting_id)
+        added, closed = reconcile_live(state, client, meeting_id)
         click.echo(f"{added} participant(s) added, {closed} stay(s) closed")
         if every is None:
             return
@@ -331,7 +332,7 @@ def tokens() -> None:
 @_reported
 def tokens_create_command(name: str, scope: str) -> None:
     """Create a token and print it (it cannot be shown again)."""
-    token, record = _service().create_api_token(name, scope)
+    token, record = _state().tokens.create(name, scope)
     click.echo(token)
     click.echo(f"token {record['id']} ({scope}) created; store it now, it is not kept in clear",
                err=True)
@@ -341,7 +342,7 @@ def tokens_create_command(name: str, scope: str) -> None:
 @_reported
 def tokens_list_command() -> None:
     """Id, scope, name and creation time of every token (never the token itself)."""
-    for record in _service().api_tokens():
+    for record in _state().tokens.records():
         created = (datetime.fromtimestamp(record["created"], tz=timezone.utc)
                    .strftime("%Y-%m-%d %H:%M") if record["created"] else "(environment)")
         click.echo(f"{record['id']}  {record['scope']:<6}  {created}  {record['name']}")
@@ -352,7 +353,7 @@ def tokens_list_command() -> None:
 @_reported
 def tokens_revoke_command(token_id: str) -> None:
     """Revoke the token with this id (from `tokens list`)."""
-    _service().revoke_api_token(token_id)
+    _state().tokens.revoke(token_id)
     click.echo(f"token {token_id} revoked")
 
 
@@ -375,13 +376,13 @@ def worker_command() -> None:
 
     configure_logging()
     app = _app(click.get_current_context())
-    service = app.extensions["joingate"]
+    state = app.extensions["joingate"]
     zoom_client = None
-    if service.config["ZOOM_CLIENT_ID"]:
+    if state.config["ZOOM_CLIENT_ID"]:
         from .zoom.client import ZoomClient
 
-        zoom_client = ZoomClient(service.config, service.store)
-    Worker(service, zoom=zoom_client, metrics=app.extensions["joingate_metrics"]).run(stop)
+        zoom_client = ZoomClient(state.config, state.store)
+    Worker(state, zoom=zoom_client, metrics=app.extensions["joingate_metrics"]).run(stop)
 
 
 # Development server
@@ -413,12 +414,12 @@ def serve_command(host: str, port: int, demo: bool) -> None:
         overrides["PUBLIC_URL"] = f"http://{host}:{port}"
     app = create_app(overrides)
     if demo:
-        service: Service = app.extensions["joingate"]
-        start = datetime.fromtimestamp(service.clock(), tz=timezone.utc) + timedelta(minutes=5)
-        service.add_meeting(DEMO_MEETING, topic="joingate demo class", start=start, duration=60,
+        state: AppState = app.extensions["joingate"]
+        start = datetime.fromtimestamp(state.clock(), tz=timezone.utc) + timedelta(minutes=5)
+        state.meetings.add(DEMO_MEETING, topic="joingate demo class", start=start, duration=60,
                             pwd="demo", support="organizer@example.org")
         click.echo(f"demo meeting {DEMO_MEETING}, starts {start:%H:%M} UTC; sample links:")
-        for link in service.issue_links(DEMO_MEETING, DEMO_REGISTRANTS):
+        for link in state.meetings.issue_links(DEMO_MEETING, DEMO_REGISTRANTS):
             click.echo(f"  {link.display_name}: {link.url}")
     import threading
 

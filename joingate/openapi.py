@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .meetings import STAFF_PATTERN   # one pattern for the API and the CLI
+
 # Patterns avoid \s and \S: JSON Schema (ECMA-262) and Python disagree on what is white space.
 SPACES = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
 VISIBLE = f"[^{SPACES}]"            # at least one character that is neither space nor control
@@ -76,8 +78,10 @@ def schemas(join_domain: str) -> dict[str, Any]:
         "policy": {"type": "string", "enum": ["alert", "deny"]},
         "support": {"type": "string", "maxLength": 200},
         "auto_submit": {"type": "boolean"},
-        "staff": {"type": "array", "maxItems": 50,
-                  "items": {"type": "string", "maxLength": 200}},
+        "staff": {"type": "array", "maxItems": 50, "description":
+                  "emails or Zoom user ids of signed-in staff, never flagged (never names: "
+                  "anyone can type a name)",
+                  "items": {"type": "string", "maxLength": 200, "pattern": STAFF_PATTERN}},
     }
     return {
         "Error": {
@@ -162,12 +166,43 @@ def schemas(join_domain: str) -> dict[str, Any]:
                         "claims": {"type": "integer"}, "joins": {"type": "integer"},
                         "max_concurrent": {"type": "integer"},
                         "minutes": {"type": "number"}, "present": {"type": "integer"},
-                        "flags": {"type": "array", "items": {
-                            "type": "string", "enum": ["shared", "second_device"]}}}}},
+                        "people": {"type": "integer", "description":
+                                   "most distinct people on this registration in one "
+                                   "instance (one signed-in Zoom user on several devices "
+                                   "is one person)"},
+                        "flags": {"type": "array", "description":
+                                  "shared: two or more people on this registration for more "
+                                  "than SHARED_GRACE seconds in total, seen on evidence nobody "
+                                  "can type (Zoom registrant_id, customer_key, a signed-in "
+                                  "user's email); shared_suspected: the same, seen only "
+                                  "through a typed display name (never acted on); "
+                                  "second_device: an open or claim refused because the link "
+                                  "is bound to another browser",
+                                  "items": {"type": "string", "enum": [
+                                      "shared", "shared_suspected", "second_device"]}},
+                        "evidence": {"type": "array", "items": {"$ref":
+                                     "#/components/schemas/SharingEvidence"}}}}},
                 "unmatched": {"type": "array", "items": {
                     "type": "object", "required": ["user_name", "participant_uuid", "join_time"],
                     "properties": {key: {"type": "string"} for key in
                                    ("user_name", "participant_uuid", "join_time")}}}}},
+        "SharingEvidence": {
+            "type": "object", "required": ["flag", "instance", "overlap_seconds", "people"],
+            "properties": {
+                "flag": {"type": "string", "enum": ["shared", "shared_suspected"]},
+                "instance": {"type": "string"}, "overlap_seconds": {"type": "number"},
+                "people": {"type": "array", "items": {
+                    "type": "object", "required": ["evidence", "via", "stays"],
+                    "properties": {
+                        "evidence": {"type": "string", "enum": ["strong", "medium", "weak"]},
+                        "via": {"type": "string", "enum": [
+                            "registrant_id", "customer_key", "email", "name"]},
+                        "stays": {"type": "array", "items": {
+                            "type": "object",
+                            "required": ["user_name", "participant_uuid", "join_time"],
+                            "properties": {key: {"type": "string"} for key in (
+                                "user_name", "participant_uuid", "join_time", "renamed_to",
+                                "zoom_user_id", "email", "registrant_id", "customer_key")}}}}}}}},
         "Event": {
             "type": "object", "required": ["id", "kind", "at"],
             "properties": {"id": {"type": "string"}, "kind": {"type": "string"},

@@ -7,6 +7,7 @@ browsers apply it to the redirect that follows the claim form.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -18,7 +19,8 @@ from jinja2 import FileSystemLoader, TemplateError, TemplateNotFound
 from werkzeug.exceptions import HTTPException
 
 from .errors import StorageUnavailable
-from .service import utc_datetime
+from .records import Meeting
+from .times import iso_utc, page_time
 
 log = logging.getLogger("joingate.pages")
 
@@ -52,7 +54,7 @@ def _zoom_origins(config: dict[str, Any]) -> str:
 def render_page(page: str, status: int, **context: Any) -> Response:
     """Render one of PAGES with ``status`` and the headers every page carries."""
     assert page in PAGES, page
-    meeting = context.pop("meeting", None) or {}
+    meeting: Meeting | None = context.pop("meeting", None)
     context.update(page=page, meeting=_meeting_view(meeting), nonce=_nonce())
     try:
         body = render_template(f"{page}.html", **context)
@@ -82,15 +84,27 @@ def with_page_headers(response: Response) -> Response:
 def format_time(ts: float | str | None) -> dict[str, str]:
     if ts in (None, ""):
         return {"iso": "", "text": ""}
-    moment = utc_datetime(ts)
-    return {"iso": moment.isoformat().replace("+00:00", "Z"),
-            "text": moment.strftime("%A %d %B %Y, %H:%M UTC")}
+    assert ts is not None
+    return {"iso": iso_utc(ts), "text": page_time(ts)}
 
 
-def _meeting_view(fields: dict[str, str]) -> dict[str, Any]:
-    return {"topic": fields.get("topic", ""), "support": fields.get("support", ""),
-            "start": format_time(fields.get("start")),
-            "auto_submit": fields.get("auto_submit") == "1"}
+def _meeting_view(meeting: Meeting | None) -> dict[str, Any]:
+    """What a page may show of the meeting (never the passcode)."""
+    if meeting is None:
+        return {"topic": "", "support": "", "start": format_time(None), "auto_submit": False}
+    return {"topic": meeting.topic, "support": meeting.support,
+            "start": format_time(meeting.start), "auto_submit": meeting.auto_submit}
+
+
+def json_error(status: int, code: str, message: str, details: list | None = None,
+               headers: dict[str, str] | None = None) -> Response:
+    """The one error shape of every machine route: ``{"error", "message", "details"}``."""
+    response = Response(json.dumps({"error": code, "message": message,
+                                     "details": details or []}, ensure_ascii=False),
+                        status=status, mimetype="application/json")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
 
 
 def wants_json() -> bool:
@@ -115,9 +129,8 @@ def init_app(app: Flask) -> None:
         log.warning("storage unavailable on %s %s: %s", request.method, redacted_path(), exc,
                     extra=log_fields(event="redis_unavailable"))
         if wants_json():
-            response = Response('{"error": "unavailable", "message": "storage is unavailable; '
-                                'try again shortly", "details": []}', status=503,
-                                mimetype="application/json")
+            response = json_error(503, "unavailable", "storage is unavailable; try again "
+                                  "shortly")
         else:
             response = render_page("unavailable", 503)
         response.headers["Retry-After"] = "5"
@@ -126,11 +139,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         if wants_json():
-            import json
-
-            response = Response(json.dumps({"error": exc.name.lower().replace(" ", "_"),
-                                            "message": exc.description, "details": []}),
-                                status=exc.code, mimetype="application/json")
+            response = json_error(exc.code or 500, exc.name.lower().replace(" ", "_"),
+                                  exc.description or "")
             for name, value in exc.get_headers():
                 if name.lower() not in ("content-type", "content-length"):
                     response.headers[name] = value   # Allow on 405, Retry-After, ...

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Callable, Iterable, TypeVar
 
@@ -20,6 +19,9 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from .errors import NotFound, StorageUnavailable
+from .records import (FeedEvent, GateOutcome, GateResult, HistoryEntry, Instance, Meeting,
+                      Registrant, Stay)
+from .zoom.events import ParticipantEvent
 
 EVENT_STREAM_CAP = 50_000
 UPSERT_CHUNK = 500
@@ -101,9 +103,6 @@ class Keys:
     def stays(self, meeting_id: str, instance: str) -> str:
         return f"{self._m(meeting_id)}:stays:{instance}"
 
-    def stays_by_registrant(self, meeting_id: str, instance: str) -> str:
-        return f"{self._m(meeting_id)}:rstays:{instance}"
-
     def checks(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:checks"
 
@@ -128,18 +127,6 @@ class Keys:
     def outbox_due(self) -> str:
         """When each outbound job is next tried: sorted set job id -> unix time."""
         return f"{self.prefix}:{{outbox}}:due"
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """What gate.lua decided. ``detail`` is the bound device id (claimed, rejoined), the opening
-    or closing time (too_early, expired), or the current version (superseded)."""
-
-    outcome: str
-    detail: str
-    meeting: dict[str, str]
-    display: str
-    join_url: str
 
 
 def connect(url: str, timeout: float) -> Any:
@@ -202,15 +189,75 @@ def user_agent_id(user_agent: str) -> str:
     return hashlib.sha256(user_agent.encode()).hexdigest()[:10] if user_agent else ""
 
 
-def event_time(event_id: str, fields: dict[str, str]) -> str:
-    """When an event happened: its ``at`` field (Zoom's time) or its stream id (ms)."""
-    return fields.get("at") or str(int(event_id.split("-", 1)[0]) / 1000)
+def feed_event(event_id: str, fields: dict[str, str]) -> FeedEvent:
+    """A stream entry as a FeedEvent. It happened at its ``at`` field (Zoom's time) or at its
+    stream id (ms)."""
+    at = fields.get("at") or str(int(event_id.split("-", 1)[0]) / 1000)
+    return FeedEvent(id=event_id, kind=fields.get("kind", ""), at=float(at),
+                     registrant=fields.get("registrant", ""), ip=fields.get("ip", ""),
+                     user_agent=fields.get("ua", ""), instance=fields.get("instance", ""),
+                     user_name=fields.get("name", ""),
+                     participant_uuid=fields.get("participant", ""),
+                     stay=fields.get("stay", ""))
 
 
-# The meeting fields gate.lua returns, in its order.
+# The meeting fields gate.lua returns (HMGET), in its order.
 GATE_MEETING_FIELDS = ("start", "open_before", "duration", "close_after", "expire_at",
                        "max_devices", "rejoin", "target", "pwd", "topic", "support",
                        "auto_submit")
+
+# How records are stored: the fields of the meeting hash and of a registrant hash. Only this
+# module knows these names (and the Lua scripts, whose headers name them).
+MEETING_FIELDS = ("topic", "start", "duration", "expire_at", "pwd", "target", "open_before",
+                  "close_after", "max_devices", "rejoin", "policy", "support", "auto_submit")
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    """A stored number (an API may have sent 7.0) as an int."""
+    return int(float(value)) if value not in (None, "") else default
+
+
+def meeting_from_hash(meeting_id: str, fields: dict[str, str]) -> Meeting:
+    return Meeting(
+        id=meeting_id, topic=fields.get("topic", ""), start=_int(fields.get("start")),
+        duration=_int(fields.get("duration")), expire_at=_int(fields.get("expire_at")),
+        pwd=fields.get("pwd", ""), target=fields.get("target") or "webclient",
+        open_before=_int(fields.get("open_before"), 15 * 60),
+        close_after=_int(fields.get("close_after"), 60 * 60),
+        max_devices=_int(fields.get("max_devices"), 1), rejoin=fields.get("rejoin", "1") != "0",
+        policy=fields.get("policy") or "alert", support=fields.get("support", ""),
+        auto_submit=fields.get("auto_submit") == "1")
+
+
+def meeting_to_hash(meeting: Meeting) -> dict[str, str]:
+    values = {name: getattr(meeting, name) for name in MEETING_FIELDS}
+    return {name: str(int(value)) if isinstance(value, bool) else str(value)
+            for name, value in values.items()}
+
+
+def registrant_from_hash(rid: str, fields: dict[str, str]) -> Registrant:
+    return Registrant(
+        id=rid, email=fields.get("email", ""), name=fields.get("name", ""),
+        display_name=fields.get("display", ""), version=_int(fields.get("ver"), 1),
+        zoom_registrant_id=fields.get("zid", ""), join_url=fields.get("join_url", ""),
+        revoked=fields.get("revoked") == "1", devices=tuple(fields.get("devices", "").split()),
+        first_claim=_int(fields.get("first_claim")), opens=_int(fields.get("opens")),
+        claims=_int(fields.get("claims")), refused=_int(fields.get("refused")))
+
+
+def stay_from_json(instance: str, key: str, raw: str) -> Stay:
+    """A stay as participant.lua stores it (see its header for the short names)."""
+    fields = json.loads(raw)
+
+    def times(name: str) -> list[float]:
+        value = fields.get(name)
+        return sorted(float(t) for t in value) if isinstance(value, list) else []
+
+    return Stay(key=key, instance=instance, joins=times("j"), leaves=times("l"),
+                zoom_registrant_id=fields.get("zr", ""), customer_key=fields.get("ck", ""),
+                email=fields.get("em", ""), zoom_user_id=fields.get("id", ""),
+                user_name=fields.get("n", ""), renamed_to=fields.get("rn", ""),
+                participant_uuid=fields.get("pu", ""), host=bool(fields.get("h")))
 
 
 class Store:
@@ -245,16 +292,16 @@ class Store:
     # Meetings
 
     @translated
-    def save_meeting(self, meeting_id: str, fields: dict[str, Any],
-                     staff: Iterable[str] | None = None) -> bool:
+    def save_meeting(self, meeting: Meeting, staff: Iterable[str] | None = None) -> bool:
         """Create or update a meeting; returns True when it was created. ``staff`` (casefolded
-        names and emails never flagged) replaces the stored list unless None. Moves the expiry
-        of every key of the meeting to the (possibly new) ``expire_at``."""
+        emails and Zoom user ids never flagged) replaces the stored list unless None. Moves the
+        expiry of every key of the meeting to the (possibly new) ``expire_at``."""
+        meeting_id = meeting.id
         key = self.keys.meeting(meeting_id)
-        expire_at = int(fields["expire_at"])
+        expire_at = meeting.expire_at
         with self.redis.pipeline(transaction=False) as pipe:   # the meetings set: another slot
             pipe.exists(key)
-            pipe.hset(key, mapping={name: str(value) for name, value in fields.items()})
+            pipe.hset(key, mapping=meeting_to_hash(meeting))
             pipe.expireat(key, expire_at)
             pipe.sadd(self.keys.meetings(), meeting_id)
             pipe.expireat(self.keys.meetings(), expire_at, gt=True)
@@ -275,7 +322,6 @@ class Store:
                 self.keys.checks(meeting_id), self.keys.violations(meeting_id),
                 self.keys.cursor(meeting_id)]
         keys += [self.keys.stays(meeting_id, uuid) for uuid in instances]
-        keys += [self.keys.stays_by_registrant(meeting_id, uuid) for uuid in instances]
         for rid in rids:
             keys.append(self.keys.registrant(meeting_id, rid))
         with self.redis.pipeline(transaction=False) as pipe:
@@ -285,11 +331,17 @@ class Store:
         return not existed
 
     @translated
-    def meeting(self, meeting_id: str) -> dict[str, str]:
+    def meeting(self, meeting_id: str) -> Meeting:
+        """The meeting; NotFound when there is none."""
         fields = self.redis.hgetall(self.keys.meeting(meeting_id))
         if not fields:
             raise NotFound(f"no meeting {meeting_id}")
-        return fields
+        return meeting_from_hash(meeting_id, fields)
+
+    @translated
+    def staff(self, meeting_id: str) -> set[str]:
+        """Casefolded emails and Zoom user ids of the meeting's staff."""
+        return set(self.redis.smembers(self.keys.staff(meeting_id)))
 
     @translated
     def meeting_ids(self) -> list[str]:
@@ -327,34 +379,24 @@ class Store:
         return results
 
     @translated
-    def registrant(self, meeting_id: str, rid: str) -> dict[str, str]:
+    def registrant(self, meeting_id: str, rid: str) -> Registrant | None:
+        """The registrant, or None when there is none."""
         fields = self.redis.hgetall(self.keys.registrant(meeting_id, rid))
-        if not fields:
-            raise NotFound(f"no registrant {rid} in meeting {meeting_id}")
-        return fields
+        return registrant_from_hash(rid, fields) if fields else None
 
-    @translated
-    def registrant_or_none(self, meeting_id: str, rid: str) -> dict[str, str] | None:
-        return self.redis.hgetall(self.keys.registrant(meeting_id, rid)) or None
-
-    @translated
-    def zoom_id_of(self, meeting_id: str, rid: str) -> str:
-        return self.redis.hget(self.keys.registrant(meeting_id, rid), "zid") or ""
-
-    def _user_agents(self, meeting_id: str,
-                     entries: list[tuple[str, dict[str, str]]]) -> list[tuple[str, dict]]:
-        """Events with their user agent ids replaced by the user agents (ids are stored once
-        per meeting; an event of an organizer action carries its actor there instead)."""
+    def _feed(self, meeting_id: str,
+              entries: list[tuple[str, dict[str, str]]]) -> list[FeedEvent]:
+        """Stream entries as FeedEvents, their user agent ids replaced by the user agents (ids
+        are stored once per meeting; an organizer action carries its actor there instead)."""
         ids = sorted({fields.get("ua", "") for _, fields in entries} - {""})
-        if not ids:
-            return entries
-        found = dict(zip(ids, self.redis.hmget(self.keys.user_agents(meeting_id), ids)))
-        return [(event_id, {**fields, "ua": found.get(fields.get("ua", "")) or
-                            fields.get("ua", "")}) for event_id, fields in entries]
+        found = dict(zip(ids, self.redis.hmget(self.keys.user_agents(meeting_id), ids))
+                     ) if ids else {}
+        return [feed_event(event_id, {**fields, "ua": found.get(fields.get("ua", "")) or
+                                      fields.get("ua", "")}) for event_id, fields in entries]
 
     @translated
-    def history(self, meeting_id: str, rid: str) -> list[list[str]]:
-        """The link's history, oldest first: ``[kind, at, ip, user agent]`` each, read from the
+    def history(self, meeting_id: str, rid: str) -> list[HistoryEntry]:
+        """The link's history, oldest first, read from the
         meeting's event stream (an entry's id is its time in ms). Reads the whole stream, a
         thousand entries a round trip: for ``links show`` and the API, never a hot path."""
         found, after = [], "-"
@@ -362,17 +404,16 @@ class Store:
             entries = self.redis.xrange(self.keys.events(meeting_id), after, "+", count=1000)
             mine = [(event_id, fields) for event_id, fields in entries     # gate events only
                     if fields.get("registrant") == rid and "instance" not in fields]
-            for event_id, fields in self._user_agents(meeting_id, mine):
-                found.append([fields.get("kind", ""), event_time(event_id, fields),
-                              fields.get("ip", ""), fields.get("ua", "")])
+            found += [HistoryEntry(event.kind, event.at, event.ip, event.user_agent)
+                      for event in self._feed(meeting_id, mine)]
             if len(entries) < 1000:
                 return found
             after = "(" + entries[-1][0]
 
     @translated
     def registrants(self, meeting_id: str, offset: int = 0,
-                    limit: int | None = None) -> list[tuple[str, dict[str, str]]]:
-        """Registrants of a meeting in order of first issue, ``(rid, fields)``: all of them, or
+                    limit: int | None = None) -> list[Registrant]:
+        """Registrants of a meeting in order of first issue: all of them, or
         ``limit`` from ``offset`` on. Two round trips."""
         last = -1 if limit is None else offset + limit - 1
         rids = self.redis.zrange(self.keys.roster(meeting_id), offset, last)
@@ -380,24 +421,30 @@ class Store:
             for rid in rids:
                 pipe.hgetall(self.keys.registrant(meeting_id, rid))
             rows = pipe.execute()
-        return [(rid, fields) for rid, fields in zip(rids, rows) if fields]
+        return [registrant_from_hash(rid, fields) for rid, fields in zip(rids, rows) if fields]
 
     # The gate
 
     @translated
     def gate(self, mode: str, meeting_id: str, rid: str, version: int, now: float,
              presented_device: str, new_device: str, ip: str, user_agent: str) -> GateResult:
-        """Run gate.lua (one round trip); see its header for what it reads and writes."""
+        """Run gate.lua (one round trip); see its header for what it reads and writes.
+        ``mode`` is open (GET/HEAD: records the open, binds nothing) or claim (POST)."""
         k = self.keys
         outcome, detail, meeting, shown = self.scripts["gate"](
             keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id),
                   k.user_agents(meeting_id)],
             args=[mode, version, repr(now), presented_device, new_device, ip, user_agent,
                   EVENT_STREAM_CAP, user_agent_id(user_agent)])
-        return GateResult(outcome, detail or "",
-                          {name: value for name, value in zip(GATE_MEETING_FIELDS, meeting)
-                           if value is not None},
-                          shown[0] if shown else "", shown[1] if len(shown) > 1 else "")
+        result = GateOutcome(outcome)
+        if result is GateOutcome.UNKNOWN:
+            return GateResult(result)
+        return GateResult(
+            result, meeting_from_hash(meeting_id, {name: value for name, value in zip(
+                GATE_MEETING_FIELDS, meeting) if value is not None}),
+            display_name=shown[0] or "", join_url=shown[1] if len(shown) > 1 else "",
+            device_id=detail if result.redirects else "",
+            at=float(detail) if result in (GateOutcome.TOO_EARLY, GateOutcome.EXPIRED) else 0.0)
 
     @translated
     def manage(self, action: str, meeting_id: str, rid: str, now: float, actor: str) -> int:
@@ -410,21 +457,17 @@ class Store:
     # Webhooks
 
     @translated
-    def record_participant(self, event: Any, *, customer_rid: str, email_rid: str,
-                           name_key: str, email_key: str, now: float, grace: float) -> list:
-        """Run participant.lua for a ParticipantEvent; returns [status, registrant id, open]."""
+    def record_participant(self, event: ParticipantEvent, now: float) -> str:
+        """Run participant.lua for one verified delivery (one round trip); returns recorded,
+        duplicate or unknown_meeting."""
         k, mid = self.keys, event.meeting_id
-        status, rid, open_stays = self.scripts["participant"](
-            keys=[k.meeting(mid), k.seen(mid), k.stays(mid, event.instance),
-                  k.stays_by_registrant(mid, event.instance), k.instances(mid),
-                  k.zoom_ids(mid), k.displays(mid), k.staff(mid),
-                  k.registrant(mid, customer_rid), k.registrant(mid, email_rid),
-                  k.events(mid), k.checks(mid)],
-            args=[event.digest(), event.kind, event.stay_key, event.instance,
-                  event.registrant_id, customer_rid, event.user_name, email_rid, repr(event.at),
-                  int(event.is_host), event.participant_uuid, name_key, email_key, repr(now),
-                  grace, EVENT_STREAM_CAP])
-        return [status, rid, int(open_stays)]
+        return str(self.scripts["participant"](
+            keys=[k.meeting(mid), k.seen(mid), k.stays(mid, event.instance), k.instances(mid),
+                  k.events(mid)],
+            args=[event.digest(), event.kind, event.stay_key, event.instance, repr(event.at),
+                  repr(now), EVENT_STREAM_CAP, event.user_name, event.participant_uuid,
+                  event.registrant_id, event.customer_key, event.email, event.participant_id,
+                  int(event.is_host)]))
 
     @translated
     def record_instance(self, meeting_id: str, instance: str, kind: str, at: float) -> bool:
@@ -436,10 +479,9 @@ class Store:
             args=[kind, instance, repr(at)]))
 
     @translated
-    def attendance(self, meeting_id: str) -> tuple[dict[str, float], dict[str, float],
-                                                   dict[str, list[dict]]]:
-        """Everything the report derives from: instance starts, instance ends, and the stays
-        of each instance (decoded). Two round trips."""
+    def attendance(self, meeting_id: str) -> tuple[list[Instance], list[Stay]]:
+        """Everything the report derives from: the meeting's instances and every stay of each.
+        Two round trips."""
         k = self.keys
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(k.instances(meeting_id))
@@ -447,11 +489,12 @@ class Store:
             starts, ends = pipe.execute()
         with self.redis.pipeline(transaction=False) as pipe:
             for uuid in starts:
-                pipe.hvals(k.stays(meeting_id, uuid))
+                pipe.hgetall(k.stays(meeting_id, uuid))
             stays = pipe.execute()
-        return ({uuid: float(at) for uuid, at in starts.items()},
-                {uuid: float(at) for uuid, at in ends.items()},
-                {uuid: [json.loads(raw) for raw in raws] for uuid, raws in zip(starts, stays)})
+        instances = [Instance(uuid, float(at), float(ends[uuid]) if uuid in ends else None)
+                     for uuid, at in starts.items()]
+        return instances, [stay_from_json(uuid, key, raw)
+                           for uuid, raws in zip(starts, stays) for key, raw in raws.items()]
 
     # The organizer API
 
@@ -461,17 +504,16 @@ class Store:
 
     @translated
     def events_page(self, meeting_id: str, after: str, limit: int
-                    ) -> list[tuple[str, dict[str, str], str]]:
+                    ) -> list[tuple[FeedEvent, str]]:
         """Events after stream id ``after`` (oldest first), each with its registrant's email."""
-        entries = self._user_agents(meeting_id, self.redis.xrange(
+        entries = self._feed(meeting_id, self.redis.xrange(
             self.keys.events(meeting_id), f"({after}", "+", count=limit))
-        rids = sorted({fields.get("registrant", "") for _, fields in entries} - {""})
+        rids = sorted({event.registrant for event in entries} - {""})
         with self.redis.pipeline(transaction=False) as pipe:
             for rid in rids:
                 pipe.hget(self.keys.registrant(meeting_id, rid), "email")
             emails = dict(zip(rids, pipe.execute()))
-        return [(event_id, fields, emails.get(fields.get("registrant", "")) or "")
-                for event_id, fields in entries]
+        return [(event, emails.get(event.registrant) or "") for event in entries]
 
     @translated
     def idempotency_begin(self, meeting_id: str, key_digest: str,
@@ -514,23 +556,17 @@ class Store:
     def delete_api_token(self, digest: str) -> bool:
         return bool(self.redis.hdel(self.keys.api_tokens(), digest))
 
-    @translated
-    def stays_of(self, meeting_id: str, instance: str) -> dict[str, dict[str, Any]]:
-        """Every stay of one instance by its stay key (for the live reconciliation)."""
-        raw = self.redis.hgetall(self.keys.stays(meeting_id, instance))
-        return {key: json.loads(value) for key, value in raw.items()}
-
     # The worker's reads and writes (not on any request path)
 
     @translated
     def events_after(self, meeting_id: str, cursor: str | None,
-                     count: int = 500) -> tuple[str, list[tuple[str, dict[str, str]]]]:
+                     count: int = 500) -> tuple[str, list[FeedEvent]]:
         """Events of the meeting's stream after ``cursor`` (the stored cursor when None).
         Returns (cursor as stored, events)."""
         if cursor is None:
             cursor = self.redis.get(self.keys.cursor(meeting_id)) or "0-0"
         entries = self.redis.xrange(self.keys.events(meeting_id), f"({cursor}", "+", count=count)
-        return cursor, self._user_agents(meeting_id, entries)
+        return cursor, self._feed(meeting_id, entries)
 
     @translated
     def save_cursor(self, meeting_id: str, cursor: str) -> None:
@@ -544,8 +580,20 @@ class Store:
                                         num=100)
 
     @translated
-    def reschedule_check(self, meeting_id: str, member: str, at: float) -> None:
-        self.redis.zadd(self.keys.checks(meeting_id), {member: at}, xx=True)
+    def schedule_check(self, meeting_id: str, instance: str, at: float) -> None:
+        """Check ``instance`` at ``at`` or earlier (an earlier check already due is kept)."""
+        name = self.keys.checks(meeting_id)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(name, {instance: at}, lt=True)    # LT still adds a new member
+            pipe.hget(self.keys.meeting(meeting_id), "expire_at")
+            *_, expire_at = pipe.execute()
+        if expire_at is not None:
+            self.redis.expireat(name, int(expire_at))
+
+    @translated
+    def reschedule_check(self, meeting_id: str, instance: str, at: float) -> None:
+        """Move the check of ``instance`` to ``at`` (a check that is due now, done again)."""
+        self.redis.zadd(self.keys.checks(meeting_id), {instance: at}, xx=True)
 
     @translated
     def done_check(self, meeting_id: str, member: str) -> None:

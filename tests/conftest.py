@@ -142,7 +142,7 @@ def runner(app):
 @pytest.fixture
 def meeting(service) -> str:
     """A meeting starting at START (links open 15 minutes before), passcode 'enc0ded'."""
-    service.add_meeting(MEETING_ID, topic="Evening ceramics, week 3", start=START, duration=90,
+    service.meetings.add(MEETING_ID, topic="Evening ceramics, week 3", start=START, duration=90,
                         pwd="enc0ded", support="help@example.org")
     return MEETING_ID
 
@@ -150,7 +150,7 @@ def meeting(service) -> str:
 @pytest.fixture
 def link(service, meeting):
     """One issued link for Ana Lima: returns the IssuedLink; its path is ``path_of(link)``."""
-    return service.issue_links(meeting, [RegistrantInput("ana.lima@example.org", "Ana Lima")])[0]
+    return service.meetings.issue_links(meeting, [RegistrantInput("ana.lima@example.org", "Ana Lima")])[0]
 
 
 def path_of(link) -> str:

@@ -175,7 +175,7 @@ def test_auth_scopes_and_tokens_never_in_clear(api_app, api, runner, service):
     assert anonymous.get(f"{API}/meetings", headers={"Authorization": "Bearer nope"}
                          ).status_code == 401
     assert anonymous.get(f"{API}/openapi.json").status_code == 200
-    read_token, record = service.create_api_token("dashboard", "read")
+    read_token, record = service.tokens.create("dashboard", "read")
     reader = api_app.test_client()
     reader.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {read_token}"
     assert reader.get(f"{API}/meetings").status_code == 200

@@ -12,6 +12,8 @@ import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from joingate.views import link_status
 from werkzeug.serving import make_server
 
 from conftest import MEETING_ID, START, Clock, NOW, make_app
@@ -44,9 +46,9 @@ def served():
     base = f"http://127.0.0.1:{server.server_port}"
     service = app.extensions["joingate"]
     service.config["PUBLIC_URL"] = base
-    service.add_meeting(MEETING_ID, topic="Evening ceramics", start=START, duration=90,
+    service.meetings.add(MEETING_ID, topic="Evening ceramics", start=START, duration=90,
                         pwd="Q0x3", support="help@example.org")
-    links = service.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Zoë Lima"),
+    links = service.meetings.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Zoë Lima"),
                                              RegistrantInput("ben@example.org", "Ben")])
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -95,7 +97,7 @@ def test_button_claims_and_the_browser_lands_at_zoom(browser, served):
     stranger = other.new_page()
     stranger.goto(ana)
     assert "already in use on another device" in stranger.inner_text("main")
-    assert service.link_status(MEETING_ID, "ana@example.org")["claims"] == 2
+    assert link_status(service, MEETING_ID, "ana@example.org")["claims"] == 2
 
 
 def test_the_page_fits_a_phone(browser, served):
@@ -110,7 +112,7 @@ def test_the_page_fits_a_phone(browser, served):
 
 def test_auto_submit_runs_under_the_csp(browser, served):
     service, (_, ben) = served
-    service.add_meeting(MEETING_ID, topic="Evening ceramics", start=START, duration=90,
+    service.meetings.add(MEETING_ID, topic="Evening ceramics", start=START, duration=90,
                         auto_submit=1)
     context = browser.new_context()
     landed = zoom_stub(context)

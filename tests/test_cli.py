@@ -31,13 +31,13 @@ def test_meeting_add_then_update(runner, service):
     result = runner(["meeting", "add", MEETING_ID, "--topic", "Ceramics", "--start",
                      "2026-12-01T19:00:00+01:00", "--duration", "90", "--passcode", "Q0x3"])
     assert result.exit_code == 0 and "added" in result.output
-    stored = service.meeting(MEETING_ID)
-    assert stored["start"] == "1796148000" and stored["pwd"] == "Q0x3"
+    stored = service.meetings.get(MEETING_ID)
+    assert stored.start == 1796148000 and stored.pwd == "Q0x3"
     result = runner(["meeting", "add", MEETING_ID, "--topic", "Ceramics 2", "--start",
                      "2026-12-01T18:00:00Z", "--duration", "60"])
     assert "updated" in result.output
-    stored = service.meeting(MEETING_ID)
-    assert stored["topic"] == "Ceramics 2" and stored["pwd"] == "Q0x3"
+    stored = service.meetings.get(MEETING_ID)
+    assert stored.topic == "Ceramics 2" and stored.pwd == "Q0x3"
 
 
 @pytest.mark.parametrize("args,message", [

@@ -19,7 +19,8 @@
 -- support auto_submit (store.GATE_MEETING_FIELDS, same order). outcome is one of
 -- unknown, superseded, revoked, too_early (detail: opening time), expired (detail: closing time),
 -- confirm, used_elsewhere, claimed, rejoined. Nothing but the open is written unless the outcome
--- is claimed or rejoined (or a refused claim, logged as such).
+-- is claimed or rejoined, or the link is bound to another device: then the open or claim is
+-- counted as refused and logged as refused_open or refused.
 local mode, version, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local meeting = redis.call('HMGET', KEYS[1], 'start', 'open_before', 'duration', 'close_after',
                            'expire_at', 'max_devices', 'rejoin', 'target', 'pwd', 'topic',
@@ -60,9 +61,17 @@ local room = count < tonumber(m.max_devices)
 
 if mode == 'open' then
   redis.call('HINCRBY', KEYS[2], 'opens', 1)
-  log('open')
-  if now < opens_at then return {'too_early', tostring(opens_at), meeting, shown} end
-  if bound_here or room then return {'confirm', '', meeting, shown} end
+  if now < opens_at then
+    log('open')
+    return {'too_early', tostring(opens_at), meeting, shown}
+  end
+  if bound_here or room then
+    log('open')
+    return {'confirm', '', meeting, shown}
+  end
+  -- Another browser opened a link bound elsewhere: a refused attempt, as a refused claim is.
+  redis.call('HINCRBY', KEYS[2], 'refused', 1)
+  log('refused_open')
   return {'used_elsewhere', '', meeting, shown}
 end
 
