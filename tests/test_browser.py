@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from werkzeug.serving import make_server
 
-from conftest import MEETING_ID, START, Clock, NOW, make_app
+from helpers import MEETING_ID, START, Clock, NOW, make_app
 from joingate.roster import RegistrantInput
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import MEETING_ID, SECRET, START, make_app, path_of, store_for
+from helpers import MEETING_ID, SECRET, START, make_app, path_of, store_for
 from joingate.signing import Signer
 from joingate.roster import RegistrantInput
 

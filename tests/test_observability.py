@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from conftest import MEETING_ID, make_app, path_of
+from helpers import MEETING_ID, make_app, path_of
 
 
 def test_request_id_is_echoed_or_made(client, link):

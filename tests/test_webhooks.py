@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import MEETING_ID, START, make_app
+from helpers import MEETING_ID, START, make_app
 from joingate.roster import RegistrantInput
 from webhook_events import WEBHOOK_SECRET, participant, sample, signed
 
