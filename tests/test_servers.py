@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers import MEETING_ID, SECRET, make_app, path_of, store_for
+from helpers import MEETING_ID, make_app, path_of, store_for
 from stack import free_port, gunicorn_env, start_gunicorn, stop, wait_for_port
 from joingate.roster import RegistrantInput
 
