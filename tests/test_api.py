@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import MEETING_ID, make_app
+from helpers import MEETING_ID, make_app
 
 ADMIN = "admin-token-for-tests"
 API = "/api/v1"
@@ -215,7 +215,7 @@ def test_unsupported_method_is_405_with_allow(api):
 def test_schemathesis_finds_nothing(redis_server, tmp_path):
     """schemathesis, every check, against gunicorn on a real Redis. Examples per operation:
     JOINGATE_FUZZ_EXAMPLES (default 25); seed: JOINGATE_FUZZ_SEED (default fixed)."""
-    from test_servers import gunicorn_env, start_gunicorn, stop
+    from stack import gunicorn_env, start_gunicorn, stop
 
     command = [sys.executable, "-m", "schemathesis.cli"]     # the test extra installs it
     import redis as redis_lib

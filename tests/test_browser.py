@@ -16,7 +16,7 @@ import pytest
 from joingate.views import link_status
 from werkzeug.serving import make_server
 
-from conftest import MEETING_ID, START, Clock, NOW, make_app
+from helpers import MEETING_ID, START, Clock, NOW, make_app
 from joingate.roster import RegistrantInput
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

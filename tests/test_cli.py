@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import MEETING_ID
+from helpers import MEETING_ID
 
 GOOD_CSV = """email,first_name,last_name,company
 ana.lima@example.org,Ana,Lima,Clay Co

@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import free_port, wait_for_port
-from stack import nginx_binary, stop, write_nginx
+from stack import free_port, nginx_binary, stop, wait_for_port, write_nginx
 from webhook_events import participant, signed
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ import pytest
 
 from joingate.views import link_status
 
-from conftest import MEETING_ID, SECRET, START, make_app, path_of, store_for
+from helpers import MEETING_ID, SECRET, START, make_app, path_of, store_for
 from joingate.signing import Signer
 from joingate.roster import RegistrantInput
 

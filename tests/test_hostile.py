@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import make_app, path_of
+from helpers import make_app, path_of
 from joingate.errors import InvalidInput
 from joingate.roster import RegistrantInput, read_csv
 from webhook_events import participant, signed

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from conftest import MEETING_ID, START
+from helpers import MEETING_ID, START
 from joingate.roster import RegistrantInput
 from webhook_events import participant, sample, signed
 

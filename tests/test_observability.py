@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 from joingate.views import link_status
-from conftest import MEETING_ID, make_app, path_of
+
+from helpers import MEETING_ID, make_app, path_of
 
 
 def test_request_id_is_echoed_or_made(client, link):

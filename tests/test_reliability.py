@@ -12,7 +12,7 @@ import pytest
 import redis as redis_lib
 import requests
 
-from conftest import MEETING_ID, make_app, path_of
+from helpers import MEETING_ID, make_app, path_of
 from joingate.roster import RegistrantInput
 from stack import gunicorn_env, start_gunicorn, stop
 

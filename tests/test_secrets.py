@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import MEETING_ID, SECRET, make_app, path_of
+from helpers import MEETING_ID, SECRET, make_app, path_of
 from joingate.signing import Signer
 from joingate.roster import RegistrantInput
 from webhook_events import participant, signed

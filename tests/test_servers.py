@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import MEETING_ID, SECRET, free_port, make_app, path_of, store_for, wait_for_port
-from stack import gunicorn_env, start_gunicorn, stop
+from helpers import MEETING_ID, make_app, path_of, store_for
+from stack import free_port, gunicorn_env, start_gunicorn, stop, wait_for_port
 from joingate.roster import RegistrantInput
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis as redis_lib
 
-from conftest import MEETING_ID, make_app, path_of
+from helpers import MEETING_ID, START, make_app, path_of
 from joingate.roster import RegistrantInput
 
 
@@ -22,7 +22,6 @@ def test_every_key_has_a_ttl_and_the_meeting_hash_tag(app, client, service, link
 
 
 def test_moving_the_meeting_moves_every_expiry(service, link, meeting):
-    from conftest import START
     from datetime import timedelta
 
     service.meetings.add(meeting, topic="Moved", start=START + timedelta(days=7), duration=90)
@@ -51,8 +50,6 @@ def test_issuing_again_gives_the_identical_link(service, meeting):
 def test_redis_down_gives_503_and_no_redirect_then_recovers(own_redis, clock):
     app = make_app(own_redis.url, clock, REDIS_TIMEOUT=0.5)
     service = app.extensions["joingate"]
-    from conftest import START
-
     service.meetings.add(MEETING_ID, topic="T", start=START, duration=60)
     link = service.meetings.issue_links(MEETING_ID, [RegistrantInput("a@example.org", "A")])[0]
     client = app.test_client()
@@ -81,7 +78,7 @@ def test_unknown_meeting_issue_writes_nothing(service):
 def test_sentinel_url_follows_the_master(own_redis, tmp_path, clock):
     import subprocess
 
-    from conftest import START, free_port, wait_for_port
+    from stack import free_port, wait_for_port
 
     port = free_port()
     conf = tmp_path / "sentinel.conf"

@@ -10,7 +10,7 @@ import pytest
 
 from joingate.views import link_status
 
-from conftest import MEETING_ID, START, make_app
+from helpers import MEETING_ID, START, make_app
 from joingate.roster import RegistrantInput
 from webhook_events import WEBHOOK_SECRET, participant, sample, signed
 

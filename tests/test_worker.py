@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import MEETING_ID, START, make_app, path_of
+from helpers import MEETING_ID, START, make_app, path_of
 from joingate.roster import RegistrantInput
 from joingate.worker import BACKOFF, Worker
 from alert_receiver import Receiver

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MEETING_ID, START, make_app
+from helpers import MEETING_ID, START, make_app
 from fake_zoom_api import FakeZoom
 from joingate.roster import RegistrantInput
 from joingate.zoom.client import ZoomClient, ZoomError
@@ -93,8 +93,8 @@ def test_two_processes_asking_at_once_cause_one_oauth_call(redis_server, fake):
 
     redis_lib.Redis.from_url(redis_server.url).flushdb()
     fake.oauth_delay = 0.5                     # a slow token endpoint widens the race
-    script = ("import sys; sys.path.insert(0, 'tests'); import conftest, json, os; "
-              "app = conftest.make_app(os.environ['URL'], conftest.Clock(conftest.NOW), "
+    script = ("import sys; sys.path.insert(0, 'tests'); import helpers, json, os; "
+              "app = helpers.make_app(os.environ['URL'], helpers.Clock(helpers.NOW), "
               "**json.loads(os.environ['ZOOM'])); "
               "from joingate.zoom.client import ZoomClient; s = app.extensions['joingate']; "
               "print(ZoomClient(s.config, s.store).token())")
