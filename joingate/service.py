@@ -32,7 +32,9 @@ MAX_HEADER_TEXT = 256
 
 MEETING_DEFAULTS: dict[str, Any] = {
     "pwd": "",
-    "target": "webclient",
+    # The registrant's own Zoom join_url where joingate has one (Zoom's events then carry
+    # registrant_id: strong evidence), the web client for the others (zoom/urls.py).
+    "target": "registrant",
     "open_before": 15 * 60,     # links open 15 minutes before the start
     "close_after": 60 * 60,     # and close an hour after the scheduled end
     "max_devices": 1,
