@@ -14,6 +14,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 CLIENT_ID, CLIENT_SECRET, ACCOUNT_ID = "fake-client", "fake-client-secret", "fake-account"
+# Settings Zoom's meeting update accepts, with their JSON types (unknown ones are ignored).
+SETTING_TYPES: dict[str, type] = {
+    "approval_type": int, "registration_type": int, "registrants_confirmation_email": bool,
+    "registrants_email_notification": bool, "allow_multiple_devices": bool,
+    "meeting_authentication": bool, "waiting_room": bool, "join_before_host": bool}
+SETTING_ENUMS: dict[str, tuple[int, ...]] = {"approval_type": (0, 1, 2),
+                                             "registration_type": (1, 2, 3)}
 
 
 class FakeZoom:
@@ -180,13 +187,6 @@ class FakeZoom:
         handler._answer(200, {"access_token": token, "token_type": "bearer",
                               "expires_in": self.token_lifetime, "scope": "meeting:read"})
 
-    # Settings Zoom's meeting update accepts, with their JSON types (unknown ones are ignored).
-    SETTING_TYPES: dict[str, type] = {
-        "approval_type": int, "registration_type": int, "registrants_confirmation_email": bool,
-        "registrants_email_notification": bool, "allow_multiple_devices": bool,
-        "meeting_authentication": bool, "waiting_room": bool, "join_before_host": bool}
-    ENUMS: dict[str, tuple[int, ...]] = {"approval_type": (0, 1, 2), "registration_type": (1, 2, 3)}
-
     def _update_meeting(self, handler: Any, meeting_id: str, body: bytes) -> None:
         """PATCH /meetings/{id}: 204 and the known settings changed; 400 with Zoom's error shape
         for a body that is not JSON or a setting of the wrong type or value."""
@@ -202,11 +202,11 @@ class FakeZoom:
                                                      "message": "Invalid field."}]})
         errors = []
         for name, value in settings.items():
-            kind = self.SETTING_TYPES.get(name)
+            kind = SETTING_TYPES.get(name)
             if kind is None:
                 continue
             wrong_type = type(value) is not kind      # bool is no int here, as in JSON
-            if wrong_type or value not in self.ENUMS.get(name, (value,)):
+            if wrong_type or value not in SETTING_ENUMS.get(name, (value,)):
                 errors.append({"field": f"settings.{name}", "message": "Invalid field."})
         if errors:
             return handler._answer(400, {"code": 300, "message": "Validation Failed.",
@@ -215,7 +215,7 @@ class FakeZoom:
             self.patches.append((meeting_id, data))
             stored = self.meetings[meeting_id]["settings"]
             for name, value in settings.items():
-                if name in self.SETTING_TYPES and name not in self.locked_settings:
+                if name in SETTING_TYPES and name not in self.locked_settings:
                     stored[name] = value
         handler._answer(204)
 

@@ -5,6 +5,7 @@ client's token cache lives in Redis: every test runs on the embedded store and o
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -49,8 +50,6 @@ def row(output: str, setting: str) -> str:
 
 def cells(line: str) -> list[str]:
     """The setting, now, wanted and state cells of a row (columns are 2+ spaces apart)."""
-    import re
-
     return re.split(r"\s{2,}", line.strip())
 
 

@@ -60,6 +60,12 @@ class Row:
     why: str
 
 
+def holds(settings: dict[str, Any], wanted: Wanted) -> bool:
+    """Zoom reports exactly the wanted value (of the wanted JSON type: ``1`` is not ``true``)."""
+    value = settings.get(wanted.field)
+    return type(value) is type(wanted.value) and value == wanted.value
+
+
 def show(field: str, value: Any) -> str:
     """A setting's value as the table shows it."""
     if value is None:
@@ -81,12 +87,11 @@ def review(meeting: dict[str, Any]) -> list[Row]:
         current = settings.get(wanted.field)
         why = wanted.why
         if wanted.field == "approval_type" and meeting.get("type") not in REGISTRATION_TYPES:
-            why += (f" Zoom offers registration only for scheduled meetings (type 2) and "
-                    f"recurring meetings with a fixed time (type 8); this one is type "
+            why += (" Zoom offers registration only for scheduled meetings (type 2) and "
+                    "recurring meetings with a fixed time (type 8); this one is type "
                     f"{meeting.get('type')}.")
         rows.append(Row(wanted.field, show(wanted.field, current),
-                        show(wanted.field, wanted.value),
-                        type(current) is type(wanted.value) and current == wanted.value, why))
+                        show(wanted.field, wanted.value), holds(settings, wanted), why))
     has_passcode = bool(meeting.get("password") or meeting.get("encrypted_password"))
     rows.append(Row("passcode", "set" if has_passcode else "none", "", None,
                     "Set: people who know only the meeting ID cannot join. It is inside every "
@@ -107,9 +112,7 @@ def review(meeting: dict[str, Any]) -> list[Row]:
 def settings_to_apply(meeting: dict[str, Any]) -> dict[str, Any]:
     """The ``settings`` object that closes what is open: only the fields not yet as wanted."""
     settings = meeting.get("settings") or {}
-    return {wanted.field: wanted.value for wanted in REQUIRED
-            if not (type(settings.get(wanted.field)) is type(wanted.value)
-                    and settings.get(wanted.field) == wanted.value)}
+    return {wanted.field: wanted.value for wanted in REQUIRED if not holds(settings, wanted)}
 
 
 def open_rows(rows: list[Row]) -> list[Row]:
