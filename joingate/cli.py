@@ -83,7 +83,8 @@ def meeting() -> None:
 @click.option("--duration", required=True, type=click.IntRange(1, 10080), help="Minutes.")
 @click.option("--passcode", default=None, help="Goes verbatim into pwd= (plain or encoded).")
 @click.option("--target", type=click.Choice(["webclient", "registrant"]), default=None,
-              help="Redirect to the web client (default) or the registrant's own join_url.")
+              help="registrant (default): each registrant's own Zoom join_url where there is "
+                   "one, else the web client; webclient: always the web client.")
 @click.option("--open-before", type=click.IntRange(0, 1440), default=None,
               help="Minutes before the start when links open (default 15).")
 @click.option("--close-after", type=click.IntRange(0, 10080), default=None,
@@ -114,6 +115,7 @@ def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
         rejoin=rejoin, policy=policy, support=support, auto_submit=auto_submit,
         staff=list(staff) if staff else None)
     click.echo(f"meeting {meeting_id} {'added' if created else 'updated'}")
+    _say_target(meeting_id)
 
 
 # Links
@@ -141,6 +143,19 @@ def links_issue_command(meeting_id: str, csv_file: io.TextIOBase) -> None:
         out.writerow({**row, "link": link.url})
     created = sum(link.created for link in issued)
     click.echo(f"{len(issued)} link(s) issued, {created} new registrant(s)", err=True)
+    _say_target(meeting_id)
+
+
+def _say_target(meeting_id: str) -> None:
+    """Tell the organizer (stderr) which redirect target the meeting uses and what evidence it
+    gives. Reads every registrant: a CLI aid, never on a request path."""
+    from .zoom.urls import target_evidence
+
+    meetings = _state().meetings
+    registrants = meetings.registrants(meeting_id)
+    with_join_url = sum(1 for registrant in registrants if registrant.join_url)
+    click.echo(target_evidence(meetings.get(meeting_id).target, with_join_url,
+                               len(registrants)), err=True)
 
 
 def _csv_with_links(header: list[str]) -> csv.DictWriter:
@@ -294,6 +309,23 @@ def zoom_register_command(meeting_id: str, csv_file: io.TextIOBase) -> None:
             out.writerow({**row, "link": result.link.url})
     click.echo(f"{len(results) - failed} registered, {failed} refused by Zoom", err=True)
     if failed:
+        sys.exit(1)
+
+
+@zoom.command("harden")
+@click.argument("meeting_id")
+@click.option("--apply", "apply_changes", is_flag=True,
+              help="Set what is open at Zoom, then read the settings again to verify.")
+@_reported
+def zoom_harden_command(meeting_id: str, apply_changes: bool) -> None:
+    """List the meeting's Zoom settings that close holes the gate cannot (registration with
+    approval, Zoom's confirmation email, one device per registrant link, signed-in users only),
+    with the passcode and waiting room; --apply sets them. Exit 0 hardened, 1 still open."""
+    from .zoom.harden import harden, report
+
+    result = harden(_zoom(), meeting_id, apply_changes)
+    report(result, meeting_id, click.echo)
+    if not result.hardened:
         sys.exit(1)
 
 

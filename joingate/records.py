@@ -39,7 +39,10 @@ class Meeting:
     duration: int                  # minutes
     expire_at: int                 # every key of the meeting expires then
     pwd: str = ""
-    target: str = "webclient"      # webclient | registrant
+    # registrant: the registrant's own Zoom join_url where joingate has one (Zoom's events then
+    # carry registrant_id: strong evidence), the web client for the others; webclient: always
+    # the web client with the name (weak evidence).
+    target: str = "registrant"
     open_before: int = 15 * 60     # links open 15 minutes before the start
     close_after: int = 60 * 60     # and close an hour after the scheduled end
     max_devices: int = 1
