@@ -4,8 +4,8 @@
 
 Starts its own redis-server on loopback (tests/stack.py's RedisServer: no persistence), then,
 through ``Service.issue_links`` (one ``upsert.lua`` call per 500 rows), issues links to
-``--guests`` registrants all named "Guest" in one meeting and ``--students`` all named "Student"
-in another. Prints, for each, the seconds the call took and the longest single Redis command
+``--guests`` registrants all named "Guest" in one meeting, ``--students`` all named "Student"
+in another, and, for reference, ``--guests`` registrants of distinct names. Prints, for each, the seconds the call took and the longest single Redis command
 (the longest ``upsert.lua`` call: every other client waits that long), read from SLOWLOG.
 Issue 13 finding 2 measured 3,000 "Guest" rows at 6.5 s before the fix.
 """
@@ -28,14 +28,16 @@ from stack import RedisServer  # noqa: E402
 SECRET = "bench-secret-key-bench-secret-key"
 
 
-def issue_same_name(service, redis_client, meeting_id: str, name: str,
-                    count: int) -> tuple[float, float]:
-    """Issue ``count`` links named ``name`` in a new meeting: (seconds, longest command in ms)."""
+def issue_same_name(service, redis_client, meeting_id: str, name: str, count: int,
+                    distinct: bool = False) -> tuple[float, float]:
+    """Issue ``count`` links named ``name`` (``name 1``, ``name 2``... when ``distinct``) in a
+    new meeting: (seconds, longest Redis command in ms)."""
     from joingate.roster import RegistrantInput
 
     service.add_meeting(meeting_id, topic=f"{count} x {name}",
                         start=datetime.now(timezone.utc) + timedelta(days=1), duration=60)
-    people = [RegistrantInput(f"{name.lower()}{n}@example.org", name) for n in range(count)]
+    people = [RegistrantInput(f"{name.lower()}{n}@example.org", f"{name} {n}" if distinct else name)
+              for n in range(count)]
     redis_client.slowlog_reset()
     began = time.perf_counter()
     links = service.issue_links(meeting_id, people)
@@ -66,11 +68,14 @@ def main() -> None:
             redis_client = service.store.redis
             redis_client.config_set("slowlog-log-slower-than", 0)
             redis_client.config_set("slowlog-max-len", 10_000)
-            for meeting_id, name, count in (("85746065431", "Guest", options.guests),
-                                            ("85746065432", "Student", options.students)):
+            for meeting_id, name, count, distinct in (
+                    ("85746065431", "Guest", options.guests, False),
+                    ("85746065432", "Student", options.students, False),
+                    ("85746065433", "Member", options.guests, True)):
                 seconds, longest_ms = issue_same_name(service, redis_client, meeting_id, name,
-                                                      count)
-                print(f"{count:>6,} registrants named {name!r}: {seconds:.2f} s "
+                                                      count, distinct)
+                named = f"named '{name} <n>' (reference)" if distinct else f"named {name!r}"
+                print(f"{count:>6,} registrants {named}: {seconds:.2f} s "
                       f"(longest Redis command {longest_ms:.1f} ms)", flush=True)
         finally:
             server.stop()

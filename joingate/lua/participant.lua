@@ -18,56 +18,83 @@
 -- ARGV[11] participant_uuid    ARGV[12] casefolded user_name   ARGV[13] casefolded email
 -- ARGV[14] now                 ARGV[15] sharing grace (s)      ARGV[16] event stream cap
 --
--- Returns {status, registrant id or "", open stays of that registrant in this instance};
--- status: recorded | duplicate | unknown_meeting. Matching order: registrant_id, customer_key,
--- the display name joingate gave, email.
-local expire_at = redis.call('HGET', KEYS[1], 'expire_at')
+-- Returns {status, registrant id or "", open stays of that registrant in this instance}:
+--   unknown_meeting  no meeting hash; nothing written
+--   duplicate        the digest was seen before; nothing written
+--   recorded         the digest is added to the seen set; the stay is written (r: the matched
+--                    registrant id, or "" for nobody; n, u; j or l; x=1 for the host and staff,
+--                    and once set it stays); the instance is noted (HSETNX, time = now); the
+--                    stay key is listed under its registrant; a joined stay of a non-exempt
+--                    registrant with 2 or more open non-exempt stays schedules a sharing check
+--                    at now + grace (ZADD NX); one event is logged: kind joined | left, or
+--                    unmatched for a joined stay with no registrant that is not exempt.
+-- Matching order: registrant_id, customer_key, the display name joingate gave, email; a stay
+-- matched before keeps its registrant when a later delivery matches nobody.
+-- Every key written moves to the meeting's expire_at (indexes and registrants are only read).
+local meeting_key, seen_key, stays_key = KEYS[1], KEYS[2], KEYS[3]
+local stays_by_registrant_key, instances_key = KEYS[4], KEYS[5]
+local zoom_ids_key, displays_key, staff_key = KEYS[6], KEYS[7], KEYS[8]
+local customer_registrant_key, email_registrant_key = KEYS[9], KEYS[10]
+local events_key, checks_key = KEYS[11], KEYS[12]
+local digest, kind, stay_key, instance = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local zoom_registrant_id, customer_rid = ARGV[5], ARGV[6]
+local user_name, email_rid = ARGV[7], ARGV[8]
+local at_text, is_host, participant_uuid = ARGV[9], ARGV[10] == '1', ARGV[11]
+local name_key, email_key = ARGV[12], ARGV[13]
+local now_text, grace, stream_cap = ARGV[14], tonumber(ARGV[15]), ARGV[16]
+
+local expire_at = redis.call('HGET', meeting_key, 'expire_at')
 if not expire_at then return {'unknown_meeting', '', 0} end
-if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return {'duplicate', '', 0} end
+if redis.call('SADD', seen_key, digest) == 0 then return {'duplicate', '', 0} end
 
 local rid = false
-if ARGV[5] ~= '' then rid = redis.call('HGET', KEYS[6], ARGV[5]) end
-if not rid and ARGV[6] ~= '' and redis.call('EXISTS', KEYS[9]) == 1 then rid = ARGV[6] end
-if not rid and ARGV[7] ~= '' then rid = redis.call('HGET', KEYS[7], ARGV[7]) end
-if not rid and ARGV[8] ~= '' and redis.call('EXISTS', KEYS[10]) == 1 then rid = ARGV[8] end
+if zoom_registrant_id ~= '' then rid = redis.call('HGET', zoom_ids_key, zoom_registrant_id) end
+if not rid and customer_rid ~= '' and redis.call('EXISTS', customer_registrant_key) == 1 then
+  rid = customer_rid
+end
+if not rid and user_name ~= '' then rid = redis.call('HGET', displays_key, user_name) end
+if not rid and email_rid ~= '' and redis.call('EXISTS', email_registrant_key) == 1 then
+  rid = email_rid
+end
 rid = rid or ''
-local exempt = ARGV[10] == '1'
-  or (ARGV[12] ~= '' and redis.call('SISMEMBER', KEYS[8], ARGV[12]) == 1)
-  or (ARGV[13] ~= '' and redis.call('SISMEMBER', KEYS[8], ARGV[13]) == 1)
+local exempt = is_host
+  or (name_key ~= '' and redis.call('SISMEMBER', staff_key, name_key) == 1)
+  or (email_key ~= '' and redis.call('SISMEMBER', staff_key, email_key) == 1)
 
-local key, joined, at = ARGV[3], ARGV[2] == 'joined', tonumber(ARGV[9])
-local raw = redis.call('HGET', KEYS[3], key)
+local joined, at = kind == 'joined', tonumber(at_text)
+local raw = redis.call('HGET', stays_key, stay_key)
 local stay = raw and cjson.decode(raw) or {}
-stay.n = ARGV[7]
-stay.u = ARGV[11]
+stay.n = user_name
+stay.u = participant_uuid
 if rid ~= '' or not stay.r then stay.r = rid end
 if exempt or stay.x == 1 then stay.x = 1 else stay.x = nil end
 if joined then stay.j = at else stay.l = at end
-redis.call('HSET', KEYS[3], key, cjson.encode(stay))
-redis.call('HSETNX', KEYS[5], ARGV[4], ARGV[14])
+redis.call('HSET', stays_key, stay_key, cjson.encode(stay))
+redis.call('HSETNX', instances_key, instance, now_text)
 
 local open = 0
 if stay.r ~= '' then
-  local listed = redis.call('HGET', KEYS[4], stay.r) or ''
-  if not string.find('\n' .. listed .. '\n', '\n' .. key .. '\n', 1, true) then
-    listed = (listed == '') and key or (listed .. '\n' .. key)
-    redis.call('HSET', KEYS[4], stay.r, listed)
+  local listed = redis.call('HGET', stays_by_registrant_key, stay.r) or ''
+  if not string.find('\n' .. listed .. '\n', '\n' .. stay_key .. '\n', 1, true) then
+    listed = (listed == '') and stay_key or (listed .. '\n' .. stay_key)
+    redis.call('HSET', stays_by_registrant_key, stay.r, listed)
   end
   for other in string.gmatch(listed, '[^\n]+') do
-    local s = cjson.decode(redis.call('HGET', KEYS[3], other) or '{}')
+    local s = cjson.decode(redis.call('HGET', stays_key, other) or '{}')
     if s.j and not s.l and s.x ~= 1 then open = open + 1 end
   end
   if joined and open >= 2 and stay.x ~= 1 then
-    redis.call('ZADD', KEYS[12], 'NX', tonumber(ARGV[14]) + tonumber(ARGV[15]),
-               ARGV[4] .. '\t' .. stay.r)
+    redis.call('ZADD', checks_key, 'NX', tonumber(now_text) + grace, instance .. '\t' .. stay.r)
   end
 end
 
-local kind = ARGV[2]
-if joined and stay.r == '' and stay.x ~= 1 then kind = 'unmatched' end
-redis.call('XADD', KEYS[11], 'MAXLEN', '~', ARGV[16], '*', 'kind', kind, 'registrant', stay.r,
-           'at', ARGV[9], 'instance', ARGV[4], 'name', ARGV[7], 'participant', ARGV[11])
-for i = 2, 12 do
-  if i ~= 6 and i ~= 7 and i ~= 9 and i ~= 10 then redis.call('EXPIREAT', KEYS[i], expire_at) end
+local logged = kind
+if joined and stay.r == '' and stay.x ~= 1 then logged = 'unmatched' end
+redis.call('XADD', events_key, 'MAXLEN', '~', stream_cap, '*', 'kind', logged,
+           'registrant', stay.r, 'at', at_text, 'instance', instance, 'name', user_name,
+           'participant', participant_uuid)
+for _, key in ipairs({seen_key, stays_key, stays_by_registrant_key, instances_key, staff_key,
+                      events_key, checks_key}) do
+  redis.call('EXPIREAT', key, expire_at)
 end
 return {'recorded', stay.r, open}
