@@ -75,6 +75,10 @@ class Keys:
     def displays(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:displays"
 
+    def name_suffixes(self, meeting_id: str) -> str:
+        """For unique display names: hash name -> highest n given as "name (n)" (upsert.lua)."""
+        return f"{self._m(meeting_id)}:suffixes"
+
     def zoom_ids(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:zids"
 
@@ -314,7 +318,8 @@ class Store:
             pipe.zrange(self.keys.roster(meeting_id), 0, -1)
             pipe.hkeys(self.keys.instances(meeting_id))
             existed, *_, rids, instances = pipe.execute()
-        keys = [self.keys.displays(meeting_id), self.keys.zoom_ids(meeting_id),
+        keys = [self.keys.displays(meeting_id), self.keys.name_suffixes(meeting_id),
+                self.keys.zoom_ids(meeting_id),
                 self.keys.roster(meeting_id), self.keys.events(meeting_id),
                 self.keys.staff(meeting_id), self.keys.seen(meeting_id),
                 self.keys.user_agents(meeting_id),
@@ -368,7 +373,7 @@ class Store:
         k = self.keys
         results: list[tuple[int, str, bool]] = []
         head = [k.meeting(meeting_id), k.displays(meeting_id), k.zoom_ids(meeting_id),
-                k.roster(meeting_id)]
+                k.roster(meeting_id), k.name_suffixes(meeting_id)]
         for start in range(0, len(rows), UPSERT_CHUNK):
             batch = rows[start:start + UPSERT_CHUNK]
             flat = self.scripts["upsert"](
