@@ -22,7 +22,7 @@ from flask import Flask
 from .errors import ConfigError, InvalidInput, JoingateError, NotFound, StorageUnavailable
 from .exports import write_links_csv, write_report_csv
 from .signing import registrant_id_for
-from .roster import RegistrantInput, read_csv
+from .roster import RegistrantInput, fault_lines, read_csv
 from .service import Service, parse_start
 
 
@@ -48,10 +48,8 @@ def _reported(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except InvalidInput as exc:
-            for detail in exc.details:
-                where = f"line {detail['line']}: " if "line" in detail else ""
-                field = f"{detail['field']}: " if "field" in detail else ""
-                click.echo(f"error: {where}{field}{detail['message']}", err=True)
+            for text in fault_lines(exc.details):     # each bad line once; the summary after
+                click.echo(f"error: {text}", err=True)
             raise click.ClickException(exc.message) from None
         except StorageUnavailable as exc:
             click.echo(f"Error: {exc}", err=True)
@@ -123,13 +121,15 @@ def links() -> None:
 
 @links.command("issue")
 @click.argument("meeting_id")
-@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.argument("csv_file", type=click.File("rb"))   # read_csv decodes (and names bad bytes)
 @_reported
-def links_issue_command(meeting_id: str, csv_file: io.TextIOBase) -> None:
+def links_issue_command(meeting_id: str, csv_file: io.BufferedIOBase) -> None:
     """Read registrants from CSV_FILE ('-' for stdin), write it to stdout with a link column.
 
-    Columns: email, and name or first_name/last_name; optional registrant_id, join_url.
-    A file with any bad line is refused whole, each bad line named.
+    Columns: email, and name or first_name/last_name; optional registrant_id, join_url (case
+    and spacing do not matter: Zoom's export headers are read); any other column is kept.
+    Comma, semicolon or tab separated, UTF-8. A file with any bad line is refused whole, each
+    bad line named.
     """
     service = _service()
     roster = read_csv(csv_file.read(), service.config["ZOOM_JOIN_DOMAIN"])
@@ -268,9 +268,9 @@ def zoom_sync_command(meeting_id: str) -> None:
 
 @zoom.command("register")
 @click.argument("meeting_id")
-@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.argument("csv_file", type=click.File("rb"))   # read_csv decodes (and names bad bytes)
 @_reported
-def zoom_register_command(meeting_id: str, csv_file: io.TextIOBase) -> None:
+def zoom_register_command(meeting_id: str, csv_file: io.BufferedIOBase) -> None:
     """Register everyone in CSV_FILE at Zoom (auto-approved), keep Zoom's registrant_id and
     join_url, issue gate links, print the CSV with a link column. A row Zoom refuses is
     reported (with Zoom's message) and the others go on; a rerun registers nobody twice."""

@@ -21,10 +21,16 @@ def rows_of(output: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(output)))
 
 
-def issue(runner, tmp_path, text: str, meeting: str = MEETING_ID):
+def issue(runner, tmp_path, text: str | bytes, meeting: str = MEETING_ID):
+    """``links issue`` of a file holding ``text`` (UTF-8) or exactly ``bytes``."""
     path = tmp_path / "people.csv"
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     return runner(["links", "issue", meeting, str(path)])
+
+
+def stored(service) -> list[tuple[str, str]]:
+    return [(fields["email"], fields["name"]) for _, fields in
+            service.store.registrants(MEETING_ID)]
 
 
 def test_meeting_add_then_update(runner, service):
@@ -73,6 +79,7 @@ def test_links_issue_names_every_bad_line_and_writes_nothing(runner, tmp_path, m
     assert "line 3: email:" in result.stderr
     assert "line 4: name:" in result.stderr
     assert "line 5: join_url: join_url must be an https:// URL on zoom.us" in result.stderr
+    assert [result.stderr.count(f"line {n}:") for n in (2, 3, 4, 5)] == [0, 1, 1, 1]
     assert result.stdout == ""
     assert service.store.registrants(MEETING_ID) == []
 
@@ -80,6 +87,87 @@ def test_links_issue_names_every_bad_line_and_writes_nothing(runner, tmp_path, m
 def test_links_issue_without_email_column(runner, tmp_path, meeting):
     result = issue(runner, tmp_path, "name\nAna\n")
     assert result.exit_code == 1 and "no 'email' column" in result.output
+
+
+ZOOM_EXPORT = (
+    "First Name,Last Name,Email,City,Country/Region,Zip/Postal Code,State/Province,Phone,"
+    "Industry,Organization,Job Title,Purchasing Time Frame,Role in Purchase Process,"
+    "No of Employees,Questions & Comments,Registration Time,Approval Status\n"
+    "Ana,Lima,ana.lima@example.org,Lisboa,Portugal,1000-001,,,,Clay Co,,,,,"
+    "\"Can I bring clay?\",\"Nov 20, 2026 09:14:02\",approved\n"
+    "José,Ñúñez,jose@example.org,Porto,Portugal,,,,,,,,,,,\"Nov 21, 2026 18:02:40\",approved\n")
+
+
+@pytest.mark.parametrize("data", [
+    ZOOM_EXPORT,
+    ZOOM_EXPORT.replace(",", ";").replace("Nov 20; 2026", "Nov 20, 2026")
+    .replace("Nov 21; 2026", "Nov 21, 2026").replace("\n", "\r\n").encode("utf-8-sig"),
+    ZOOM_EXPORT.replace(",", "\t").replace("Nov 20\t 2026", "Nov 20, 2026")
+    .replace("Nov 21\t 2026", "Nov 21, 2026").replace('"', ""),
+], ids=["zoom-export", "semicolon-excel-bom", "tab"])
+def test_links_issue_reads_real_files_and_keeps_every_column(runner, tmp_path, meeting, service,
+                                                             data):
+    result = issue(runner, tmp_path, data)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == "2 link(s) issued, 2 new registrant(s)\n"
+    out = list(csv.reader(io.StringIO(result.stdout)))
+    assert out[0] == [*ZOOM_EXPORT.split("\n", 1)[0].split(","), "link"]
+    rows = rows_of(result.stdout)
+    assert [(row["Email"], row["City"], row["Registration Time"]) for row in rows] == [
+        ("ana.lima@example.org", "Lisboa", "Nov 20, 2026 09:14:02"),
+        ("jose@example.org", "Porto", "Nov 21, 2026 18:02:40")]
+    assert rows[0]["Questions & Comments"] == "Can I bring clay?"
+    assert all(row["link"].startswith("https://gate.example.org/j/") for row in rows)
+    assert stored(service) == [("ana.lima@example.org", "Ana Lima"),
+                               ("jose@example.org", "José Ñúñez")]
+
+
+def test_european_excel_semicolon_file_with_bom(runner, tmp_path, meeting, service):
+    data = ("\ufeffemail;first_name;last_name\r\n"
+            "ana.lima@example.org;Ana;Lima\r\njose@example.org;José;Ñúñez\r\n;;\r\n")
+    result = issue(runner, tmp_path, data.encode("utf-8"))
+    assert result.exit_code == 0, result.stderr
+    rows = rows_of(result.stdout)
+    assert [(row["email"], row["first_name"], row["last_name"]) for row in rows] == [
+        ("ana.lima@example.org", "Ana", "Lima"), ("jose@example.org", "José", "Ñúñez")]
+    assert list(rows[0]) == ["email", "first_name", "last_name", "link"]
+    assert stored(service) == [("ana.lima@example.org", "Ana Lima"),
+                               ("jose@example.org", "José Ñúñez")]
+
+
+@pytest.mark.parametrize("data,expected", [
+    ("Mail;Nombre\na@x.org;Ana\n",
+     "Error: line 1: the header has no 'email' column; the columns found are 'Mail', 'Nombre'. "
+     "If 'Mail' holds the email addresses, name that column 'email'\n"),
+    ('"email;first_name;last_name"\n"a@x.org;Ana;Lima"\n',
+     "Error: line 1: the header has no 'email' column; the columns found are "
+     "'email;first_name;last_name'. The file looks semicolon-separated, with each whole line "
+     "in quotes (one field): save it again as plain CSV\n"),
+    ("email;name\r\na@x.org;Jos\xe9\r\n".encode("cp1252"),
+     "Error: line 2: the file is not UTF-8 text (byte 0xe9); it looks saved in a legacy "
+     "encoding: in Excel save it as 'CSV UTF-8', in LibreOffice choose the character set "
+     "UTF-8\n"),
+], ids=["wrong-headers", "quoted-semicolon-lines", "windows-1252"])
+def test_links_issue_refuses_a_file_it_cannot_read_with_one_sentence(runner, tmp_path, meeting,
+                                                                     service, data, expected):
+    result = issue(runner, tmp_path, data)
+    assert result.exit_code == 1
+    assert result.stderr == expected
+    assert result.stdout == "" and stored(service) == []
+
+
+def test_links_issue_names_each_of_many_bad_lines_once(runner, tmp_path, meeting, service):
+    text = "email,name\nok@example.org,Fine\n" + "".join(
+        f"person{n}.example.org,Someone {n}\n" for n in range(60))
+    result = issue(runner, tmp_path, text)
+    assert result.exit_code == 1
+    errors = result.stderr.splitlines()
+    assert errors[:50] == [f"error: line {n}: email: 'person{n - 3}.example.org' is not an email "
+                           "address" for n in range(3, 53)]
+    assert errors[50:] == ["error: and 10 more bad line(s)",
+                           "Error: 60 of 61 line(s) are bad; the file is refused whole and "
+                           "nothing was imported"]
+    assert result.stdout == "" and stored(service) == []
 
 
 def test_links_issue_unknown_meeting(runner, tmp_path):
