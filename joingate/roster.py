@@ -107,12 +107,11 @@ def decode_csv(data: bytes) -> str:
     """The text of an uploaded CSV file: UTF-8 (a BOM is dropped), or UTF-16 when it starts with
     a UTF-16 BOM (Excel's "Unicode Text"). Raises InvalidInput naming the first line that is not
     UTF-8, with what to do about it."""
-    for bom, codec in ((codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            try:
-                return data.decode(codec)
-            except UnicodeDecodeError:
-                raise InvalidInput("the file starts like UTF-16 text but is not") from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InvalidInput("the file starts like UTF-16 text but is not") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -155,6 +154,7 @@ def _header_fault(header: list[str], keys: list[str], text: str, delimiter: str)
 
 
 def _guess_cause(header: list[str], keys: list[str], text: str, delimiter: str) -> str:
+    """The likeliest reason a header is unusable, as a sentence that says what to do."""
     if len(header) == 1:
         for other, word in {**DELIMITERS, "|": "'|'"}.items():
             if other in header[0] and other != delimiter:
@@ -166,7 +166,7 @@ def _guess_cause(header: list[str], keys: list[str], text: str, delimiter: str) 
     if any(EMAIL_RE.match(name) for name in header):
         return ("Line 1 looks like a registrant, not a header: add a first line such as "
                 "'email,first_name,last_name'")
-    for number, line in enumerate(text.split("\n")[1:HEADER_SEARCH_LINES], start=2):
+    for number, line in enumerate(text.split("\n", HEADER_SEARCH_LINES)[1:-1], start=2):
         cells = _header_cells(line, sniff_delimiter(line))
         if "email" in map(column_key, cells) and len(cells) > 1:
             return (f"Line {number} looks like the header: delete the {number - 1} line(s) "
