@@ -60,6 +60,32 @@ def _reported(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+class MeetingNumber(click.ParamType):
+    """A Zoom meeting number as typed or as Zoom shows it: ``857 4606 5433`` (or with hyphens)
+    is ``85746065432``. Anything else is passed on as typed, for the service to refuse."""
+
+    name = "meeting_id"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        compact = "".join(str(value).replace("-", " ").split())
+        return compact if compact.isascii() and compact.isdigit() else str(value)
+
+
+MEETING_NUMBER = MeetingNumber()
+
+
+def _refuse_ended(start: int, duration: int, now: float) -> None:
+    """A meeting whose scheduled end has passed would give links that answer "class is over"
+    from the first click: refuse it with a sentence (``--allow-past`` skips this check)."""
+    end = start + duration * 60
+    if end <= now:
+        ended = datetime.fromtimestamp(end, tz=timezone.utc)
+        raise InvalidInput(f"the class would have ended at {ended:%Y-%m-%d %H:%M} UTC, in the "
+                           "past: its links would answer 'class is over'. Check the date and "
+                           "its year, or add --allow-past to add it anyway")
+
+
 @click.group()
 def main() -> None:
     """joingate: one registration, one person in the Zoom meeting."""
@@ -73,9 +99,10 @@ def meeting() -> None:
 
 
 @meeting.command("add")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @click.option("--topic", required=True, help="Title shown on the pages.")
-@click.option("--start", required=True, help="ISO 8601 with a zone, e.g. 2026-12-01T18:00:00Z.")
+@click.option("--start", required=True,
+              help="ISO 8601 with a zone, e.g. 2026-12-01T18:00:00Z or 2026-12-01 19:00+01:00.")
 @click.option("--duration", required=True, type=click.IntRange(1, 10080), help="Minutes.")
 @click.option("--passcode", default=None, help="Goes verbatim into pwd= (plain or encoded).")
 @click.option("--target", type=click.Choice(["webclient", "registrant"]), default=None,
@@ -96,15 +123,22 @@ def meeting() -> None:
 @click.option("--staff", multiple=True,
               help="Name or email of a teacher or assistant never flagged (repeatable; "
                    "replaces the list).")
+@click.option("--allow-past", is_flag=True,
+              help="Add it even if its scheduled end has passed (its links would be over).")
 @_reported
 def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
                         passcode: str | None, target: str | None, open_before: int | None,
                         close_after: int | None, max_devices: int | None, rejoin: bool | None,
                         policy: str | None, support: str | None,
-                        auto_submit: bool | None, staff: tuple[str, ...]) -> None:
-    """Add a meeting, or update it if it exists."""
+                        auto_submit: bool | None, staff: tuple[str, ...],
+                        allow_past: bool) -> None:
+    """Add a meeting, or update it if it exists. MEETING_ID as Zoom shows it (857 4606 5433)
+    is fine."""
+    start_at = parse_start(start)
+    if not allow_past:
+        _refuse_ended(start_at, duration, _service().clock())
     created = _service().add_meeting(
-        meeting_id, topic=topic, start=parse_start(start), duration=duration, pwd=passcode,
+        meeting_id, topic=topic, start=start_at, duration=duration, pwd=passcode,
         target=target, open_before=None if open_before is None else open_before * 60,
         close_after=None if close_after is None else close_after * 60, max_devices=max_devices,
         rejoin=rejoin, policy=policy, support=support, auto_submit=auto_submit,
@@ -120,7 +154,7 @@ def links() -> None:
 
 
 @links.command("issue")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @click.argument("csv_file", type=click.File("rb"))   # read_csv decodes (and names bad bytes)
 @_reported
 def links_issue_command(meeting_id: str, csv_file: io.BufferedIOBase) -> None:
@@ -157,7 +191,7 @@ def _manage(action: str, meeting_id: str, email: str) -> None:
 
 
 @links.command("revoke")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @click.argument("email")
 @_reported
 def links_revoke_command(meeting_id: str, email: str) -> None:
@@ -166,7 +200,7 @@ def links_revoke_command(meeting_id: str, email: str) -> None:
 
 
 @links.command("reset")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @click.argument("email")
 @click.option("--approve", is_flag=True,
               help="Also approve the registrant again at Zoom (after a deny).")
@@ -182,7 +216,7 @@ def links_reset_command(meeting_id: str, email: str, approve: bool) -> None:
 
 
 @links.command("reissue")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @click.argument("email")
 @_reported
 def links_reissue_command(meeting_id: str, email: str) -> None:
@@ -191,7 +225,7 @@ def links_reissue_command(meeting_id: str, email: str) -> None:
 
 
 @links.command("show")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @click.argument("email")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_reported
@@ -212,7 +246,7 @@ def links_show_command(meeting_id: str, email: str, as_json: bool) -> None:
 
 
 @links.command("export")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @_reported
 def links_export_command(meeting_id: str) -> None:
     """Every registrant's current link as CSV for the mail merge (email, name, display_name,
@@ -223,7 +257,7 @@ def links_export_command(meeting_id: str) -> None:
 # Report
 
 @main.command("report")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
 @_reported
 def report_command(meeting_id: str, fmt: str) -> None:
@@ -250,7 +284,7 @@ def zoom() -> None:
 
 
 @zoom.command("sync")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @_reported
 def zoom_sync_command(meeting_id: str) -> None:
     """Import the meeting and its approved registrants from Zoom, issue links, print the
@@ -267,7 +301,7 @@ def zoom_sync_command(meeting_id: str) -> None:
 
 
 @zoom.command("register")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @click.argument("csv_file", type=click.File("rb"))   # read_csv decodes (and names bad bytes)
 @_reported
 def zoom_register_command(meeting_id: str, csv_file: io.BufferedIOBase) -> None:
@@ -297,7 +331,7 @@ def zoom_register_command(meeting_id: str, csv_file: io.BufferedIOBase) -> None:
 
 
 @zoom.command("reconcile")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @click.option("--every", type=click.IntRange(10, 3600), default=None,
               help="Repeat every N seconds until interrupted.")
 @_reported

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from conftest import MEETING_ID
+from joingate.errors import NotFound
 
 GOOD_CSV = """email,first_name,last_name,company
 ana.lima@example.org,Ana,Lima,Clay Co
@@ -54,6 +55,48 @@ def test_meeting_add_then_update(runner, service):
 def test_meeting_add_refuses_bad_input(runner, args, message):
     result = runner(["meeting", "add", MEETING_ID, "--topic", "T", "--duration", "60", *args])
     assert result.exit_code != 0 and message in result.output
+
+
+@pytest.mark.parametrize("start", [
+    "2026-12-01 18:00Z", "2026-12-01T18:00Z", "2026-12-01 19:00 +01:00", "2026-12-01 19:00+0100",
+    "2026-12-01 18:00 UTC", "2026-12-01t18:00:00.5z",
+])
+def test_meeting_add_reads_the_start_as_people_write_it(runner, service, start):
+    result = runner(["meeting", "add", MEETING_ID, "--topic", "T", "--start", start,
+                     "--duration", "60"])
+    assert result.exit_code == 0, result.output
+    assert service.meeting(MEETING_ID)["start"] == "1796148000"      # 2026-12-01T18:00:00Z
+
+
+@pytest.mark.parametrize("typed", ["857 4606 5432", "857-4606-5432", " 85746065432 "])
+def test_meeting_number_as_zoom_shows_it(runner, tmp_path, service, typed):
+    result = runner(["meeting", "add", typed, "--topic", "T", "--start", "2026-12-01T18:00Z",
+                     "--duration", "60"])
+    assert result.exit_code == 0 and result.output == "meeting 85746065432 added\n"
+    assert service.meeting("85746065432")["topic"] == "T"
+    issued = issue(runner, tmp_path, "email,name\na@example.org,Ana\n", meeting=typed)
+    assert issued.exit_code == 0 and len(rows_of(issued.stdout)) == 1
+
+
+def test_meeting_add_refuses_a_class_already_over_unless_allowed(runner, service):
+    args = ["meeting", "add", MEETING_ID, "--topic", "T", "--start", "2020-12-01T18:00Z",
+            "--duration", "90"]
+    result = runner(args)
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: the class would have ended at 2020-12-01 19:30 UTC, in the "
+                             "past: its links would answer 'class is over'. Check the date and "
+                             "its year, or add --allow-past to add it anyway\n")
+    with pytest.raises(NotFound):
+        service.meeting(MEETING_ID)
+    assert runner([*args, "--allow-past"]).exit_code == 0
+    assert service.meeting(MEETING_ID)["start"] == "1606845600"
+
+
+def test_meeting_add_accepts_a_class_in_progress(runner, service):
+    # The clock says 17:50; the class started at 17:30 and runs an hour: its links still work.
+    result = runner(["meeting", "add", MEETING_ID, "--topic", "T", "--start",
+                     "2026-12-01 17:30Z", "--duration", "60"])
+    assert result.exit_code == 0 and service.meeting(MEETING_ID)["start"] == "1796146200"
 
 
 def test_links_issue_writes_every_column_plus_link(runner, tmp_path, meeting):
