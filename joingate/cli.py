@@ -22,7 +22,7 @@ from flask import Flask
 
 from .errors import ConfigError, InvalidInput, JoingateError, NotFound, StorageUnavailable
 from .exports import write_links_csv, write_report_csv
-from .roster import RegistrantInput, read_csv
+from .roster import RegistrantInput, fault_lines, read_csv
 from .state import AppState
 from .times import iso_utc, parse_start
 from .views import link_status, registrant_rows
@@ -50,10 +50,8 @@ def _reported(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except InvalidInput as exc:
-            for detail in exc.details:
-                where = f"line {detail['line']}: " if "line" in detail else ""
-                field = f"{detail['field']}: " if "field" in detail else ""
-                click.echo(f"error: {where}{field}{detail['message']}", err=True)
+            for text in fault_lines(exc.details):     # each bad line once; the summary after
+                click.echo(f"error: {text}", err=True)
             raise click.ClickException(exc.message) from None
         except StorageUnavailable as exc:
             click.echo(f"Error: {exc}", err=True)
@@ -62,6 +60,32 @@ def _reported(command: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(str(exc)) from None
 
     return wrapper
+
+
+class MeetingNumber(click.ParamType):
+    """A Zoom meeting number as typed or as Zoom shows it: ``857 4606 5433`` (or with hyphens)
+    is ``85746065432``. Anything else is passed on as typed, for the service to refuse."""
+
+    name = "meeting_id"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        compact = "".join(str(value).replace("-", " ").split())
+        return compact if compact.isascii() and compact.isdigit() else str(value)
+
+
+MEETING_NUMBER = MeetingNumber()
+
+
+def _refuse_ended(start: int, duration: int, now: float) -> None:
+    """A meeting whose scheduled end has passed would give links that answer "class is over"
+    from the first click: refuse it with a sentence (``--allow-past`` skips this check)."""
+    end = start + duration * 60
+    if end <= now:
+        ended = datetime.fromtimestamp(end, tz=timezone.utc)
+        raise InvalidInput(f"the class would have ended at {ended:%Y-%m-%d %H:%M} UTC, in the "
+                           "past: its links would answer 'class is over'. Check the date and "
+                           "its year, or add --allow-past to add it anyway")
 
 
 @click.group()
@@ -77,9 +101,10 @@ def meeting() -> None:
 
 
 @meeting.command("add")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @click.option("--topic", required=True, help="Title shown on the pages.")
-@click.option("--start", required=True, help="ISO 8601 with a zone, e.g. 2026-12-01T18:00:00Z.")
+@click.option("--start", required=True,
+              help="ISO 8601 with a zone, e.g. 2026-12-01T18:00:00Z or 2026-12-01 19:00+01:00.")
 @click.option("--duration", required=True, type=click.IntRange(1, 10080), help="Minutes.")
 @click.option("--passcode", default=None, help="Goes verbatim into pwd= (plain or encoded).")
 @click.option("--target", type=click.Choice(["webclient", "registrant"]), default=None,
@@ -101,15 +126,22 @@ def meeting() -> None:
 @click.option("--staff", multiple=True,
               help="Email or Zoom user id of a signed-in teacher or assistant, never flagged "
                    "(repeatable; replaces the list). Never a name: anyone can type one.")
+@click.option("--allow-past", is_flag=True,
+              help="Add it even if its scheduled end has passed (its links would be over).")
 @_reported
 def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
                         passcode: str | None, target: str | None, open_before: int | None,
                         close_after: int | None, max_devices: int | None, rejoin: bool | None,
                         policy: str | None, support: str | None,
-                        auto_submit: bool | None, staff: tuple[str, ...]) -> None:
-    """Add a meeting, or update it if it exists."""
+                        auto_submit: bool | None, staff: tuple[str, ...],
+                        allow_past: bool) -> None:
+    """Add a meeting, or update it if it exists. MEETING_ID as Zoom shows it (857 4606 5433)
+    is fine."""
+    start_at = parse_start(start)
+    if not allow_past:
+        _refuse_ended(start_at, duration, _state().clock())
     created = _state().meetings.add(
-        meeting_id, topic=topic, start=parse_start(start), duration=duration, pwd=passcode,
+        meeting_id, topic=topic, start=start_at, duration=duration, pwd=passcode,
         target=target, open_before=None if open_before is None else open_before * 60,
         close_after=None if close_after is None else close_after * 60, max_devices=max_devices,
         rejoin=rejoin, policy=policy, support=support, auto_submit=auto_submit,
@@ -126,14 +158,16 @@ def links() -> None:
 
 
 @links.command("issue")
-@click.argument("meeting_id")
-@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.argument("meeting_id", type=MEETING_NUMBER)
+@click.argument("csv_file", type=click.File("rb"))   # read_csv decodes (and names bad bytes)
 @_reported
-def links_issue_command(meeting_id: str, csv_file: io.TextIOBase) -> None:
+def links_issue_command(meeting_id: str, csv_file: io.BufferedIOBase) -> None:
     """Read registrants from CSV_FILE ('-' for stdin), write it to stdout with a link column.
 
-    Columns: email, and name or first_name/last_name; optional registrant_id, join_url.
-    A file with any bad line is refused whole, each bad line named.
+    Columns: email, and name or first_name/last_name; optional registrant_id, join_url (case
+    and spacing do not matter: Zoom's export headers are read); any other column is kept.
+    Comma, semicolon or tab separated, UTF-8. A file with any bad line is refused whole, each
+    bad line named.
     """
     state = _state()
     roster = read_csv(csv_file.read(), state.config["ZOOM_JOIN_DOMAIN"])
@@ -174,7 +208,7 @@ def _manage(action: str, meeting_id: str, email: str) -> None:
 
 
 @links.command("revoke")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @click.argument("email")
 @_reported
 def links_revoke_command(meeting_id: str, email: str) -> None:
@@ -183,7 +217,7 @@ def links_revoke_command(meeting_id: str, email: str) -> None:
 
 
 @links.command("reset")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @click.argument("email")
 @click.option("--approve", is_flag=True,
               help="Also approve the registrant again at Zoom (after a deny).")
@@ -199,7 +233,7 @@ def links_reset_command(meeting_id: str, email: str, approve: bool) -> None:
 
 
 @links.command("reissue")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @click.argument("email")
 @_reported
 def links_reissue_command(meeting_id: str, email: str) -> None:
@@ -208,7 +242,7 @@ def links_reissue_command(meeting_id: str, email: str) -> None:
 
 
 @links.command("show")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @click.argument("email")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_reported
@@ -228,7 +262,7 @@ def links_show_command(meeting_id: str, email: str, as_json: bool) -> None:
 
 
 @links.command("export")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @_reported
 def links_export_command(meeting_id: str) -> None:
     """Every registrant's current link as CSV for the mail merge (email, name, display_name,
@@ -239,7 +273,7 @@ def links_export_command(meeting_id: str) -> None:
 # Report
 
 @main.command("report")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
 @_reported
 def report_command(meeting_id: str, fmt: str) -> None:
@@ -266,7 +300,7 @@ def zoom() -> None:
 
 
 @zoom.command("sync")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @_reported
 def zoom_sync_command(meeting_id: str) -> None:
     """Import the meeting and its approved registrants from Zoom, issue links, print the
@@ -283,10 +317,10 @@ def zoom_sync_command(meeting_id: str) -> None:
 
 
 @zoom.command("register")
-@click.argument("meeting_id")
-@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.argument("meeting_id", type=MEETING_NUMBER)
+@click.argument("csv_file", type=click.File("rb"))   # read_csv decodes (and names bad bytes)
 @_reported
-def zoom_register_command(meeting_id: str, csv_file: io.TextIOBase) -> None:
+def zoom_register_command(meeting_id: str, csv_file: io.BufferedIOBase) -> None:
     """Register everyone in CSV_FILE at Zoom (auto-approved), keep Zoom's registrant_id and
     join_url, issue gate links, print the CSV with a link column. A row Zoom refuses is
     reported (with Zoom's message) and the others go on; a rerun registers nobody twice."""
@@ -330,7 +364,7 @@ def zoom_harden_command(meeting_id: str, apply_changes: bool) -> None:
 
 
 @zoom.command("reconcile")
-@click.argument("meeting_id")
+@click.argument("meeting_id", type=MEETING_NUMBER)
 @click.option("--every", type=click.IntRange(10, 3600), default=None,
               help="Repeat every N seconds until interrupted.")
 @_reported

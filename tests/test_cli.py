@@ -9,6 +9,7 @@ import json
 import pytest
 
 from helpers import MEETING_ID
+from joingate.errors import NotFound
 
 GOOD_CSV = """email,first_name,last_name,company
 ana.lima@example.org,Ana,Lima,Clay Co
@@ -21,10 +22,16 @@ def rows_of(output: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(output)))
 
 
-def issue(runner, tmp_path, text: str, meeting: str = MEETING_ID):
+def issue(runner, tmp_path, text: str | bytes, meeting: str = MEETING_ID):
+    """``links issue`` of a file holding ``text`` (UTF-8) or exactly ``bytes``."""
     path = tmp_path / "people.csv"
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     return runner(["links", "issue", meeting, str(path)])
+
+
+def stored(service) -> list[tuple[str, str]]:
+    return [(registrant.email, registrant.name) for registrant in
+            service.store.registrants(MEETING_ID)]
 
 
 def test_meeting_add_then_update(runner, service):
@@ -50,6 +57,48 @@ def test_meeting_add_refuses_bad_input(runner, args, message):
     assert result.exit_code != 0 and message in result.output
 
 
+@pytest.mark.parametrize("start", [
+    "2026-12-01 18:00Z", "2026-12-01T18:00Z", "2026-12-01 19:00 +01:00", "2026-12-01 19:00+0100",
+    "2026-12-01 18:00 UTC", "2026-12-01t18:00:00.5z",
+])
+def test_meeting_add_reads_the_start_as_people_write_it(runner, service, start):
+    result = runner(["meeting", "add", MEETING_ID, "--topic", "T", "--start", start,
+                     "--duration", "60"])
+    assert result.exit_code == 0, result.output
+    assert service.meetings.get(MEETING_ID).start == 1796148000      # 2026-12-01T18:00:00Z
+
+
+@pytest.mark.parametrize("typed", ["857 4606 5432", "857-4606-5432", " 85746065432 "])
+def test_meeting_number_as_zoom_shows_it(runner, tmp_path, service, typed):
+    result = runner(["meeting", "add", typed, "--topic", "T", "--start", "2026-12-01T18:00Z",
+                     "--duration", "60"])
+    assert result.exit_code == 0 and result.stdout == "meeting 85746065432 added\n"
+    assert service.meetings.get("85746065432").topic == "T"
+    issued = issue(runner, tmp_path, "email,name\na@example.org,Ana\n", meeting=typed)
+    assert issued.exit_code == 0 and len(rows_of(issued.stdout)) == 1
+
+
+def test_meeting_add_refuses_a_class_already_over_unless_allowed(runner, service):
+    args = ["meeting", "add", MEETING_ID, "--topic", "T", "--start", "2020-12-01T18:00Z",
+            "--duration", "90"]
+    result = runner(args)
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: the class would have ended at 2020-12-01 19:30 UTC, in the "
+                             "past: its links would answer 'class is over'. Check the date and "
+                             "its year, or add --allow-past to add it anyway\n")
+    with pytest.raises(NotFound):
+        service.meetings.get(MEETING_ID)
+    assert runner([*args, "--allow-past"]).exit_code == 0
+    assert service.meetings.get(MEETING_ID).start == 1606845600
+
+
+def test_meeting_add_accepts_a_class_in_progress(runner, service):
+    # The clock says 17:50; the class started at 17:30 and runs an hour: its links still work.
+    result = runner(["meeting", "add", MEETING_ID, "--topic", "T", "--start",
+                     "2026-12-01 17:30Z", "--duration", "60"])
+    assert result.exit_code == 0 and service.meetings.get(MEETING_ID).start == 1796146200
+
+
 def test_links_issue_writes_every_column_plus_link(runner, tmp_path, meeting):
     result = issue(runner, tmp_path, GOOD_CSV)
     assert result.exit_code == 0, result.output
@@ -73,6 +122,7 @@ def test_links_issue_names_every_bad_line_and_writes_nothing(runner, tmp_path, m
     assert "line 3: email:" in result.stderr
     assert "line 4: name:" in result.stderr
     assert "line 5: join_url: join_url must be an https:// URL on zoom.us" in result.stderr
+    assert [result.stderr.count(f"line {n}:") for n in (2, 3, 4, 5)] == [0, 1, 1, 1]
     assert result.stdout == ""
     assert service.store.registrants(MEETING_ID) == []
 
@@ -80,6 +130,87 @@ def test_links_issue_names_every_bad_line_and_writes_nothing(runner, tmp_path, m
 def test_links_issue_without_email_column(runner, tmp_path, meeting):
     result = issue(runner, tmp_path, "name\nAna\n")
     assert result.exit_code == 1 and "no 'email' column" in result.output
+
+
+ZOOM_EXPORT = (
+    "First Name,Last Name,Email,City,Country/Region,Zip/Postal Code,State/Province,Phone,"
+    "Industry,Organization,Job Title,Purchasing Time Frame,Role in Purchase Process,"
+    "No of Employees,Questions & Comments,Registration Time,Approval Status\n"
+    "Ana,Lima,ana.lima@example.org,Lisboa,Portugal,1000-001,,,,Clay Co,,,,,"
+    "\"Can I bring clay?\",\"Nov 20, 2026 09:14:02\",approved\n"
+    "José,Ñúñez,jose@example.org,Porto,Portugal,,,,,,,,,,,\"Nov 21, 2026 18:02:40\",approved\n")
+
+
+@pytest.mark.parametrize("data", [
+    ZOOM_EXPORT,
+    ZOOM_EXPORT.replace(",", ";").replace("Nov 20; 2026", "Nov 20, 2026")
+    .replace("Nov 21; 2026", "Nov 21, 2026").replace("\n", "\r\n").encode("utf-8-sig"),
+    ZOOM_EXPORT.replace(",", "\t").replace("Nov 20\t 2026", "Nov 20, 2026")
+    .replace("Nov 21\t 2026", "Nov 21, 2026").replace('"', ""),
+], ids=["zoom-export", "semicolon-excel-bom", "tab"])
+def test_links_issue_reads_real_files_and_keeps_every_column(runner, tmp_path, meeting, service,
+                                                             data):
+    result = issue(runner, tmp_path, data)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith("2 link(s) issued, 2 new registrant(s)\ntarget registrant")
+    out = list(csv.reader(io.StringIO(result.stdout)))
+    assert out[0] == [*ZOOM_EXPORT.split("\n", 1)[0].split(","), "link"]
+    rows = rows_of(result.stdout)
+    assert [(row["Email"], row["City"], row["Registration Time"]) for row in rows] == [
+        ("ana.lima@example.org", "Lisboa", "Nov 20, 2026 09:14:02"),
+        ("jose@example.org", "Porto", "Nov 21, 2026 18:02:40")]
+    assert rows[0]["Questions & Comments"] == "Can I bring clay?"
+    assert all(row["link"].startswith("https://gate.example.org/j/") for row in rows)
+    assert stored(service) == [("ana.lima@example.org", "Ana Lima"),
+                               ("jose@example.org", "José Ñúñez")]
+
+
+def test_european_excel_semicolon_file_with_bom(runner, tmp_path, meeting, service):
+    data = ("\ufeffemail;first_name;last_name\r\n"
+            "ana.lima@example.org;Ana;Lima\r\njose@example.org;José;Ñúñez\r\n;;\r\n")
+    result = issue(runner, tmp_path, data.encode("utf-8"))
+    assert result.exit_code == 0, result.stderr
+    rows = rows_of(result.stdout)
+    assert [(row["email"], row["first_name"], row["last_name"]) for row in rows] == [
+        ("ana.lima@example.org", "Ana", "Lima"), ("jose@example.org", "José", "Ñúñez")]
+    assert list(rows[0]) == ["email", "first_name", "last_name", "link"]
+    assert stored(service) == [("ana.lima@example.org", "Ana Lima"),
+                               ("jose@example.org", "José Ñúñez")]
+
+
+@pytest.mark.parametrize("data,expected", [
+    ("Mail;Nombre\na@x.org;Ana\n",
+     "Error: line 1: the header has no 'email' column; the columns found are 'Mail', 'Nombre'. "
+     "If 'Mail' holds the email addresses, name that column 'email'\n"),
+    ('"email;first_name;last_name"\n"a@x.org;Ana;Lima"\n',
+     "Error: line 1: the header has no 'email' column; the columns found are "
+     "'email;first_name;last_name'. The file looks semicolon-separated, with each whole line "
+     "in quotes (one field): save it again as plain CSV\n"),
+    ("email;name\r\na@x.org;Jos\xe9\r\n".encode("cp1252"),
+     "Error: line 2: the file is not UTF-8 text (byte 0xe9); it looks saved in a legacy "
+     "encoding: in Excel save it as 'CSV UTF-8', in LibreOffice choose the character set "
+     "UTF-8\n"),
+], ids=["wrong-headers", "quoted-semicolon-lines", "windows-1252"])
+def test_links_issue_refuses_a_file_it_cannot_read_with_one_sentence(runner, tmp_path, meeting,
+                                                                     service, data, expected):
+    result = issue(runner, tmp_path, data)
+    assert result.exit_code == 1
+    assert result.stderr == expected
+    assert result.stdout == "" and stored(service) == []
+
+
+def test_links_issue_names_each_of_many_bad_lines_once(runner, tmp_path, meeting, service):
+    text = "email,name\nok@example.org,Fine\n" + "".join(
+        f"person{n}.example.org,Someone {n}\n" for n in range(60))
+    result = issue(runner, tmp_path, text)
+    assert result.exit_code == 1
+    errors = result.stderr.splitlines()
+    assert errors[:50] == [f"error: line {n}: email: 'person{n - 3}.example.org' is not an email "
+                           "address" for n in range(3, 53)]
+    assert errors[50:] == ["error: and 10 more bad line(s)",
+                           "Error: 60 of 61 line(s) are bad; the file is refused whole and "
+                           "nothing was imported"]
+    assert result.stdout == "" and stored(service) == []
 
 
 def test_links_issue_unknown_meeting(runner, tmp_path):
