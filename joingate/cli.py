@@ -256,6 +256,12 @@ def links_show_command(meeting_id: str, email: str, as_json: bool) -> None:
     click.echo(f"link: {status['link']}")
     click.echo(f"opens {status['opens']}, claims {status['claims']}, "
                f"refused {status['refused']}, devices bound {status['devices']}")
+    if status["flags"]:
+        click.echo(f"flags: {', '.join(status['flags'])}")
+    for evidence in status["evidence"]:
+        people = "; ".join(f"{stay['user_name']} ({person['via']})" for person in evidence["people"]
+                           for stay in person["stays"])
+        click.echo(f"  {evidence['flag']}: {evidence['overlap_seconds']:.0f} s together: {people}")
     for event in status["history"]:
         click.echo(f"  {event['at']}  {event['kind']:<8} {event['ip']:<15} "
                    f"{event['user_agent']}")

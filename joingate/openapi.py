@@ -147,7 +147,13 @@ def schemas(join_domain: str) -> dict[str, Any]:
                 "link": {"type": "string"}, "link_id": {"type": "string"},
                 "opens": {"type": "integer"}, "claims": {"type": "integer"},
                 "refused": {"type": "integer"}, "devices": {"type": "integer"},
-                "history": {"type": "array", "items": {
+                "flags": {"type": "array", "items": {"type": "string", "enum": [
+                    "shared", "shared_suspected", "second_device"]}},
+                "evidence": {"type": "array", "items": {
+                    "$ref": "#/components/schemas/SharingEvidence"}},
+                "history": {"type": "array", "description": "opens, claims, refused attempts "
+                            "(refused_open, refused) and organizer actions; at is ISO 8601 UTC",
+                            "items": {
                     "type": "object", "required": ["kind", "at", "ip", "user_agent"],
                     "properties": {key: {"type": "string"} for key in
                                    ("kind", "at", "ip", "user_agent")}}}}},

@@ -30,7 +30,11 @@ def link_status(state: AppState, meeting_id: str, email: str) -> dict[str, Any]:
     writes for a machine."""
     meetings = state.meetings
     registrant = meetings.registrant(meeting_id, email)
-    joined = state.presence.joined(meeting_id, registrant.id)
+    seen = state.presence.attendance(meeting_id).registrants.get(registrant.id)
+    joined = bool(seen and seen.joins)
+    flags = list(seen.flags) if seen else []
+    if registrant.refused:
+        flags.append("second_device")
     return {
         "meeting": meeting_id,
         "email": registrant.email,
@@ -43,6 +47,8 @@ def link_status(state: AppState, meeting_id: str, email: str) -> dict[str, Any]:
         "claims": registrant.claims,
         "refused": registrant.refused,
         "devices": len(registrant.devices),
+        "flags": flags,
+        "evidence": seen.evidence if seen else [],
         "history": [{"kind": entry.kind, "at": iso_utc(entry.at), "ip": entry.ip,
                      "user_agent": entry.user_agent} for entry in meetings.history(meeting_id, registrant.id)],
     }
