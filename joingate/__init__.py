@@ -42,25 +42,25 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     ``redis_client`` replaces the client REDIS_URL names (tests share one embedded store)."""
     config = load_config(environ, test_config)
     app = Flask(__name__, template_folder=builtin_template_dir())
-    app.config.update(MAX_CONTENT_LENGTH=config["MAX_BODY_BYTES"])
+    app.config.update(MAX_CONTENT_LENGTH=config.max_body_bytes)
     # Werkzeug would answer /j//x with a 308 to /j/x; browsers cache a 308, the gate never
     # answers with one.
     app.url_map.merge_slashes = False
     app.config["JOINGATE"] = config
-    if config["TEMPLATE_DIR"]:
+    if config.template_dir:
         from .pages import OrganizerTemplateLoader
 
-        app.jinja_loader = ChoiceLoader([OrganizerTemplateLoader(config["TEMPLATE_DIR"]),
+        app.jinja_loader = ChoiceLoader([OrganizerTemplateLoader(config.template_dir),
                                          FileSystemLoader(app.template_folder)])
-    if config["PROXY_HOPS"]:
-        hops = config["PROXY_HOPS"]
+    if config.proxy_hops:
+        hops = config.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore
 
-    client = redis_client or connect(config["REDIS_URL"], config["REDIS_TIMEOUT"])
-    store = Store(client, config["KEY_PREFIX"])
+    client = redis_client or connect(config.redis_url, config.redis_timeout)
+    store = Store(client, config.key_prefix)
     if store.embedded:
         log.warning("REDIS_URL is memory://: state lives in this one process and is lost on exit")
-    signer = Signer(config["SECRET_KEY"], config["SECRET_KEY_FALLBACKS"])
+    signer = Signer(config.secret_key, config.secret_key_fallbacks)
     app.extensions["joingate"] = AppState(config, store, signer, clock)
 
     from . import api, gate, health, observability, pages, webhooks

@@ -116,7 +116,7 @@ def not_found(exc: NotFound) -> Response:
 def authenticate() -> Response | None:
     state = _state()
     config = state.config
-    if not config["ADMIN_TOKEN"]:
+    if not config.admin_token:
         return error(404, "not_found", "the API is off: JOINGATE_ADMIN_TOKEN is not set")
     if request.endpoint == "api.openapi_document":
         return None
@@ -125,9 +125,9 @@ def authenticate() -> Response | None:
     scope = state.tokens.scope(token.strip()) if scheme.lower() == "bearer" else None
     if scope is None:
         if over_limit(state.store, "badapi", request.remote_addr or "",
-                      config["API_BAD_TOKEN_LIMIT"], config["INVALID_TOKEN_WINDOW"]):
+                      config.api_bad_token_limit, config.invalid_token_window):
             return error(429, "rate_limited", "too many wrong tokens; wait and try again",
-                         headers={"Retry-After": str(config["INVALID_TOKEN_WINDOW"])})
+                         headers={"Retry-After": str(config.invalid_token_window)})
         return error(401, "unauthorized", "send Authorization: Bearer <token>",
                      headers={"WWW-Authenticate": 'Bearer realm="joingate"'})
     if request.method not in READ_METHODS and scope != "manage":
@@ -224,7 +224,7 @@ def _issued(link: IssuedLink) -> dict[str, Any]:
 
 def _checked(item: dict[str, Any], index: int | None = None) -> RegistrantInput:
     checked, faults = check_registrant({key: str(value) for key, value in item.items()},
-                                       _state().config["ZOOM_JOIN_DOMAIN"])
+                                       _state().config.zoom_join_domain)
     if checked is None:
         where = {} if index is None else {"index": index}
         raise InvalidInput("registrant is not usable", [{**where, **fault} for fault in faults])
@@ -386,5 +386,5 @@ def events(meeting_id: str) -> ResponseReturnValue:
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["email"] = EmailConverter
-    app.extensions["joingate_api"] = ApiSchemas(app.config["JOINGATE"]["ZOOM_JOIN_DOMAIN"])
+    app.extensions["joingate_api"] = ApiSchemas(app.config["JOINGATE"].zoom_join_domain)
     app.register_blueprint(bp)

@@ -170,7 +170,7 @@ def links_issue_command(meeting_id: str, csv_file: io.BufferedIOBase) -> None:
     bad line named.
     """
     state = _state()
-    roster = read_csv(csv_file.read(), state.config["ZOOM_JOIN_DOMAIN"])
+    roster = read_csv(csv_file.read(), state.config.zoom_join_domain)
     issued = state.meetings.issue_links(meeting_id, roster.inputs)
     out = _csv_with_links(roster.header)
     for row, link in zip(roster.rows, issued):
@@ -333,7 +333,7 @@ def zoom_register_command(meeting_id: str, csv_file: io.BufferedIOBase) -> None:
     from .zoom.sync import register_at_zoom
 
     state = _state()
-    roster = read_csv(csv_file.read(), state.config["ZOOM_JOIN_DOMAIN"])
+    roster = read_csv(csv_file.read(), state.config.zoom_join_domain)
     results = register_at_zoom(state, _zoom(), meeting_id,
                                list(zip(roster.lines, roster.inputs)))
     out = _csv_with_links(roster.header)
@@ -450,7 +450,7 @@ def worker_command() -> None:
     app = _app(click.get_current_context())
     state = app.extensions["joingate"]
     zoom_client = None
-    if state.config["ZOOM_CLIENT_ID"]:
+    if state.config.zoom_client_id:
         from .zoom.client import ZoomClient
 
         zoom_client = ZoomClient(state.config, state.store)

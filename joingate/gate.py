@@ -88,10 +88,10 @@ def _invalid_token(state: AppState) -> Response:
     config = state.config
     g.outcome = "invalid"
     if over_limit(state.store, "badtok", request.remote_addr or "",
-                  config["INVALID_TOKEN_LIMIT"], config["INVALID_TOKEN_WINDOW"]):
+                  config.invalid_token_limit, config.invalid_token_window):
         g.outcome = "rate_limited"
         response = render_page("invalid", 429)
-        response.headers["Retry-After"] = str(config["INVALID_TOKEN_WINDOW"])
+        response.headers["Retry-After"] = str(config.invalid_token_window)
         return response
     return render_page("invalid", 404)
 
@@ -101,15 +101,15 @@ def _redirect(state: AppState, ref: LinkRef, result: GateResult) -> Response:
     or nonce to make, only what the contract asks of it."""
     assert result.meeting is not None
     config = state.config
-    url = redirect_url(target=result.meeting.target, web_host=config["ZOOM_WEB_HOST"],
-                       join_domain=config["ZOOM_JOIN_DOMAIN"], meeting_id=ref.meeting_id,
+    url = redirect_url(target=result.meeting.target, web_host=config.zoom_web_host,
+                       join_domain=config.zoom_join_domain, meeting_id=ref.meeting_id,
                        pwd=result.meeting.pwd, display_name=result.display_name,
                        join_url=result.join_url)
     response = Response(status=303, headers={"Location": url, "Cache-Control": "no-store",
                                              "Referrer-Policy": "no-referrer"})
     response.set_cookie(DEVICE_COOKIE, state.signer.device_cookie(result.device_id),
                         max_age=DEVICE_COOKIE_AGE, path="/j/", httponly=True, samesite="Lax",
-                        secure=config["PUBLIC_URL"].startswith("https://"))
+                        secure=config.public_url.startswith("https://"))
     return response
 
 

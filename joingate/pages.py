@@ -19,6 +19,7 @@ from jinja2 import FileSystemLoader, TemplateError, TemplateNotFound
 from werkzeug.exceptions import HTTPException
 
 from .errors import StorageUnavailable
+from .config import Settings
 from .records import Meeting
 from .times import iso_utc, page_time
 
@@ -46,9 +47,9 @@ def _nonce() -> str:
     return g.csp_nonce
 
 
-def _zoom_origins(config: dict[str, Any]) -> str:
-    web = urlsplit(config["ZOOM_WEB_HOST"])
-    return f"{web.scheme}://{web.netloc} https://*.{config['ZOOM_JOIN_DOMAIN']}"
+def _zoom_origins(config: Settings) -> str:
+    web = urlsplit(config.zoom_web_host)
+    return f"{web.scheme}://{web.netloc} https://*.{config.zoom_join_domain}"
 
 
 def render_page(page: str, status: int, **context: Any) -> Response:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .api_tokens import ApiTokens
+from .config import Settings
 from .meetings import Meetings
 from .presence import Presence
 from .signing import Signer
@@ -19,7 +20,7 @@ from .store import Store
 
 @dataclass
 class AppState:
-    config: dict[str, Any]
+    config: Settings
     store: Store
     signer: Signer
     clock: Callable[[], float] = time.time
@@ -29,11 +30,11 @@ class AppState:
 
     def __post_init__(self) -> None:
         config = self.config
-        self.meetings = Meetings(self.store, self.signer, config["PUBLIC_URL"],
-                                 config["RETENTION_DAYS"], self.clock)
-        self.presence = Presence(self.store, self.meetings, config["ZOOM_JOIN_DOMAIN"],
-                                 config["SHARED_GRACE"], self.clock)
-        self.tokens = ApiTokens(self.store, config["ADMIN_TOKEN"], self.clock)
+        self.meetings = Meetings(self.store, self.signer, config.public_url,
+                                 config.retention_days, self.clock)
+        self.presence = Presence(self.store, self.meetings, config.zoom_join_domain,
+                                 config.shared_grace, self.clock)
+        self.tokens = ApiTokens(self.store, config.admin_token, self.clock)
 
     def now(self) -> float:
         return self.clock()

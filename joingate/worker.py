@@ -168,7 +168,7 @@ class Worker:
                     extra={"event": "violation", "kind": kind, "meeting": meeting_id})
         if self.metrics is not None:
             self.metrics.violations.labels(kind).inc()
-        if self.state.config["ALERT_WEBHOOK_URL"]:
+        if self.state.config.alert_webhook_url:
             self.store.enqueue(f"alert:{record['id']}", {"kind": "alert", "body": record,
                                                          "attempts": 0}, now)
         if kind in ACTS_ON and meeting.policy == "deny" and registrant:
@@ -219,9 +219,9 @@ class Worker:
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", ALERT_TIMESTAMP_HEADER: timestamp,
                    "User-Agent": "joingate-worker"}
-        if config["ALERT_SECRET"]:
-            headers[ALERT_SIGNATURE_HEADER] = alert_signature(config["ALERT_SECRET"], timestamp, body)
-        response = self.session.post(config["ALERT_WEBHOOK_URL"], data=body, headers=headers,
+        if config.alert_secret:
+            headers[ALERT_SIGNATURE_HEADER] = alert_signature(config.alert_secret, timestamp, body)
+        response = self.session.post(config.alert_webhook_url, data=body, headers=headers,
                                      timeout=ALERT_TIMEOUT, allow_redirects=False)
         if not 200 <= response.status_code < 300:
             raise RuntimeError(f"alert receiver answered {response.status_code}")
