@@ -5,10 +5,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import time
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from flask import Flask
@@ -16,22 +14,12 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import load_config
+from .pages import builtin_template_dir
 from .signing import Signer
 from .state import AppState
 from .store import Store, connect
 
 log = logging.getLogger("joingate")
-
-
-def builtin_template_dir() -> str:
-    """The built-in templates: ``joingate/_templates`` in an installed wheel (mapped from the
-    repository's ``templates/``), or ``templates/`` beside the package in a checkout."""
-    spec = importlib.util.find_spec("joingate._templates")
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            if Path(location, "base.html").is_file():
-                return str(location)
-    return str(Path(__file__).resolve().parent.parent / "templates")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *,
@@ -51,7 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
         from .pages import OrganizerTemplateLoader
 
         app.jinja_loader = ChoiceLoader([OrganizerTemplateLoader(config.template_dir),
-                                         FileSystemLoader(app.template_folder)])
+                                         FileSystemLoader(builtin_template_dir())])
     if config.proxy_hops:
         hops = config.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore

@@ -281,16 +281,16 @@ def summarize(instances: list[Instance], stays: list[Stay], roster: Roster, now:
         all_spans.setdefault(found.registrant, []).extend(times)
         grouped.setdefault((found.registrant, stay.instance), []).extend(
             Span(stay, person_of(stay), found, s, e, left) for s, e, left in spans)
-    for (rid, _instance), spans in sorted(grouped.items()):
+    for (rid, _instance), own in sorted(grouped.items()):
         summary = result.registrants[rid]
-        summary.spans.extend(spans)
+        summary.spans.extend(own)
         summary.max_concurrent = max(summary.max_concurrent,
-                                     peak_overlap((s.start, s.end) for s in spans))
+                                     peak_overlap((s.start, s.end) for s in own))
         people: dict[str, list[tuple[float, float]]] = {}
-        for span in spans:
+        for span in own:
             people.setdefault(span.person, []).append((span.start, span.end))
         summary.people = max(summary.people, len(people))
-        sharing = _sharing(spans, grace)
+        sharing = _sharing(own, grace)
         if sharing:
             flag, evidence = sharing
             if flag not in summary.flags:

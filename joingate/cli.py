@@ -346,6 +346,7 @@ def zoom_register_command(meeting_id: str, csv_file: io.BufferedIOBase) -> None:
             click.echo(f"error: line {line}: {result.email}: Zoom refused: {result.error}",
                        err=True)
         else:
+            assert result.link is not None      # a row Zoom accepted has its link
             out.writerow({**row, "link": result.link.url})
     click.echo(f"{len(results) - failed} registered, {failed} refused by Zoom", err=True)
     if failed:

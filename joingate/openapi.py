@@ -241,7 +241,7 @@ def document(join_domain: str) -> dict[str, Any]:
     def body(ref: str) -> dict[str, Any]:
         return {"required": True, "content": {"application/json": {"schema": {"$ref": ref}}}}
 
-    link_action = {
+    link_action: dict[str, Any] = {
         "parameters": [meeting_id, email],
         "post": op("", manage, {"200": _json("#/components/schemas/IssuedLink",
                                              "the link now valid")})}

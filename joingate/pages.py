@@ -7,10 +7,12 @@ browsers apply it to the redirect that follows the claim form.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
 import secrets
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +29,17 @@ log = logging.getLogger("joingate.pages")
 
 PAGES = ("confirm", "too_early", "used_elsewhere", "revoked", "expired", "invalid",
          "unavailable")
+
+
+def builtin_template_dir() -> str:
+    """The built-in templates: ``joingate/_templates`` in an installed wheel (mapped from the
+    repository's ``templates/``), or ``templates/`` beside the package in a checkout."""
+    spec = importlib.util.find_spec("joingate._templates")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            if Path(location, "base.html").is_file():
+                return str(location)
+    return str(Path(__file__).resolve().parent.parent / "templates")
 
 
 class OrganizerTemplateLoader(FileSystemLoader):
@@ -63,7 +76,7 @@ def render_page(page: str, status: int, **context: Any) -> Response:
         # An organizer's broken template must not turn a class start into 500s.
         log.error("template %s.html failed (%s); using the built-in page", page, exc)
         builtin = current_app.jinja_env.overlay(
-            loader=FileSystemLoader(current_app.template_folder))
+            loader=FileSystemLoader(builtin_template_dir()))
         body = builtin.get_template(f"{page}.html").render(**context)
     response = Response(body, status=status, mimetype="text/html")
     return with_page_headers(response)
@@ -148,4 +161,5 @@ def init_app(app: Flask) -> None:
             return response
         if exc.code == 404 or request.path.startswith("/j/"):
             return render_page("invalid", exc.code or 404)
-        return exc.get_response()
+        return Response(exc.get_body(), status=exc.code or 500,
+                        headers=list(exc.get_headers()))

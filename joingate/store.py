@@ -267,8 +267,10 @@ def stay_from_json(instance: str, key: str, raw: str) -> Stay:
 class Store:
     """Domain-level reads and writes; each method is one round trip unless it says otherwise."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "jg") -> None:
-        self.redis = client
+    def __init__(self, client: Any, prefix: str = "jg") -> None:
+        # redis.Redis, RedisCluster, a Sentinel's master or FakeRedis, all decoding to str:
+        # typed Any, since their stubs describe bytes responses.
+        self.redis: Any = client
         self.keys = Keys(prefix)
         self.scripts = {name: client.register_script(_lua(name))
                         for name in ("gate", "upsert", "manage", "participant", "instance")}
