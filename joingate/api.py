@@ -24,7 +24,7 @@ from referencing.jsonschema import DRAFT202012
 from . import openapi
 from .errors import InvalidInput, NotFound
 from .exports import write_links_csv, write_report_csv
-from .meetings import IssuedLink
+from .meetings import IssuedLink, MeetingReused
 from .pages import json_error as error
 from .records import Meeting
 from .roster import RegistrantInput, check_registrant
@@ -116,10 +116,8 @@ def not_found(exc: NotFound) -> Response:
 def authenticate() -> Response | None:
     state = _state()
     config = state.config
-    if not config.admin_token:
-        return error(404, "not_found", "the API is off: JOINGATE_ADMIN_TOKEN is not set")
     if request.endpoint == "api.openapi_document":
-        return None
+        return None                    # the document is public: it holds no data
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     scope = state.tokens.scope(token.strip()) if scheme.lower() == "bearer" else None
@@ -175,9 +173,15 @@ def update_meeting(meeting_id: str) -> ResponseReturnValue:
     meetings = _state().meetings
     stored = meetings.get(_meeting_id(meeting_id))       # 404 before the body is read
     changes = _body("MeetingUpdate")
-    meetings.add(stored.id, topic=changes.get("topic", stored.topic),
-                 start=parse_start(changes["start"]) if "start" in changes else stored.start,
-                 duration=changes.get("duration", stored.duration), **meeting_options(changes))
+    try:
+        meetings.add(stored.id, topic=changes.get("topic", stored.topic),
+                     start=parse_start(changes["start"]) if "start" in changes else stored.start,
+                     duration=changes.get("duration", stored.duration),
+                     keep_registrants=changes.get("keep_registrants"),
+                     **meeting_options(changes))
+    except MeetingReused as exc:
+        return error(409, "meeting_reused", f"{exc.message}: send keep_registrants true or "
+                     "false")
     return jsonify(_meeting_view(meetings.get(stored.id)))
 
 
@@ -296,7 +300,7 @@ def list_registrants(meeting_id: str) -> ResponseReturnValue:
     meeting_id = _meeting_id(meeting_id)
     offset = _query_int("cursor", 0, 0, 999_999_999)
     limit = _query_int("limit", 100, 1, 1000)
-    page = registrant_rows(state, meeting_id, offset, limit)
+    page = _without_links(registrant_rows(state, meeting_id, offset, limit))
     more = offset + limit < state.meetings.registrant_count(meeting_id)
     return jsonify(registrants=page, next_cursor=str(offset + limit) if more else None)
 
@@ -313,7 +317,15 @@ def _query_int(name: str, default: int, low: int, high: int) -> int:
 
 @bp.get("/meetings/<meeting_id>/registrants/<email:email>")
 def read_registrant(meeting_id: str, email: str) -> ResponseReturnValue:
-    return jsonify(link_status(_state(), _meeting_id(meeting_id), email))
+    status = link_status(_state(), _meeting_id(meeting_id), email)
+    return jsonify(_without_links([status])[0])
+
+
+def _without_links(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as this token may see them: a link takes a seat, so only ``manage`` sees links."""
+    if g.api_scope == "manage":
+        return rows
+    return [{name: value for name, value in row.items() if name != "link"} for row in rows]
 
 
 def _link_action(action: str, meeting_id: str, email: str) -> ResponseReturnValue:
@@ -356,6 +368,9 @@ def report_csv(meeting_id: str) -> ResponseReturnValue:
 
 @bp.get("/meetings/<meeting_id>/links.csv")
 def links_csv(meeting_id: str) -> ResponseReturnValue:
+    if g.api_scope != "manage":
+        return error(403, "forbidden", "the mail merge holds every link: it needs a manage "
+                     "token")
     out = io.StringIO()
     write_links_csv(registrant_rows(_state(), _meeting_id(meeting_id)), out)
     return Response(out.getvalue(), mimetype="text/csv")

@@ -22,6 +22,7 @@ from flask import Flask
 
 from .errors import ConfigError, InvalidInput, JoingateError, NotFound, StorageUnavailable
 from .exports import write_links_csv, write_report_csv
+from .meetings import MeetingReused
 from .roster import RegistrantInput, fault_lines, read_csv
 from .state import AppState
 from .times import iso_utc, parse_start
@@ -49,6 +50,9 @@ def _reported(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except MeetingReused as exc:
+            raise click.ClickException(f"{exc.message}: add --keep-registrants or "
+                                       "--new-cohort") from None
         except InvalidInput as exc:
             for text in fault_lines(exc.details):     # each bad line once; the summary after
                 click.echo(f"error: {text}", err=True)
@@ -126,6 +130,10 @@ def meeting() -> None:
 @click.option("--staff", multiple=True,
               help="Email or Zoom user id of a signed-in teacher or assistant, never flagged "
                    "(repeatable; replaces the list). Never a name: anyone can type one.")
+@click.option("--keep-registrants/--new-cohort", "keep_registrants", default=None,
+              help="When the meeting number was used for a class that has ended: keep its "
+                   "registrants and their links (the next session), or start over (the old "
+                   "links stop working). Asked for only then.")
 @click.option("--allow-past", is_flag=True,
               help="Add it even if its scheduled end has passed (its links would be over).")
 @_reported
@@ -134,7 +142,7 @@ def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
                         close_after: int | None, max_devices: int | None, rejoin: bool | None,
                         policy: str | None, support: str | None,
                         auto_submit: bool | None, staff: tuple[str, ...],
-                        allow_past: bool) -> None:
+                        keep_registrants: bool | None, allow_past: bool) -> None:
     """Add a meeting, or update it if it exists. MEETING_ID as Zoom shows it (857 4606 5433)
     is fine."""
     start_at = parse_start(start)
@@ -145,7 +153,7 @@ def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
         target=target, open_before=None if open_before is None else open_before * 60,
         close_after=None if close_after is None else close_after * 60, max_devices=max_devices,
         rejoin=rejoin, policy=policy, support=support, auto_submit=auto_submit,
-        staff=list(staff) if staff else None)
+        staff=list(staff) if staff else None, keep_registrants=keep_registrants)
     click.echo(f"meeting {meeting_id} {'added' if created else 'updated'}")
     _say_target(meeting_id)
 
@@ -201,9 +209,17 @@ def _csv_with_links(header: list[str]) -> csv.DictWriter:
 
 
 def _manage(action: str, meeting_id: str, email: str) -> None:
-    link = _state().meetings.manage_link(action, meeting_id, email)
+    meetings = _state().meetings
+    link = meetings.manage_link(action, meeting_id, email)
+    if action == "reset" and meetings.registrant(meeting_id, email).revoked:
+        click.echo(f"freed the device binding of {email}; the link is revoked and still "
+                   "answers 410: `joingate links reset --restore` makes the same link work "
+                   "again, `joingate links reissue` gives a new one")
+        return
     click.echo({"revoke": f"revoked the link of {email}",
                 "reset": f"freed the device binding of {email}; the same link works again",
+                "restore": f"restored the link of {email}: no longer revoked, no device bound; "
+                           "the same link works again",
                 "reissue": f"new link for {email}: {link}"}[action])
 
 
@@ -219,15 +235,18 @@ def links_revoke_command(meeting_id: str, email: str) -> None:
 @links.command("reset")
 @click.argument("meeting_id", type=MEETING_NUMBER)
 @click.argument("email")
+@click.option("--restore", is_flag=True,
+              help="Also undo a revoke (the deny policy revokes): the same link works again.")
 @click.option("--approve", is_flag=True,
-              help="Also approve the registrant again at Zoom (after a deny).")
+              help="Undo a deny: restore the link and approve the registrant again at Zoom.")
 @_reported
-def links_reset_command(meeting_id: str, email: str, approve: bool) -> None:
+def links_reset_command(meeting_id: str, email: str, restore: bool, approve: bool) -> None:
     """Free the device binding: the next device to claim the link gets it."""
-    _manage("reset", meeting_id, email)
-    if approve:
+    zoom = _zoom() if approve else None          # credentials checked before anything changes
+    _manage("restore" if restore or approve else "reset", meeting_id, email)
+    if zoom is not None:
         registrant = _state().meetings.registrant(meeting_id, email)
-        _zoom().set_registrant_status(meeting_id, "approve", registrant.zoom_registrant_id,
+        zoom.set_registrant_status(meeting_id, "approve", registrant.zoom_registrant_id,
                                       registrant.email)
         click.echo(f"approved {email} again at Zoom")
 

@@ -93,7 +93,12 @@ def schemas(join_domain: str) -> dict[str, Any]:
             "required": ["id", "topic", "start", "duration"],
             "properties": {"id": {"type": "string", "pattern": MEETING_ID}, **meeting_fields}},
         "MeetingUpdate": {"type": "object", "additionalProperties": False,
-                          "properties": meeting_fields},
+                          "properties": {**meeting_fields, "keep_registrants": {
+                              "type": "boolean", "description":
+                              "Needed when the meeting's window has closed and the change "
+                              "opens it again: true keeps its registrants and their links, "
+                              "false forgets them (their links stop working). Without it such "
+                              "a change is 409."}}},
         "Meeting": {
             "type": "object",
             "required": ["id", "topic", "start", "duration", "target", "open_before",
@@ -126,7 +131,8 @@ def schemas(join_domain: str) -> dict[str, Any]:
             "created": {"type": "integer"}}},
         "RegistrantSummary": {
             "type": "object",
-            "required": ["email", "name", "display_name", "status", "registrant_id", "link"],
+            "required": ["email", "name", "display_name", "status", "registrant_id"],
+            "description": "link: only for manage tokens (a link takes a seat)",
             "properties": {key: {"type": "string"} for key in
                            ("email", "name", "display_name", "status", "registrant_id",
                             "link")}},
@@ -137,7 +143,8 @@ def schemas(join_domain: str) -> dict[str, Any]:
                                "next_cursor": {"type": ["string", "null"]}}},
         "LinkStatus": {
             "type": "object",
-            "required": ["meeting", "email", "name", "display_name", "status", "link",
+            "description": "link: only for manage tokens (a link takes a seat)",
+            "required": ["meeting", "email", "name", "display_name", "status",
                          "link_id", "opens", "claims", "refused", "devices", "history"],
             "properties": {
                 "meeting": {"type": "string"}, "email": {"type": "string"},
@@ -258,7 +265,9 @@ def document(join_domain: str) -> dict[str, Any]:
             "get": op("Read a meeting", read,
                       {"200": _json("#/components/schemas/Meeting", "the meeting")}),
             "patch": op("Update a meeting (fields left out keep their value)", manage,
-                        {"200": _json("#/components/schemas/Meeting", "updated")},
+                        {"200": _json("#/components/schemas/Meeting", "updated"),
+                         "409": _error_response("the meeting has ended and the change would "
+                                                "open it again: send keep_registrants")},
                         requestBody=body("#/components/schemas/MeetingUpdate")),
         },
         "/meetings/{meeting_id}/registrants": {
@@ -307,7 +316,7 @@ def document(join_domain: str) -> dict[str, Any]:
         },
         "/meetings/{meeting_id}/links.csv": {
             "parameters": [meeting_id],
-            "get": op("Every registrant's current link, for the mail merge", read,
+            "get": op("Every registrant's current link, for the mail merge", manage,
                       {"200": _csv("email,name,display_name,status,registrant_id,link")}),
         },
         "/meetings/{meeting_id}/events": {

@@ -13,7 +13,8 @@ from .attendance import Attendance, Roster, summarize
 from .errors import InvalidInput, NotFound
 from .meetings import Meetings
 from .records import Registrant, Stay
-from .roster import check_registrant
+from .roster import RegistrantInput, check_registrant
+from .signing import normalize_email
 from .store import Store
 from .zoom.events import InstanceEvent, ParticipantEvent, RegistrationEvent
 
@@ -50,6 +51,19 @@ class Presence:
         checked, faults = check_registrant(fields, self.join_domain)
         if checked is None:
             raise InvalidInput("registrant in the event is not usable", faults)
+        try:
+            known = self.meetings.registrant(event.meeting_id, checked.email)
+        except NotFound:
+            known = None
+        if known is not None and _conflicts(known, checked):
+            # Another registration under an address joingate knows: never rewrite who that
+            # registrant is (name, Zoom id, join URL) from an event; show it to the organizer.
+            self.meetings.record_conflict(
+                event.meeting_id, known.id,
+                f"zoom registration_created: name {checked.name!r}, registrant_id "
+                f"{checked.zoom_registrant_id!r} (kept {known.name!r}, "
+                f"{known.zoom_registrant_id!r})")
+            return "conflict"
         try:
             self.meetings.issue_links(event.meeting_id, [checked])
         except NotFound:
@@ -102,11 +116,19 @@ class Presence:
         return {"meeting": meeting_id, "registrants": rows, "unmatched": attendance.unmatched}
 
 
+def _conflicts(known: Registrant, incoming: RegistrantInput) -> bool:
+    """Whether a registration event would change who ``known`` is."""
+    return (known.name != incoming.name
+            or bool(known.zoom_registrant_id and incoming.zoom_registrant_id
+                    and known.zoom_registrant_id != incoming.zoom_registrant_id)
+            or bool(known.join_url and incoming.join_url and known.join_url != incoming.join_url))
+
+
 def roster_of(registrants: list[Registrant], staff: set[str]) -> Roster:
     """The lookups attribution needs, from the meeting's registrants and staff."""
     return Roster(
         by_zoom_id={r.zoom_registrant_id: r.id for r in registrants if r.zoom_registrant_id},
         ids=frozenset(r.id for r in registrants),
-        by_email={r.email.casefold(): r.id for r in registrants if r.email},
+        by_email={normalize_email(r.email): r.id for r in registrants if r.email},
         by_display={r.display_name.casefold(): r.id for r in registrants if r.display_name},
         staff=frozenset(person.casefold() for person in staff))

@@ -38,6 +38,19 @@ def clean_name(value: str) -> str:
     return " ".join(value.split())
 
 
+def email_lookalike(email: str) -> str:
+    """Why ``email`` could pass for another address, or "". Registrants are found by their
+    email in NFKC, lower-cased: an address that NFKC changes (the Kelvin sign in ``\u212aate@``
+    that lower-cases to ``kate@``, full-width letters) or a non-ASCII domain (homographs) would
+    let one person's registration stand for another's, so such addresses are refused."""
+    _local, _, domain = email.rpartition("@")
+    if not domain.isascii():
+        return "has a domain with non-ASCII characters; write it in ASCII (xn--...)"
+    if unicodedata.normalize("NFKC", email) != email:
+        return "contains characters that stand for others (write it as plain text)"
+    return ""
+
+
 def check_registrant(fields: dict[str, str], join_domain: str) -> tuple[RegistrantInput | None,
                                                                           list[dict]]:
     """Check one registrant's fields (``email``, ``name`` or ``first_name``/``last_name``,
@@ -48,6 +61,8 @@ def check_registrant(fields: dict[str, str], join_domain: str) -> tuple[Registra
         faults.append({"field": "email", "message": "email is empty"})
     elif len(email) > MAX_EMAIL or not EMAIL_RE.match(email):
         faults.append({"field": "email", "message": f"{email[:80]!r} is not an email address"})
+    elif email_lookalike(email):
+        faults.append({"field": "email", "message": f"{email[:80]!r} {email_lookalike(email)}"})
     name = clean_name(fields.get("name") or "")
     if not name:
         name = clean_name(f"{fields.get('first_name') or ''} {fields.get('last_name') or ''}")

@@ -54,11 +54,24 @@ def translated(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def meeting_wide(builder: Callable[[Keys, str], str]) -> Callable[[Keys, str], str]:
+    """Marks a key builder whose key is one per meeting: :meth:`Keys.of_meeting` lists it, so
+    moving or clearing a meeting reaches every such key, including keys added later."""
+    builder.meeting_wide = True  # type: ignore[attr-defined]
+    return builder
+
+
 class Keys:
     """One builder per key."""
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
+
+    def of_meeting(self, meeting_id: str) -> list[str]:
+        """Every one-per-meeting key of ``meeting_id`` but the meeting hash itself (registrant
+        hashes and each instance's stays come on top)."""
+        return [builder(self, meeting_id) for builder in vars(Keys).values()
+                if getattr(builder, "meeting_wide", False)]
 
     def _m(self, meeting_id: str) -> str:
         return f"{self.prefix}:{{m:{meeting_id}}}"
@@ -72,47 +85,60 @@ class Keys:
     def registrant(self, meeting_id: str, rid: str) -> str:
         return f"{self._m(meeting_id)}:r:{rid}"
 
+    @meeting_wide
     def displays(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:displays"
 
+    @meeting_wide
     def name_suffixes(self, meeting_id: str) -> str:
         """For unique display names: hash name -> highest n given as "name (n)" (upsert.lua)."""
         return f"{self._m(meeting_id)}:suffixes"
 
+    @meeting_wide
     def zoom_ids(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:zids"
 
+    @meeting_wide
     def roster(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:roster"
 
+    @meeting_wide
     def events(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:events"
 
+    @meeting_wide
     def user_agents(self, meeting_id: str) -> str:
         """User agents seen in a meeting, each stored once: hash short id -> user agent."""
         return f"{self._m(meeting_id)}:uas"
 
+    @meeting_wide
     def staff(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:staff"
 
+    @meeting_wide
     def seen(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:seen"
 
+    @meeting_wide
     def instances(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:instances"
 
+    @meeting_wide
     def ended(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:ended"
 
     def stays(self, meeting_id: str, instance: str) -> str:
         return f"{self._m(meeting_id)}:stays:{instance}"
 
+    @meeting_wide
     def checks(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:checks"
 
+    @meeting_wide
     def violations(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:violations"
 
+    @meeting_wide
     def cursor(self, meeting_id: str) -> str:
         """Where the worker is in the meeting's event stream."""
         return f"{self._m(meeting_id)}:cursor"
@@ -320,22 +346,39 @@ class Store:
             pipe.zrange(self.keys.roster(meeting_id), 0, -1)
             pipe.hkeys(self.keys.instances(meeting_id))
             existed, *_, rids, instances = pipe.execute()
-        keys = [self.keys.displays(meeting_id), self.keys.name_suffixes(meeting_id),
-                self.keys.zoom_ids(meeting_id),
-                self.keys.roster(meeting_id), self.keys.events(meeting_id),
-                self.keys.staff(meeting_id), self.keys.seen(meeting_id),
-                self.keys.user_agents(meeting_id),
-                self.keys.instances(meeting_id), self.keys.ended(meeting_id),
-                self.keys.checks(meeting_id), self.keys.violations(meeting_id),
-                self.keys.cursor(meeting_id)]
-        keys += [self.keys.stays(meeting_id, uuid) for uuid in instances]
-        for rid in rids:
-            keys.append(self.keys.registrant(meeting_id, rid))
+        keys = self._keys_of(meeting_id, rids, instances)
         with self.redis.pipeline(transaction=False) as pipe:
             for name in keys:
                 pipe.expireat(name, expire_at)
             pipe.execute()
         return not existed
+
+    def _keys_of(self, meeting_id: str, rids: Iterable[str], instances: Iterable[str]
+                 ) -> list[str]:
+        """Every key of a meeting but its hash: the one-per-meeting keys, each registrant's
+        hash and each instance's stays."""
+        return (self.keys.of_meeting(meeting_id)
+                + [self.keys.registrant(meeting_id, rid) for rid in rids]
+                + [self.keys.stays(meeting_id, uuid) for uuid in instances])
+
+    @translated
+    def clear_cohort(self, meeting_id: str) -> int:
+        """Forget a meeting's registrants and everything that happened (links, history, stays,
+        reports), keeping the meeting and its staff: its old links then answer 404. Returns
+        the number of registrants forgotten."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(self.keys.roster(meeting_id), 0, -1)
+            pipe.hkeys(self.keys.instances(meeting_id))
+            rids, instances = pipe.execute()
+        keep = {self.keys.staff(meeting_id)}
+        doomed = [key for key in self._keys_of(meeting_id, rids, instances) if key not in keep]
+        doomed += list(self.redis.scan_iter(match=self.keys.idempotency(meeting_id, "*"),
+                                            count=1000))
+        with self.redis.pipeline(transaction=False) as pipe:
+            for key in doomed:
+                pipe.delete(key)          # one key per command: every key of one slot anyway
+            pipe.execute()
+        return len(rids)
 
     @translated
     def meeting(self, meeting_id: str) -> Meeting:
@@ -452,6 +495,19 @@ class Store:
             display_name=shown[0] or "", join_url=shown[1] if len(shown) > 1 else "",
             device_id=detail if result.redirects else "",
             at=float(detail) if result in (GateOutcome.TOO_EARLY, GateOutcome.EXPIRED) else 0.0)
+
+    @translated
+    def record_event(self, meeting_id: str, rid: str, kind: str, note: str) -> None:
+        """Append an organizer-facing event about one registrant to the meeting's stream (its
+        ``ua`` field carries the note, as it carries the actor of organizer actions)."""
+        name = self.keys.events(meeting_id)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(name, {"kind": kind, "registrant": rid, "ip": "", "ua": note[:300]},
+                      maxlen=EVENT_STREAM_CAP, approximate=True)
+            pipe.hget(self.keys.meeting(meeting_id), "expire_at")
+            _, expire_at = pipe.execute()
+        if expire_at is not None:
+            self.redis.expireat(name, int(expire_at))
 
     @translated
     def manage(self, action: str, meeting_id: str, rid: str, now: float, actor: str) -> int:

@@ -201,9 +201,52 @@ def test_repeated_bad_tokens_are_slowed_down(api_app, store_url, clock):
                       ).headers["Retry-After"] == "60"
 
 
-def test_without_admin_token_there_is_no_api(client):
-    response = client.get(f"{API}/meetings")
-    assert response.status_code == 404 and response.get_json()["error"] == "not_found"
+def test_without_admin_token_cli_tokens_work_and_the_document_is_public(client, service):
+    """Finding 18: the API answers tokens made by `joingate tokens create` on their own."""
+    assert client.get(f"{API}/openapi.json").status_code == 200
+    assert client.get(f"{API}/meetings").status_code == 401
+    token, _ = service.tokens.create("shop", "manage")
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    assert client.post(f"{API}/meetings", json=MEETING).status_code == 201
+    assert client.get(f"{API}/meetings").get_json()["meetings"][0]["id"] == MEETING["id"]
+
+
+def test_a_read_token_never_sees_a_link(api, api_app, service):
+    """Finding 13: a link takes a seat; read tokens see registrants and status, no link."""
+    api.post(f"{API}/meetings", json=MEETING)
+    issued = api.post(f"{API}/meetings/{MEETING['id']}/registrants",
+                      json={"email": "ana@example.org", "name": "Ana"}).get_json()
+    token, _ = service.tokens.create("dashboard", "read")
+    reader = api_app.test_client()
+    reader.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    for path in (f"/meetings/{MEETING['id']}/registrants",
+                 f"/meetings/{MEETING['id']}/registrants/ana@example.org"):
+        answer = reader.get(API + path)
+        assert answer.status_code == 200 and issued["link"] not in answer.get_data(as_text=True)
+        assert "link" not in answer.get_data(as_text=True).replace("link_id", "")
+    refused = reader.get(f"{API}/meetings/{MEETING['id']}/links.csv")
+    assert refused.status_code == 403 and issued["link"] not in refused.get_data(as_text=True)
+    assert issued["link"] in api.get(f"{API}/meetings/{MEETING['id']}/links.csv").get_data(
+        as_text=True)
+
+
+def test_patching_an_ended_meeting_open_again_needs_a_decision(api, clock, service):
+    """Finding 10: a reused meeting number never revives old links silently."""
+    from datetime import timedelta
+
+    from helpers import START
+
+    api.post(f"{API}/meetings", json=MEETING)
+    old = api.post(f"{API}/meetings/{MEETING['id']}/registrants",
+                   json={"email": "ana@example.org", "name": "Ana"}).get_json()["link"]
+    clock.set(START + timedelta(days=2))                       # January's class is over
+    later = {"start": (START + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    refused = api.patch(f"{API}/meetings/{MEETING['id']}", json=later)
+    assert refused.status_code == 409 and refused.get_json()["error"] == "meeting_reused"
+    assert api.patch(f"{API}/meetings/{MEETING['id']}",
+                     json={**later, "keep_registrants": False}).status_code == 200
+    clock.set(START + timedelta(days=30))
+    assert api_app_client_post(api, old) == 404
 
 
 def test_unsupported_method_is_405_with_allow(api):
@@ -236,3 +279,7 @@ def test_schemathesis_finds_nothing(redis_server, tmp_path):
         stop(process)
     assert result.returncode == 0, result.stdout[-6000:]
     assert "No issues found" in result.stdout
+
+
+def api_app_client_post(api, link: str) -> int:
+    return api.post(link.replace("https://gate.example.org", "")).status_code

@@ -281,3 +281,70 @@ def test_links_export_lists_current_links(runner, tmp_path, meeting):
     assert exported[0]["link"] == issued[0]["link"]
     assert exported[1]["link"] != issued[1]["link"]
     assert exported[2]["display_name"] == "Ana Lima (2)"
+
+
+def test_reset_of_a_revoked_link_says_the_truth_and_restore_undoes_the_revoke(
+        app, runner, tmp_path, meeting):
+    """Finding 11: `links reset` after a revoke (the deny policy's) no longer claims the link
+    works; `--restore` makes the same link work again."""
+    link = rows_of(issue(runner, tmp_path, GOOD_CSV).stdout)[0]["link"]
+    path = link.removeprefix("https://gate.example.org")
+    assert app.test_client().post(path).status_code == 303
+    runner(["links", "revoke", MEETING_ID, "ana.lima@example.org"])
+    reset = runner(["links", "reset", MEETING_ID, "ana.lima@example.org"])
+    assert "still answers 410" in reset.stdout and "works again" not in reset.stdout.split(":")[0]
+    assert app.test_client().post(path).status_code == 410
+    restored = runner(["links", "reset", MEETING_ID, "ana.lima@example.org", "--restore"])
+    assert restored.exit_code == 0 and "the same link works again" in restored.stdout
+    assert app.test_client().post(path).status_code == 303
+
+
+def test_reset_approve_checks_zoom_credentials_before_changing_anything(
+        app, runner, tmp_path, meeting, service):
+    link = rows_of(issue(runner, tmp_path, GOOD_CSV).stdout)[0]["link"]
+    runner(["links", "revoke", MEETING_ID, "ana.lima@example.org"])
+    result = runner(["links", "reset", MEETING_ID, "ana.lima@example.org", "--approve"])
+    assert result.exit_code == 1 and "Zoom credentials are not set" in result.stderr
+    assert service.meetings.registrant(MEETING_ID, "ana.lima@example.org").revoked
+    assert app.test_client().post(link.removeprefix("https://gate.example.org")
+                                  ).status_code == 410
+
+
+def test_adding_an_ended_meeting_again_needs_a_decision(app, runner, tmp_path, meeting, clock,
+                                                        service):
+    """Finding 10: Zoom reuses meeting numbers; January's links never redirect in February
+    unless the organizer keeps the cohort."""
+    from datetime import timedelta
+
+    from helpers import START
+
+    link = rows_of(issue(runner, tmp_path, GOOD_CSV).stdout)[0]["link"]
+    path = link.removeprefix("https://gate.example.org")
+    clock.set(START + timedelta(days=3))
+    february = ["meeting", "add", MEETING_ID, "--topic", "Ceramics II", "--start",
+                (START + timedelta(days=31)).strftime("%Y-%m-%dT%H:%M:%SZ"), "--duration", "90"]
+    refused = runner(february)
+    assert refused.exit_code == 1
+    assert "--keep-registrants or --new-cohort" in refused.stderr
+    assert service.meetings.get(MEETING_ID).topic != "Ceramics II"
+    assert runner(february + ["--new-cohort"]).exit_code == 0
+    clock.set(START + timedelta(days=31))
+    assert app.test_client().post(path).status_code == 404
+    assert service.store.registrants(MEETING_ID) == []
+
+
+def test_adding_an_ended_meeting_and_keeping_its_registrants(app, runner, tmp_path, meeting,
+                                                             clock):
+    from datetime import timedelta
+
+    from helpers import START
+
+    link = rows_of(issue(runner, tmp_path, GOOD_CSV).stdout)[0]["link"]
+    clock.set(START + timedelta(days=3))
+    result = runner(["meeting", "add", MEETING_ID, "--topic", "Ceramics II", "--start",
+                     (START + timedelta(days=31)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "--duration", "90", "--keep-registrants"])
+    assert result.exit_code == 0
+    clock.set(START + timedelta(days=31))
+    assert app.test_client().post(link.removeprefix("https://gate.example.org")
+                                  ).status_code == 303

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from joingate.errors import InvalidInput
-from joingate.roster import clean_name, column_key, fault_lines, read_csv
+from joingate.roster import check_registrant, clean_name, column_key, fault_lines, read_csv
 
 
 def test_reads_bom_and_first_last_name():
@@ -174,3 +174,23 @@ def test_fault_lines_name_each_line_once_up_to_the_cap():
 def test_trailing_empty_fields_are_not_extra_fields():
     roster = read_csv("email,name\na@x.org,Ana,,\n", "zoom.us")
     assert roster.rows == [{"email": "a@x.org", "name": "Ana"}]
+
+
+@pytest.mark.parametrize("email, reason", [
+    ("\u212aate@example.org", "stand for others"),        # Kelvin sign: lower() gives kate@
+    ("\uff4bate@example.org", "stand for others"),        # full-width k
+    ("kate@ex\u00e4mple.org", "non-ASCII"),               # a homograph domain
+], ids=["kelvin-sign", "full-width", "unicode-domain"])
+def test_lookalike_emails_are_refused(email, reason):
+    """Finding 9: an address that folds into another person's cannot be registered."""
+    checked, faults = check_registrant({"email": email, "name": "K"}, "zoom.us")
+    assert checked is None and reason in faults[0]["message"]
+
+
+def test_distinct_real_addresses_stay_distinct():
+    from joingate.signing import registrant_id_for
+
+    assert registrant_id_for("Kate@Example.org") == registrant_id_for("kate@example.org")
+    assert registrant_id_for("stra\u00dfe@example.org") != registrant_id_for(
+        "strasse@example.org")
+    assert check_registrant({"email": "jos\u00e9@example.org", "name": "J"}, "zoom.us")[0]

@@ -1,16 +1,17 @@
--- An organizer's change to one link: revoke, reset (free the device binding) or reissue (a new
--- version: the old link stops working, the new one starts unbound and not revoked).
+-- An organizer's change to one link: revoke, reset (free the device binding), restore (undo a
+-- revoke: the same link works again, unbound) or reissue (a new version: the old link stops
+-- working, the new one starts unbound and not revoked).
 --
 -- KEYS[1]  meeting hash          KEYS[2]  registrant hash (its last ':' part is the registrant id)
 -- KEYS[3]  meeting event stream
--- ARGV[1]  action: revoke | reset | reissue
+-- ARGV[1]  action: revoke | reset | restore | reissue
 -- ARGV[2]  who asked (cli, api, worker): the event carries it in its `ua` field
 -- ARGV[3]  event stream cap
 --
 -- Returns the link's version after the change, having logged one event of kind ARGV[1] and moved
 -- the registrant hash and the stream to the meeting's expire_at:
---   revoke   sets revoked=1              reset  deletes devices
---   reissue  increments ver, deletes devices and revoked
+--   revoke   sets revoked=1              reset    deletes devices
+--   restore  deletes devices and revoked  reissue  increments ver, deletes devices and revoked
 -- Errors (nothing written): NOTFOUND when meeting or registrant is missing, BADACTION for
 -- another action.
 local meeting_key, registrant_key, events_key = KEYS[1], KEYS[2], KEYS[3]
@@ -25,6 +26,8 @@ if action == 'revoke' then
   redis.call('HSET', registrant_key, 'revoked', '1')
 elseif action == 'reset' then
   redis.call('HDEL', registrant_key, 'devices')
+elseif action == 'restore' then
+  redis.call('HDEL', registrant_key, 'devices', 'revoked')
 elseif action == 'reissue' then
   redis.call('HINCRBY', registrant_key, 'ver', 1)
   redis.call('HDEL', registrant_key, 'devices', 'revoked')
