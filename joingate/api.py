@@ -185,6 +185,13 @@ def update_meeting(meeting_id: str) -> ResponseReturnValue:
     return jsonify(_meeting_view(meetings.get(stored.id)))
 
 
+@bp.delete("/meetings/<meeting_id>")
+def delete_meeting(meeting_id: str) -> ResponseReturnValue:
+    """Forget the meeting and everything of it (its links answer 404)."""
+    _state().meetings.delete(_meeting_id(meeting_id))
+    return Response(status=204)
+
+
 def _meeting_id(value: str) -> str:
     if not re.fullmatch(openapi.MEETING_ID.strip("^$"), value):
         raise NotFound(f"no meeting {value[:40]}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import ipaddress
 import json
 import os
 import secrets
@@ -18,6 +19,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import click
+from urllib.parse import urlsplit
+
 from flask import Flask
 
 from .errors import ConfigError, InvalidInput, JoingateError, NotFound, StorageUnavailable
@@ -79,6 +82,26 @@ class MeetingNumber(click.ParamType):
 
 
 MEETING_NUMBER = MeetingNumber()
+
+
+def _refuse_loopback_links(allowed: bool) -> None:
+    """Links for a mail merge on a loopback PUBLIC_URL (the default http://127.0.0.1:8000)
+    reach nobody but this machine: refuse them, naming the setting, unless asked for."""
+    host = urlsplit(_state().config.public_url).hostname or ""
+    if allowed or not (host == "localhost" or host.endswith(".localhost")
+                       or _is_loopback(host)):
+        return
+    raise click.ClickException(
+        f"JOINGATE_PUBLIC_URL is {_state().config.public_url}: these links would open only on "
+        "this machine. Set JOINGATE_PUBLIC_URL to the https:// address registrants reach "
+        "(or add --allow-loopback to issue them anyway)")
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _refuse_ended(start: int, duration: int, now: float) -> None:
@@ -158,6 +181,53 @@ def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
     _say_target(meeting_id)
 
 
+@meeting.command("list")
+@_reported
+def meeting_list_command() -> None:
+    """Every meeting joingate keeps: number, start (UTC), registrants, topic."""
+    meetings = _state().meetings
+    for meeting_id in meetings.ids():
+        found = meetings.get(meeting_id)
+        click.echo(f"{meeting_id}  {iso_utc(found.start)}  "
+                   f"{meetings.registrant_count(meeting_id):>6} registrant(s)  {found.topic}")
+
+
+@meeting.command("show")
+@click.argument("meeting_id", type=MEETING_NUMBER)
+@_reported
+def meeting_show_command(meeting_id: str) -> None:
+    """One meeting: its window, target, policy and options (never the passcode)."""
+    meetings = _state().meetings
+    found = meetings.get(meeting_id)
+    for label, value in (
+            ("topic", found.topic), ("start", iso_utc(found.start)),
+            ("duration", f"{found.duration} min"),
+            ("links open", iso_utc(found.opens_at)), ("links close", iso_utc(found.closes_at)),
+            ("target", found.target), ("policy", found.policy),
+            ("devices per link", found.max_devices), ("rejoin", "yes" if found.rejoin else "no"),
+            ("support", found.support or "(none)"),
+            ("passcode", "set" if found.pwd else "none"),
+            ("registrants", meetings.registrant_count(meeting_id)),
+            ("data kept until", iso_utc(found.expire_at))):
+        click.echo(f"{label + ':':<18} {value}")
+
+
+@meeting.command("delete")
+@click.argument("meeting_id", type=MEETING_NUMBER)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_reported
+def meeting_delete_command(meeting_id: str, yes: bool) -> None:
+    """Forget a meeting with its registrants, links, history and attendance. Its links answer
+    404 from then on; this cannot be undone."""
+    meetings = _state().meetings
+    count = meetings.registrant_count(meetings.get(meeting_id).id)
+    if not yes:
+        click.confirm(f"Delete meeting {meeting_id} and its {count} registrant(s)? Their links "
+                      "stop working", abort=True)
+    meetings.delete(meeting_id)
+    click.echo(f"deleted meeting {meeting_id} ({count} registrant(s))")
+
+
 # Links
 
 @main.group()
@@ -168,8 +238,10 @@ def links() -> None:
 @links.command("issue")
 @click.argument("meeting_id", type=MEETING_NUMBER)
 @click.argument("csv_file", type=click.File("rb"))   # read_csv decodes (and names bad bytes)
+@click.option("--allow-loopback", is_flag=True,
+              help="Issue links on a loopback PUBLIC_URL anyway (tests on this machine).")
 @_reported
-def links_issue_command(meeting_id: str, csv_file: io.BufferedIOBase) -> None:
+def links_issue_command(meeting_id: str, csv_file: io.BufferedIOBase, allow_loopback: bool) -> None:
     """Read registrants from CSV_FILE ('-' for stdin), write it to stdout with a link column.
 
     Columns: email, and name or first_name/last_name; optional registrant_id, join_url (case
@@ -177,6 +249,7 @@ def links_issue_command(meeting_id: str, csv_file: io.BufferedIOBase) -> None:
     Comma, semicolon or tab separated, UTF-8. A file with any bad line is refused whole, each
     bad line named.
     """
+    _refuse_loopback_links(allow_loopback)
     state = _state()
     roster = read_csv(csv_file.read(), state.config.zoom_join_domain)
     issued = state.meetings.issue_links(meeting_id, roster.inputs)
@@ -288,10 +361,13 @@ def links_show_command(meeting_id: str, email: str, as_json: bool) -> None:
 
 @links.command("export")
 @click.argument("meeting_id", type=MEETING_NUMBER)
+@click.option("--allow-loopback", is_flag=True,
+              help="Issue links on a loopback PUBLIC_URL anyway (tests on this machine).")
 @_reported
-def links_export_command(meeting_id: str) -> None:
+def links_export_command(meeting_id: str, allow_loopback: bool) -> None:
     """Every registrant's current link as CSV for the mail merge (email, name, display_name,
     status, registrant_id, link)."""
+    _refuse_loopback_links(allow_loopback)
     write_links_csv(registrant_rows(_state(), meeting_id), sys.stdout)
 
 
@@ -326,10 +402,13 @@ def zoom() -> None:
 
 @zoom.command("sync")
 @click.argument("meeting_id", type=MEETING_NUMBER)
+@click.option("--allow-loopback", is_flag=True,
+              help="Issue links on a loopback PUBLIC_URL anyway (tests on this machine).")
 @_reported
-def zoom_sync_command(meeting_id: str) -> None:
+def zoom_sync_command(meeting_id: str, allow_loopback: bool) -> None:
     """Import the meeting and its approved registrants from Zoom, issue links, print the
     mail-merge CSV. Running it again changes nothing that did not change at Zoom."""
+    _refuse_loopback_links(allow_loopback)
     from .zoom.sync import sync_meeting
 
     result = sync_meeting(_state(), _zoom(), meeting_id)
@@ -344,11 +423,14 @@ def zoom_sync_command(meeting_id: str) -> None:
 @zoom.command("register")
 @click.argument("meeting_id", type=MEETING_NUMBER)
 @click.argument("csv_file", type=click.File("rb"))   # read_csv decodes (and names bad bytes)
+@click.option("--allow-loopback", is_flag=True,
+              help="Issue links on a loopback PUBLIC_URL anyway (tests on this machine).")
 @_reported
-def zoom_register_command(meeting_id: str, csv_file: io.BufferedIOBase) -> None:
+def zoom_register_command(meeting_id: str, csv_file: io.BufferedIOBase, allow_loopback: bool) -> None:
     """Register everyone in CSV_FILE at Zoom (auto-approved), keep Zoom's registrant_id and
     join_url, issue gate links, print the CSV with a link column. A row Zoom refuses is
     reported (with Zoom's message) and the others go on; a rerun registers nobody twice."""
+    _refuse_loopback_links(allow_loopback)
     from .zoom.sync import register_at_zoom
 
     state = _state()

@@ -27,14 +27,20 @@ def _key_list(value: str) -> list[str]:
 
 
 def _seconds(value: str) -> float:
-    number = float(value)
-    if number < 0:
-        raise ValueError("must not be negative")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError("must be a number of seconds (like 120 or 0.5)") from None
+    if not number >= 0 or number == float("inf"):
+        raise ValueError("must be a number of seconds, not negative")
     return number
 
 
 def _whole(value: str) -> int:
-    number = int(value)
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ValueError("must be a whole number (like 30)") from None
     if number < 0:
         raise ValueError("must not be negative")
     return number

@@ -9,6 +9,8 @@ bind, count, log), then redirect (:mod:`joingate.zoom.urls`) or render the page 
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, Response, current_app, g, request
 
 from .errors import BadLink
@@ -36,6 +38,13 @@ PAGES: dict[GateOutcome, tuple[str, int]] = {
     GateOutcome.USED_ELSEWHERE: ("used_elsewhere", 409),
     GateOutcome.CONFIRM: ("confirm", 200),
 }
+
+
+def cookie_path(public_url: str) -> str:
+    """The device cookie's path: where the browser sees the links, ``/j/`` under PUBLIC_URL's
+    own path (a gate served under ``https://example.org/gate`` binds ``/gate/j/``), so the same
+    browser sends it back behind a sub-path proxy."""
+    return urlsplit(public_url).path.rstrip("/") + "/j/"
 
 
 def clean_header_text(value: str, limit: int = MAX_HEADER_TEXT) -> str:
@@ -108,7 +117,8 @@ def _redirect(state: AppState, ref: LinkRef, result: GateResult) -> Response:
     response = Response(status=303, headers={"Location": url, "Cache-Control": "no-store",
                                              "Referrer-Policy": "no-referrer"})
     response.set_cookie(DEVICE_COOKIE, state.signer.device_cookie(result.device_id),
-                        max_age=DEVICE_COOKIE_AGE, path="/j/", httponly=True, samesite="Lax",
+                        max_age=DEVICE_COOKIE_AGE, path=cookie_path(config.public_url),
+                        httponly=True, samesite="Lax",
                         secure=config.public_url.startswith("https://"))
     return response
 

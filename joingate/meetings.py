@@ -150,6 +150,12 @@ class Meetings:
         """The meeting; NotFound when there is none."""
         return self.store.meeting(meeting_id)
 
+    def delete(self, meeting_id: str) -> None:
+        """Forget the meeting, its registrants, links, history and attendance (its links
+        answer 404 from now on); NotFound when there is none."""
+        if not self.store.delete_meeting(meeting_id):
+            raise NotFound(f"no meeting {meeting_id}")
+
     def ids(self) -> list[str]:
         """Every meeting that still exists."""
         return self.store.meeting_ids()

@@ -269,6 +269,9 @@ def document(join_domain: str) -> dict[str, Any]:
                          "409": _error_response("the meeting has ended and the change would "
                                                 "open it again: send keep_registrants")},
                         requestBody=body("#/components/schemas/MeetingUpdate")),
+            "delete": op("Delete the meeting with its registrants, links, history and "
+                         "attendance (its links answer 404)", manage,
+                         {"204": {"description": "deleted"}}),
         },
         "/meetings/{meeting_id}/registrants": {
             "parameters": [meeting_id],

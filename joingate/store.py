@@ -381,6 +381,18 @@ class Store:
         return len(rids)
 
     @translated
+    def delete_meeting(self, meeting_id: str) -> bool:
+        """Forget a meeting and everything of it; False when there was none."""
+        existed = bool(self.redis.exists(self.keys.meeting(meeting_id)))
+        self.clear_cohort(meeting_id)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.delete(self.keys.staff(meeting_id))
+            pipe.delete(self.keys.meeting(meeting_id))
+            pipe.srem(self.keys.meetings(), meeting_id)     # another slot: its own command
+            pipe.execute()
+        return existed
+
+    @translated
     def meeting(self, meeting_id: str) -> Meeting:
         """The meeting; NotFound when there is none."""
         fields = self.redis.hgetall(self.keys.meeting(meeting_id))

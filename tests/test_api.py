@@ -283,3 +283,10 @@ def test_schemathesis_finds_nothing(redis_server, tmp_path):
 
 def api_app_client_post(api, link: str) -> int:
     return api.post(link.replace("https://gate.example.org", "")).status_code
+
+
+def test_delete_a_meeting(api):
+    api.post(f"{API}/meetings", json=MEETING)
+    assert api.delete(f"{API}/meetings/{MEETING['id']}").status_code == 204
+    assert api.get(f"{API}/meetings/{MEETING['id']}").status_code == 404
+    assert api.delete(f"{API}/meetings/{MEETING['id']}").status_code == 404

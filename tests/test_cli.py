@@ -348,3 +348,49 @@ def test_adding_an_ended_meeting_and_keeping_its_registrants(app, runner, tmp_pa
     clock.set(START + timedelta(days=31))
     assert app.test_client().post(link.removeprefix("https://gate.example.org")
                                   ).status_code == 303
+
+
+@pytest.mark.parametrize("public_url", ["http://127.0.0.1:8000", "http://localhost:8000",
+                                        "http://[::1]:8000"])
+def test_links_for_a_loopback_public_url_are_refused(app, store_url, clock, tmp_path,
+                                                     public_url):
+    """A mail merge of http://127.0.0.1:8000 links reaches nobody: refused, naming the
+    setting (issue 17, item 6); --allow-loopback issues them on purpose."""
+    from click.testing import CliRunner
+
+    from helpers import START, make_app
+    from joingate.cli import main
+
+    local = make_app(store_url, clock, like=app, PUBLIC_URL=public_url)
+    local.extensions["joingate"].meetings.add(MEETING_ID, topic="T", start=START, duration=60)
+    path = tmp_path / "people.csv"
+    path.write_text(GOOD_CSV, encoding="utf-8")
+    refused = CliRunner().invoke(main, ["links", "issue", MEETING_ID, str(path)], obj=local)
+    assert refused.exit_code == 1 and "JOINGATE_PUBLIC_URL is " + public_url in refused.stderr
+    assert refused.stdout == ""
+    assert local.extensions["joingate"].store.registrants(MEETING_ID) == []
+    allowed = CliRunner().invoke(main, ["links", "issue", MEETING_ID, str(path),
+                                        "--allow-loopback"], obj=local)
+    assert allowed.exit_code == 0 and public_url + "/j/" in allowed.stdout
+
+
+def test_meeting_list_show_and_delete(app, runner, tmp_path, meeting, service):
+    """Issue 17, item 11: meetings can be listed, shown and deleted from the CLI."""
+    link = rows_of(issue(runner, tmp_path, GOOD_CSV).stdout)[0]["link"]
+    listed = runner(["meeting", "list"])
+    assert listed.exit_code == 0 and MEETING_ID in listed.stdout
+    count = len(rows_of(issue(runner, tmp_path, GOOD_CSV).stdout))
+    assert f"{count} registrant(s)" in listed.stdout
+    shown = runner(["meeting", "show", "857 4606 5432"]).stdout
+    assert "start:" in shown and "2026-12-01T18:00:00Z" in shown and "passcode:" in shown
+    assert "enc0ded" not in shown
+    kept = runner(["meeting", "delete", MEETING_ID], input="n\n")
+    assert kept.exit_code == 1 and service.meetings.get(MEETING_ID)
+    gone = runner(["meeting", "delete", MEETING_ID, "--yes"])
+    assert gone.exit_code == 0 and f"{count} registrant(s)" in gone.stdout
+    assert service.store.redis.keys(f"jg:{{m:{MEETING_ID}}}:*") == []
+    assert MEETING_ID not in runner(["meeting", "list"]).stdout
+    assert app.test_client().post(link.removeprefix("https://gate.example.org")
+                                  ).status_code == 404
+    missing = runner(["meeting", "show", MEETING_ID])
+    assert missing.exit_code == 1 and "no meeting" in missing.stderr
