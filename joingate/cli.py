@@ -27,6 +27,7 @@ from .errors import ConfigError, InvalidInput, JoingateError, NotFound, StorageU
 from .exports import write_links_csv, write_report_csv
 from .meetings import MeetingReused
 from .roster import RegistrantInput, fault_lines, read_csv
+from .signing import normalize_email
 from .state import AppState
 from .times import iso_utc, parse_start
 from .views import link_status, registrant_rows
@@ -252,12 +253,31 @@ def links_issue_command(meeting_id: str, csv_file: io.BufferedIOBase, allow_loop
     _refuse_loopback_links(allow_loopback)
     state = _state()
     roster = read_csv(csv_file.read(), state.config.zoom_join_domain)
+    # Display names are what Zoom shows and what name matching sees: say when one changes.
+    before = {normalize_email(r.email): r.name for r in state.meetings.registrants(meeting_id)}
+    first_seen: dict[str, tuple[int, str]] = {}
+    renamed = 0
+    for line, person in zip(roster.lines, roster.inputs):
+        key = normalize_email(person.email)
+        if key in first_seen and first_seen[key][1] != person.name:
+            click.echo(f"warning: line {line}: {person.email} is also on line "
+                       f"{first_seen[key][0]} with the name {first_seen[key][1]!r}; the last, "
+                       f"{person.name!r}, is kept", err=True)
+        first_seen.setdefault(key, (line, person.name))
+    last_name = {normalize_email(p.email): p.name for p in roster.inputs}
+    for key, name in last_name.items():
+        if key in before and before[key] != name:
+            renamed += 1
+            click.echo(f"warning: {key} is renamed from {before[key]!r} to {name!r} (Zoom will "
+                       "show the new name)", err=True)
     issued = state.meetings.issue_links(meeting_id, roster.inputs)
     out = _csv_with_links(roster.header)
     for row, link in zip(roster.rows, issued):
         out.writerow({**row, "link": link.url})
-    created = sum(link.created for link in issued)
-    click.echo(f"{len(issued)} link(s) issued, {created} new registrant(s)", err=True)
+    created = len({normalize_email(link.email) for link in issued if link.created})
+    unchanged = len(last_name) - created - renamed
+    click.echo(f"{len(issued)} link(s) issued: {created} new, {renamed} renamed, "
+               f"{unchanged} unchanged, 0 refused", err=True)
     _say_target(meeting_id)
 
 

@@ -152,7 +152,7 @@ def test_links_issue_reads_real_files_and_keeps_every_column(runner, tmp_path, m
                                                              data):
     result = issue(runner, tmp_path, data)
     assert result.exit_code == 0, result.stderr
-    assert result.stderr.startswith("2 link(s) issued, 2 new registrant(s)\ntarget registrant")
+    assert result.stderr.startswith("2 link(s) issued: 2 new, 0 renamed, 0 unchanged, 0 refused\ntarget registrant")
     out = list(csv.reader(io.StringIO(result.stdout)))
     assert out[0] == [*ZOOM_EXPORT.split("\n", 1)[0].split(","), "link"]
     rows = rows_of(result.stdout)
@@ -394,3 +394,20 @@ def test_meeting_list_show_and_delete(app, runner, tmp_path, meeting, service):
                                   ).status_code == 404
     missing = runner(["meeting", "show", MEETING_ID])
     assert missing.exit_code == 1 and "no meeting" in missing.stderr
+
+
+def test_renames_and_repeated_emails_are_warned_and_summed_up(runner, tmp_path, meeting,
+                                                              service):
+    """Issue 17, item 4: a re-import that renames someone, or a file that names one email
+    twice, is said out loud; the summary counts new, renamed, unchanged."""
+    first = issue(runner, tmp_path, "email,name\nana@example.org,Ana Lima\nben@example.org,Ben\n")
+    assert "2 new, 0 renamed, 0 unchanged, 0 refused" in first.stderr
+    again = issue(runner, tmp_path, "email,name\nana@example.org,Ana Souza\nben@example.org,Ben\n"
+                  "ana@example.org,Ana Maria Souza\n")
+    assert again.exit_code == 0
+    assert ("warning: line 4: ana@example.org is also on line 2 with the name 'Ana Souza'; "
+            "the last, 'Ana Maria Souza', is kept") in again.stderr
+    assert ("warning: ana@example.org is renamed from 'Ana Lima' to 'Ana Maria Souza'"
+            in again.stderr)
+    assert "0 new, 1 renamed, 1 unchanged, 0 refused" in again.stderr
+    assert service.meetings.registrant(MEETING_ID, "ana@example.org").name == "Ana Maria Souza"
