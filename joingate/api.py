@@ -79,7 +79,7 @@ def _body(schema: str) -> Any:
     for fault in _schemas().validators[schema].iter_errors(data):
         path = list(fault.absolute_path)
         detail: dict[str, Any] = {"field": "/".join(str(part) for part in path) or "(body)",
-                                  "message": fault.message[:300]}
+                                  "message": fault_in_words(fault, schema)}
         if len(path) >= 2 and path[0] == "registrants" and isinstance(path[1], int):
             detail["index"] = path[1]
         faults.append(detail)
@@ -89,6 +89,53 @@ def _body(schema: str) -> Any:
         raise ApiError(error(422, "invalid_input", f"{len(faults)} problem(s) in the body; "
                              f"first: {faults[0]['field']}: {faults[0]['message']}", faults))
     return data
+
+
+SHAPES = {"object": "a JSON object", "array": "a list", "string": "text",
+          "integer": "a whole number", "number": "a number", "boolean": "true or false"}
+PATTERN_WORDS = {"email": "is not an email address (one @, printable ASCII, no spaces)",
+                 "join_url": "must be an https:// join URL on the Zoom join domain",
+                 "staff": "must be an email or a Zoom user id (never a name)",
+                 "start": "must be an ISO 8601 time with a zone, like 2026-12-01T18:00:00Z",
+                 "id": "must be a Zoom meeting number (6 to 15 digits)"}
+EXAMPLES = {"BulkInput": 'like {"registrants": [{"email": "ana@example.org", '
+                         '"name": "Ana Lima"}]}',
+            "RegistrantInput": 'like {"email": "ana@example.org", "name": "Ana Lima"}'}
+
+
+def fault_in_words(fault: Any, schema: str) -> str:
+    """A jsonschema fault as a sentence an integrator can act on: what is wrong, in words,
+    never a regular expression or an echo of the data."""
+    field = str(fault.absolute_path[-1]) if fault.absolute_path else ""
+    value = fault.validator_value
+    if fault.validator == "type":
+        wanted = value if isinstance(value, str) else value[0]
+        message = f"must be {SHAPES.get(wanted, wanted)}"
+        if not fault.absolute_path and schema in EXAMPLES:
+            message += f", {EXAMPLES[schema]}"
+        return message
+    if fault.validator == "required":
+        missing = [name for name in value if name not in (fault.instance or {})]
+        return f"is missing {', '.join(missing)}"
+    if fault.validator == "additionalProperties":
+        allowed = set(fault.schema.get("properties", {}))
+        extra = sorted(str(name) for name in fault.instance if name not in allowed)
+        return f"has unknown field(s): {', '.join(extra)[:200]}"
+    if fault.validator == "pattern":
+        key = "staff" if "staff" in [str(part) for part in fault.absolute_path] else field
+        return PATTERN_WORDS.get(key, "has characters that are not allowed here (white "
+                                      "space or control characters)")
+    if fault.validator in ("maxLength", "minLength"):
+        return (f"must be at most {value} characters" if fault.validator == "maxLength"
+                else f"must be at least {value} character(s)")
+    if fault.validator in ("maxItems", "minItems"):
+        return (f"must have at most {value} items" if fault.validator == "maxItems"
+                else f"must have at least {value} item(s)")
+    if fault.validator in ("minimum", "maximum"):
+        return f"must be {'at least' if fault.validator == 'minimum' else 'at most'} {value}"
+    if fault.validator == "enum":
+        return f"must be one of {', '.join(str(item) for item in value)}"
+    return "is not valid here"
 
 
 class ApiError(Exception):

@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import json
+
 import pytest
 
 from helpers import MEETING_ID, make_app
@@ -290,3 +292,36 @@ def test_delete_a_meeting(api):
     assert api.delete(f"{API}/meetings/{MEETING['id']}").status_code == 204
     assert api.get(f"{API}/meetings/{MEETING['id']}").status_code == 404
     assert api.delete(f"{API}/meetings/{MEETING['id']}").status_code == 404
+
+
+def test_a_bare_list_is_refused_with_the_expected_shape_in_words(api):
+    """Issue 17, item 5: the answer says what the body must look like, without regexes or an
+    echo of the data."""
+    api.post(f"{API}/meetings", json=MEETING)
+    answer = api.post(f"{API}/meetings/{MEETING['id']}/registrants/bulk",
+                      json=[{"email": "ana@example.org", "name": "Ana"}])
+    problem = answer.get_json()
+    assert answer.status_code == 422
+    assert problem["details"][0]["message"].startswith(
+        'must be a JSON object, like {"registrants": [')
+    bad = api.post(f"{API}/meetings/{MEETING['id']}/registrants/bulk", json={"registrants": [
+        {"email": "not an email", "name": "Ana"}]}).get_json()
+    assert bad["details"][0] == {"field": "registrants/0/email", "index": 0,
+                                 "message": "is not an email address (one @, printable ASCII, "
+                                            "no spaces)"}
+    assert "^" not in json.dumps(bad) and "not an email'" not in json.dumps(bad)
+
+
+def test_5000_registrants_with_zoom_ids_and_join_urls_fit_in_one_bulk(api, service):
+    """The promise "up to 5,000" holds with every optional field filled (~1.3 MiB)."""
+    api.post(f"{API}/meetings", json=MEETING)
+    rows = [{"email": f"person{n}@example.org", "first_name": "Person", "last_name": f"{n}",
+             "registrant_id": f"Zr{n:020d}",
+             "join_url": f"https://us06web.zoom.us/w/{MEETING_ID}?tk=Token.{n:040d}&pwd=Q0x3"}
+            for n in range(5000)]
+    body = json.dumps({"registrants": rows})
+    assert len(body) > 1_048_576
+    answer = api.post(f"{API}/meetings/{MEETING['id']}/registrants/bulk", data=body,
+                      content_type="application/json")
+    assert answer.status_code == 200 and answer.get_json()["created"] == 5000
+    assert service.meetings.registrant_count(MEETING_ID) == 5000
