@@ -306,6 +306,21 @@ class Store:
         return type(self.redis).__module__.startswith("fakeredis")
 
     @translated
+    def announce_key_fingerprints(self, fingerprints: Iterable[str]) -> None:
+        """Record the fingerprints of the keys a server verifies links with (kept 400 days,
+        renewed at every start), so a CLI elsewhere can tell it signs with a key the server
+        does not know."""
+        name = f"{self.keys.prefix}:keys"
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(name, *fingerprints)
+            pipe.expire(name, 400 * 86400)
+            pipe.execute()
+
+    @translated
+    def key_fingerprints(self) -> set[str]:
+        return set(self.redis.smembers(f"{self.keys.prefix}:keys"))
+
+    @translated
     def ping(self) -> None:
         """Raise StorageUnavailable unless Redis answers and accepts a write."""
         self.redis.set(f"{self.keys.prefix}:readyz", "1", ex=60)
