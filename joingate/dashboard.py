@@ -33,6 +33,8 @@ import io
 import logging
 import re
 import secrets
+import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -63,6 +65,10 @@ SIGN_IN_COOKIE = "jg_organizer_signin"
 COOKIE_PATH = "/organizer/"
 SIGN_IN_COOKIE_AGE = 30 * 60
 PAGE_SIZE = 100
+ROSTER_FRESH = 5.0          # seconds a computed roster serves while the feed has nothing new
+ROSTER_REREAD = 30.0        # seconds before every registrant is read again
+ROSTER_PATCH = 100          # at most this many new events are patched in, else all are read
+ROSTER_MEETINGS = 20        # rosters kept per process
 ACTIVITY = 15
 MAX_QUERY = 200
 MAX_FAULTS_SHOWN = 50
@@ -357,22 +363,86 @@ def bad_query(exc: BadQuery) -> Response:
                     back_url=request.path)
 
 
+@dataclass(frozen=True)
+class RosterSnapshot:
+    """A meeting's registrants, every registrant's roster row and the meeting's counts, as
+    computed when the feed's newest event was ``stamp``."""
+
+    stamp: str
+    computed: float                     # time.monotonic() of the computation
+    read: float                         # time.monotonic() when every registrant was read
+    registrants: tuple[Registrant, ...]
+    rows: tuple[dict[str, Any], ...]    # shared between requests: copied before any change
+    counts: dict[str, int]
+    show_sent: bool
+
+
+def _snapshot(meeting_id: str, stamp: str) -> RosterSnapshot:
+    """The roster of ``meeting_id`` when the feed's newest event is ``stamp``.
+
+    Reading 5,000 registrants is most of a page's cost (docs/benchmarks.md), so this process
+    keeps the last roster of each meeting: it serves as it is while the feed has nothing new
+    for ROSTER_FRESH seconds; after that, or when the feed moved, the attendance and every row
+    are derived again, but only the registrants the feed names since (opens, claims, refusals,
+    actions) are read again, unless the registrants were all read ROSTER_REREAD seconds ago or
+    more, or the feed cannot say what changed (an import, a long gap). So the gate's events,
+    Zoom's participant events and the dashboard's own actions show at once; what the feed does
+    not record (registrants added by the CLI, the API or Zoom's registration webhook) within
+    ROSTER_REREAD seconds."""
+    snapshots: dict[str, RosterSnapshot] = current_app.extensions["joingate_dashboard_rosters"]
+    state = _state()
+    now = time.monotonic()
+    found = snapshots.get(meeting_id)
+    if found and found.stamp == stamp and now - found.computed < ROSTER_FRESH:
+        return found
+    registrants: list[Registrant] | None = None
+    if found and now - found.read < ROSTER_REREAD:
+        changed = _changed_since(meeting_id, found.stamp)
+        if changed is not None:
+            registrants = [_reread(meeting_id, r) if r.id in changed else r
+                           for r in found.registrants]
+    read = now if registrants is None else found.read        # type: ignore[union-attr]
+    if registrants is None:
+        registrants = state.meetings.registrants(meeting_id)
+    pairs, attendance = state.presence.report_rows(meeting_id, registrants)
+    rows = tuple(_row(registrant, row) for registrant, row in pairs)
+    counts = {"registered": len(rows),
+              "claimed": sum(1 for row in rows if row["claims"]),
+              "present": sum(1 for row in rows if row["present"]),
+              "flagged": sum(1 for row in rows if row["flags"]),
+              "unmatched": len(attendance.unmatched)}
+    made = RosterSnapshot(stamp, now, read, tuple(registrants), rows, counts,
+                          any(row["sent"] for row in rows))
+    if len(snapshots) >= ROSTER_MEETINGS and meeting_id not in snapshots:
+        snapshots.pop(min(snapshots, key=lambda name: snapshots[name].computed), None)
+    snapshots[meeting_id] = made
+    return made
+
+
+def _changed_since(meeting_id: str, stamp: str) -> set[str] | None:
+    """The registrants whose record the feed's events after ``stamp`` changed, or None when
+    the feed cannot tell (registrants were imported, or too much happened)."""
+    _, events = _state().store.events_after(meeting_id, stamp, ROSTER_PATCH + 1)
+    if len(events) > ROSTER_PATCH or any(event.kind == "import" for event in events):
+        return None
+    return {event.registrant for event in events if event.registrant and not event.instance}
+
+
+def _reread(meeting_id: str, registrant: Registrant) -> Registrant:
+    return _state().meetings.registrant_by_id(meeting_id, registrant.id) or registrant
+
+
 def _roster(meeting_id: str, query: RosterQuery) -> dict[str, Any]:
     """What the meeting page and its live update show: counts of the whole meeting, the rows of
     the page asked for, the page's place, the latest activity and its stamp."""
-    state = _state()
-    pairs, attendance = state.presence.report_rows(meeting_id)
-    everyone = [_row(registrant, row) for registrant, row in pairs]
-    counts = {"registered": len(everyone),
-              "claimed": sum(1 for row in everyone if row["claims"]),
-              "present": sum(1 for row in everyone if row["present"]),
-              "flagged": sum(1 for row in everyone if row["flags"]),
-              "unmatched": len(attendance.unmatched)}
-    matched = [row for row in everyone if query.keeps(row)]
+    latest = _state().store.latest_events(meeting_id, ACTIVITY)
+    stamp = latest[0][0].id if latest else "0-0"
+    snapshot = _snapshot(meeting_id, stamp)
+    matched = [row for row in snapshot.rows if query.keeps(row)]
     pages = max(1, -(-len(matched) // PAGE_SIZE))
     number = min(query.page, pages)
     first = (number - 1) * PAGE_SIZE
-    rows = matched[first:first + PAGE_SIZE]
+    rows = [dict(row) for row in matched[first:first + PAGE_SIZE]]
     may_manage = _organizer().may_manage
     for row in rows:
         row["url"] = url_for(".registrant", meeting_id=meeting_id, rid=row["rid"])
@@ -388,21 +458,19 @@ def _roster(meeting_id: str, query: RosterQuery) -> dict[str, Any]:
             if number > 1 else "",
             "next_url": f"{here}?{urlencode(query.args(page=number + 1))}"
             if number < pages else ""}
-    latest = state.store.latest_events(meeting_id, ACTIVITY)
-    return {"counts": counts, "rows": rows, "page": page,
+    return {"counts": snapshot.counts, "rows": rows, "page": page,
             "activity": [_activity(event, email) for event, email in latest],
-            "stamp": latest[0][0].id if latest else "0-0",
-            "show_sent": any("sent" in row for _, row in pairs)}
+            "stamp": stamp, "show_sent": snapshot.show_sent}
 
 
 def _row(registrant: Registrant, row: dict[str, Any]) -> dict[str, Any]:
-    """One roster row: the report's row and what only the registrant record holds. No link."""
-    return {"rid": registrant.id, "email": row["email"], "name": row["name"],
-            "display_name": registrant.display_name, "status": row["status"],
-            "opens": registrant.opens, "claims": row["claims"], "refused": registrant.refused,
-            "joins": row["joins"], "present": row["present"], "minutes": row["minutes"],
-            "flags": row["flags"], "evidence": [_evidence(item) for item in row["evidence"]],
-            "sent": row.get("sent", "")}
+    """One roster row: the report's row (made for this request, so extended in place) with what
+    only the registrant record holds. No link."""
+    row.update(rid=registrant.id, display_name=registrant.display_name,
+               opens=registrant.opens, refused=registrant.refused, sent=row.get("sent", ""))
+    if row["evidence"]:
+        row["evidence"] = [_evidence(item) for item in row["evidence"]]
+    return row
 
 
 def _evidence(item: dict[str, Any]) -> dict[str, Any]:
@@ -490,8 +558,9 @@ def registrant(meeting_id: str, rid: str) -> Response:
     found = _registrant(meeting_id, rid)
     status = link_status(state, meeting_id, found.email)
     may_manage = _organizer().may_manage
-    report_row = next((row for r, row in state.presence.report_rows(meeting_id)[0]
-                       if r.id == found.id), None)
+    latest = state.store.latest_events(meeting_id, 1)
+    snapshot = _snapshot(meeting_id, latest[0][0].id if latest else "0-0")
+    report_row = next((row for row in snapshot.rows if row["rid"] == found.id), None)
     person = {"rid": found.id, "email": status["email"], "name": status["name"],
               "display_name": status["display_name"], "status": status["status"],
               "opens": status["opens"], "claims": status["claims"],
@@ -499,8 +568,7 @@ def registrant(meeting_id: str, rid: str) -> Response:
               "link_id": status["link_id"],
               "link": status["link"] if may_manage else "",
               "flags": report_row["flags"] if report_row else [],
-              "evidence": [_evidence(item) for item in report_row["evidence"]]
-              if report_row else [],
+              "evidence": report_row["evidence"] if report_row else [],
               "actions": [{"name": action, "label": ACTION_LABELS[action],
                            "confirm": action in CANNOT_UNDO,
                            "url": url_for(".link_action", meeting_id=meeting_id, rid=found.id,
@@ -637,11 +705,11 @@ def _refusals(meeting_id: str) -> list[FeedEvent]:
     found: list[FeedEvent] = []
     cursor = "0-0"
     while True:
-        page = _state().meetings.events_page(meeting_id, cursor, 1000)
-        found += [event for event, _email in page if event.kind in REFUSED]
+        _, page = _state().store.events_after(meeting_id, cursor, 1000)
+        found += [event for event in page if event.kind in REFUSED]
         if len(page) < 1000:
             return found
-        cursor = page[-1][0].id
+        cursor = page[-1].id
 
 
 @bp.get("/meetings/<meeting_id>/timeline")
@@ -673,4 +741,5 @@ def init_app(app: Flask) -> None:
     state: AppState = app.extensions["joingate"]
     app.extensions["joingate_dashboard"] = OrganizerSessions(state.store, state.tokens,
                                                              state.clock)
+    app.extensions["joingate_dashboard_rosters"] = {}
     app.register_blueprint(bp)

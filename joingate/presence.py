@@ -88,13 +88,15 @@ class Presence:
         return {"meeting": meeting_id, "registrants": [row for _, row in rows],
                 "unmatched": attendance.unmatched}
 
-    def report_rows(self, meeting_id: str
+    def report_rows(self, meeting_id: str, registrants: list[Registrant] | None = None
                     ) -> tuple[list[tuple[Registrant, dict[str, Any]]], Attendance]:
         """Each registrant (in order of first issue) with its row of the report, and the
         attendance the rows come from: the dashboard shows the report beside what only the
-        registrant record holds (opens, refusals). NotFound when there is no meeting."""
+        registrant record holds (opens, refusals), and passes ``registrants`` when it holds
+        them already. NotFound when there is no meeting."""
         self.store.meeting(meeting_id)
-        registrants = self.store.registrants(meeting_id)
+        if registrants is None:
+            registrants = self.store.registrants(meeting_id)
         attendance = self.attendance(meeting_id, registrants)
         rows = []
         for registrant in registrants:
