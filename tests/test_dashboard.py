@@ -354,6 +354,27 @@ def test_the_live_update_answers_unchanged_until_something_happens(app, manager,
     assert client.get(f"{ORG}/meetings/123456789/live?since={stamp}").status_code == 404
 
 
+def test_the_kept_roster_follows_the_feed_and_rereads_everyone_in_time(
+        app, service, manager, roster, runner, monkeypatch):
+    """The process keeps each meeting's roster: what the feed records (a CLI revoke) shows on
+    the next view; a registrant the feed does not name (added by the API or the CLI) once the
+    registrants are read again (ROSTER_REREAD, here 0 s instead of 30)."""
+    from joingate import dashboard
+
+    client, _csrf, _ = manager
+    assert len(rows_of(client.get(MEETING).get_data(as_text=True))) == 2
+    assert runner(["links", "revoke", MEETING_ID, "ben@example.org"]).exit_code == 0
+    page = client.get(MEETING).get_data(as_text=True)
+    row = re.search(rf'<tr data-rid="{roster[1].registrant_id}".*?</tr>', page, re.S).group(0)
+    assert 'data-field="status">revoked<' in row
+    service.meetings.issue_links(MEETING_ID, [RegistrantInput("cy@example.org", "Cy")])
+    assert device(app).get(path_of(roster[0])).status_code == 200       # the feed moves
+    assert len(rows_of(client.get(MEETING).get_data(as_text=True))) == 2
+    monkeypatch.setattr(dashboard, "ROSTER_REREAD", 0.0)
+    assert device(app).get(path_of(roster[0])).status_code == 200
+    assert len(rows_of(client.get(MEETING).get_data(as_text=True))) == 3
+
+
 # Adding registrants
 
 def test_add_registrants_by_paste_and_upload_with_the_cli_rules(app, service, manager,
