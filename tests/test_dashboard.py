@@ -553,6 +553,29 @@ def test_a_read_session_sees_everything_but_no_link_no_token_no_action(app, serv
     assert after == carol and service.meetings.registrant_count(MEETING_ID) == 3
 
 
+def test_redis_down_is_503_never_500_and_the_dashboard_resumes(own_redis, clock):
+    down = make_app(own_redis.url, clock, REDIS_TIMEOUT=0.5)
+    state = down.extensions["joingate"]
+    state.meetings.add(MEETING_ID, topic="T", start=1_800_000_000, duration=60)
+    token, _ = state.tokens.create("o", "manage")
+    client, csrf = sign_in(down, token)
+    own_redis.stop()
+    for answer in (client.get(f"{ORG}/"), client.get(MEETING), client.get(f"{MEETING}/live"),
+                   client.post(f"{MEETING}/add", data={"csrf": csrf, "csv_text": "email,name"}),
+                   app_sign_in(down, token)):
+        assert answer.status_code == 503, answer.request.path
+        assert "Location" not in answer.headers and answer.headers["Retry-After"] == "5"
+    own_redis.start()
+    assert client.get(MEETING).status_code == 200
+
+
+def app_sign_in(app, token: str):
+    """The sign-in POST alone (its form value and cookie made up: Redis is down)."""
+    client = app.test_client()
+    client.set_cookie("jg_organizer_signin", "v" * 32, path="/organizer/")
+    return client.post(f"{ORG}/sign-in", data={"csrf": "v" * 32, "token": token})
+
+
 # Templates, headers
 
 class Tags(HTMLParser):
