@@ -19,7 +19,9 @@ timeline per meeting instance (:mod:`joingate.timeline`), inline and as a file.
 
 Live updates poll rather than stream: gunicorn's sync workers would each be held by an open
 server-sent event stream. A poll first compares the feed's newest event id with the page's;
-when nothing happened it answers ``{"changed": false}`` after a handful of small reads.
+when nothing happened it answers ``{"changed": false}`` after a handful of small reads. Each
+process keeps the last roster of each meeting and patches it from the feed (:func:`_snapshot`),
+so polling, paging and filtering do not read every registrant again.
 
 Templates live in ``templates/organizer/`` and may be overridden from ``TEMPLATE_DIR`` like the
 registrant's pages; each gets plain values only (no objects, no functions), listed in
@@ -42,6 +44,7 @@ from flask import (Blueprint, Flask, Response, current_app, g, jsonify, redirect
                    render_template, request, url_for)
 from jinja2 import FileSystemLoader, TemplateError
 from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
 
 from .errors import InvalidInput, NotFound
 from .exports import write_links_csv, write_report_csv
@@ -106,7 +109,7 @@ def _secure() -> bool:
 
 
 @bp.before_request
-def require_session() -> Response | None:
+def require_session() -> BaseResponse | None:
     """Every page but sign-in needs a live session; every POST the session's CSRF token."""
     g.csp_nonce = secrets.token_urlsafe(16)
     if request.endpoint in OPEN_ENDPOINTS:
@@ -115,7 +118,9 @@ def require_session() -> Response | None:
     session = _sessions().current(cookie)
     if session is None:
         if request.endpoint == "dashboard.live":
-            return jsonify(error="signed_out", message="sign in again"), 401
+            refused = jsonify(error="signed_out", message="sign in again")
+            refused.status_code = 401
+            return refused
         target = url_for(".sign_in", expired=1) if cookie else url_for(".sign_in")
         response = redirect(target, 303)
         if cookie:
@@ -157,7 +162,7 @@ def _render(template: str, status: int = 200, **context: Any) -> Response:
     except TemplateError as exc:
         log.error("template %s failed (%s); using the built-in one", name, exc)
         builtin = current_app.jinja_env.overlay(
-            loader=FileSystemLoader(current_app.template_folder))
+            loader=FileSystemLoader(str(current_app.template_folder)))
         body = builtin.get_template(name).render(**context)
     return Response(body, status=status, mimetype="text/html")
 
@@ -182,12 +187,12 @@ def _message(title: str, text: str, status: int, details: list[str] | None = Non
                    back_url=back_url)
 
 
-def _forget(response: Response, name: str) -> None:
+def _forget(response: BaseResponse, name: str) -> None:
     response.delete_cookie(name, path=COOKIE_PATH, secure=_secure(), httponly=True,
                            samesite="Strict")
 
 
-def _require_manage() -> Response | None:
+def _require_manage() -> BaseResponse | None:
     if not _organizer().may_manage:
         return _message("This session may only read",
                         "Sign in with a token of scope manage to act on links.", 403)
@@ -228,7 +233,7 @@ def _registrant(meeting_id: str, rid: str) -> Registrant:
 # Sign-in and sign-out
 
 @bp.get("/sign-in")
-def sign_in() -> Response:
+def sign_in() -> BaseResponse:
     if _sessions().current(request.cookies.get(SESSION_COOKIE)) is not None:
         return redirect(url_for(".meetings"), 303)
     note = ("Your session ended (signed out, expired, or its token was revoked). Sign in again."
@@ -249,7 +254,7 @@ def _sign_in_page(error: str, status: int, retry_after: int = 0) -> Response:
 
 
 @bp.post("/sign-in")
-def sign_in_submit() -> Response:
+def sign_in_submit() -> BaseResponse:
     """Sign in with an organizer token: 303 to the meetings with the session cookie; 401 (or
     429 once this address sent too many wrong tokens) with the form again."""
     state = _state()
@@ -278,7 +283,7 @@ def sign_in_submit() -> Response:
 
 
 @bp.post("/sign-out")
-def sign_out() -> Response:
+def sign_out() -> BaseResponse:
     _sessions().end(_organizer())
     response = redirect(url_for(".sign_in"), 303)
     _forget(response, SESSION_COOKIE)
@@ -288,7 +293,7 @@ def sign_out() -> Response:
 # Meetings
 
 @bp.get("/")
-def meetings() -> Response:
+def meetings() -> BaseResponse:
     meetings = _state().meetings
     found = [meetings.get(meeting_id) for meeting_id in meetings.ids()]
     rows = [{"id": meeting.id, "topic": meeting.topic, "start": _time(meeting.start, long=True),
@@ -358,7 +363,9 @@ def _query() -> RosterQuery:
 @bp.errorhandler(BadQuery)
 def bad_query(exc: BadQuery) -> Response:
     if request.endpoint == "dashboard.live":
-        return jsonify(error="bad_parameter", message=str(exc)), 400
+        response = jsonify(error="bad_parameter", message=str(exc))
+        response.status_code = 400
+        return response
     return _message("That filter cannot be read", str(exc), 400,
                     back_url=request.path)
 
@@ -511,7 +518,7 @@ def _meeting_view(meeting_id: str) -> dict[str, Any]:
 
 
 @bp.get("/meetings/<meeting_id>")
-def meeting(meeting_id: str) -> Response:
+def meeting(meeting_id: str) -> BaseResponse:
     meeting_id = _meeting_id(meeting_id)
     query = _query()
     view = _meeting_view(meeting_id)
@@ -525,7 +532,7 @@ def meeting(meeting_id: str) -> Response:
 
 
 @bp.get("/meetings/<meeting_id>/live")
-def live(meeting_id: str) -> Response:
+def live(meeting_id: str) -> BaseResponse:
     """The meeting page's live update: ``{"changed": false, "stamp"}`` when the feed's newest
     event is still ``since``; else the counts, rows, page summary and activity as HTML
     fragments of the same templates, and the new stamp."""
@@ -552,7 +559,7 @@ def live(meeting_id: str) -> Response:
 # One registrant
 
 @bp.get("/meetings/<meeting_id>/registrants/<rid>")
-def registrant(meeting_id: str, rid: str) -> Response:
+def registrant(meeting_id: str, rid: str) -> BaseResponse:
     meeting_id = _meeting_id(meeting_id)
     state = _state()
     found = _registrant(meeting_id, rid)
@@ -586,7 +593,7 @@ def registrant(meeting_id: str, rid: str) -> Response:
 
 
 @bp.post("/meetings/<meeting_id>/registrants/<rid>/<action>")
-def link_action(meeting_id: str, rid: str, action: str) -> Response:
+def link_action(meeting_id: str, rid: str, action: str) -> BaseResponse:
     """Reset, revoke or reissue one link, recorded in the feed as ``dashboard:<token id>``.
     Revoke and reissue cannot be undone: without ``confirm=yes`` they answer with a page that
     asks (and acts on nothing)."""
@@ -616,7 +623,7 @@ def link_action(meeting_id: str, rid: str, action: str) -> Response:
 # Adding registrants
 
 @bp.route("/meetings/<meeting_id>/add", methods=["GET", "POST"])
-def add_registrants(meeting_id: str) -> Response:
+def add_registrants(meeting_id: str) -> BaseResponse:
     """Paste or upload a registrant CSV; the same rules as ``joingate links issue``: a file with
     a bad line is refused whole, each bad line named, nothing written."""
     refused = _require_manage()
@@ -666,7 +673,7 @@ def _csv(body: str, filename: str) -> Response:
 
 
 @bp.get("/meetings/<meeting_id>/report.csv")
-def report_csv(meeting_id: str) -> Response:
+def report_csv(meeting_id: str) -> BaseResponse:
     meeting_id = _meeting_id(meeting_id)
     out = io.StringIO()
     write_report_csv(_state().presence.report(meeting_id), out)
@@ -674,7 +681,7 @@ def report_csv(meeting_id: str) -> Response:
 
 
 @bp.get("/meetings/<meeting_id>/links.csv")
-def links_csv(meeting_id: str) -> Response:
+def links_csv(meeting_id: str) -> BaseResponse:
     """The mail merge (every registrant's current link): manage sessions only."""
     refused = _require_manage()
     if refused:
@@ -713,7 +720,7 @@ def _refusals(meeting_id: str) -> list[FeedEvent]:
 
 
 @bp.get("/meetings/<meeting_id>/timeline")
-def timeline(meeting_id: str) -> Response:
+def timeline(meeting_id: str) -> BaseResponse:
     meeting_id = _meeting_id(meeting_id)
     drawn = [{"number": item.number, "instance": item.instance, "ended": item.ended,
               "start": _time(item.start), "end": _time(item.end), "people": len(item.rows),
@@ -725,7 +732,7 @@ def timeline(meeting_id: str) -> Response:
 
 
 @bp.get("/meetings/<meeting_id>/timeline/<int:number>.svg")
-def timeline_svg(meeting_id: str, number: int) -> Response:
+def timeline_svg(meeting_id: str, number: int) -> BaseResponse:
     meeting_id = _meeting_id(meeting_id)
     drawn = _timelines(meeting_id)
     if not 1 <= number <= len(drawn):

@@ -126,18 +126,19 @@ def build_timeline(instance: Instance, number: int, attendance: Attendance, stay
             attributed.add(span.stay.key)
         name = names.get(rid, rid)
         lanes = _lanes(list(people.values()))
-        rows = []
+        lane_rows = []
         for n, lane in enumerate(lanes, 1):
             label = name if len(lanes) == 1 else f"{name} ({n})"
             evidence = min((span.attribution for span in lane),
                            key=lambda a: (STRONG, MEDIUM, WEAK).index(a.strength))
-            rows.append(Row(label, f"{label}: {evidence.strength} evidence ({evidence.via})", [
-                Bar(span.start, span.end, not span.left,
-                    _bar_title(label, span.stay.user_name, span.start, span.end,
-                               not span.left)) for span in lane]))
+            bars = [Bar(span.start, span.end, not span.left,
+                        _bar_title(label, span.stay.user_name, span.start, span.end,
+                                   not span.left)) for span in lane]
+            lane_rows.append(Row(label, f"{label}: {evidence.strength} evidence "
+                                        f"({evidence.via})", bars))
         flag = next((item["flag"] for item in summary.evidence
                      if item.get("instance") == uuid), "")
-        blocks.append((rid, rows, flag))
+        blocks.append((rid, lane_rows, flag))
 
     opened = instance.started - lead
     by_rid = {rid: rows for rid, rows, _ in blocks}
@@ -149,9 +150,9 @@ def build_timeline(instance: Instance, number: int, attendance: Attendance, stay
         mark = Refusal(event.at, f"{name}: {what} refused at {short_time(event.at)} "
                                  "(the link is bound to another device)")
         if event.registrant not in by_rid:
-            rows = [Row(name, f"{name}: refused, never in the meeting")]
-            blocks.append((event.registrant, rows, ""))
-            by_rid[event.registrant] = rows
+            alone = [Row(name, f"{name}: refused, never in the meeting")]
+            blocks.append((event.registrant, alone, ""))
+            by_rid[event.registrant] = alone
         by_rid[event.registrant][0].refusals.append(mark)
 
     unmatched_people = {(row["user_name"], row["participant_uuid"]) for row in
@@ -309,13 +310,13 @@ def render_svg(timeline: Timeline, *, standalone: bool = False) -> str:
                    f'({round((overlap.end - overlap.start) / 60, 1)} min)</title></rect>')
 
     for index, row in enumerate(rows):
-        top = AXIS + index * ROW + (ROW - BAR) / 2
+        bar_top = AXIS + index * ROW + (ROW - BAR) / 2
         for bar in row.bars:
             colour = UNMATCHED if bar.unmatched else STILL_IN if bar.still_in else STAY
             kind = "stay unmatched" if bar.unmatched else "stay still-in" if bar.still_in \
                 else "stay"
             width = max(x(bar.end) - x(bar.start), 2)
-            out.append(f'<rect class="{kind}" x="{x(bar.start)}" y="{top}" '
+            out.append(f'<rect class="{kind}" x="{x(bar.start)}" y="{bar_top}" '
                        f'width="{round(width, 1)}" height="{BAR}" rx="3" fill="{colour}">'
                        f'<title>{_text(bar.title)}</title></rect>')
         for mark in row.refusals:
@@ -329,7 +330,7 @@ def render_svg(timeline: Timeline, *, standalone: bool = False) -> str:
              ("rect", UNMATCHED, "unmatched"), ("box", SHARED, "shared"),
              ("box", SUSPECTED, "shared (by name only)"), ("mark", REFUSED, "refused")]
     out.append('<g class="legend">')
-    lx = PAD
+    lx = float(PAD)
     for shape, colour, text in items:
         if shape == "rect":
             out.append(f'<rect x="{lx}" y="{legend - 10}" width="18" height="10" rx="2" '
