@@ -55,7 +55,7 @@ from .roster import read_csv
 from .state import AppState
 from .throttle import over_limit
 from .timeline import build_timeline, render_svg
-from .times import iso_utc, page_time, short_time
+from .times import iso_utc, page_time, parse_zoom_time, short_time
 from .views import link_status, registrant_rows
 from .worker import REFUSED
 
@@ -75,6 +75,7 @@ ROSTER_MEETINGS = 20        # rosters kept per process
 ACTIVITY = 15
 MAX_QUERY = 200
 MAX_FAULTS_SHOWN = 50
+MAX_UNMATCHED_SHOWN = 100
 RID_RE = re.compile(r"^[0-9a-f]{16}$")
 STATUSES = ("issued", "opened", "claimed", "joined", "revoked")
 FLAGS = ("shared", "shared_suspected", "second_device")
@@ -382,6 +383,7 @@ class RosterSnapshot:
     rows: tuple[dict[str, Any], ...]    # shared between requests: copied before any change
     counts: dict[str, int]
     show_sent: bool
+    unmatched: tuple[dict[str, str], ...]   # participants no registration explains
 
 
 def _snapshot(meeting_id: str, stamp: str) -> RosterSnapshot:
@@ -419,7 +421,10 @@ def _snapshot(meeting_id: str, stamp: str) -> RosterSnapshot:
               "flagged": sum(1 for row in rows if row["flags"]),
               "unmatched": len(attendance.unmatched)}
     made = RosterSnapshot(stamp, now, read, tuple(registrants), rows, counts,
-                          any(row["sent"] for row in rows))
+                          any(row["sent"] for row in rows),
+                          tuple({"user_name": row["user_name"],
+                                 "join": _time(parse_zoom_time(row["join_time"]) or 0)}
+                                for row in attendance.unmatched))
     if len(snapshots) >= ROSTER_MEETINGS and meeting_id not in snapshots:
         snapshots.pop(min(snapshots, key=lambda name: snapshots[name].computed), None)
     snapshots[meeting_id] = made
@@ -467,7 +472,8 @@ def _roster(meeting_id: str, query: RosterQuery) -> dict[str, Any]:
             if number < pages else ""}
     return {"counts": snapshot.counts, "rows": rows, "page": page,
             "activity": [_activity(event, email) for event, email in latest],
-            "stamp": stamp, "show_sent": snapshot.show_sent}
+            "stamp": stamp, "show_sent": snapshot.show_sent,
+            "unmatched": snapshot.unmatched[:MAX_UNMATCHED_SHOWN]}
 
 
 def _row(registrant: Registrant, row: dict[str, Any]) -> dict[str, Any]:
@@ -553,7 +559,8 @@ def live(meeting_id: str) -> BaseResponse:
                    counts=_fragment("_counts.html", **context),
                    rows=_fragment("_rows.html", **context),
                    summary=_fragment("_summary.html", **context),
-                   activity=_fragment("_activity.html", **context))
+                   activity=_fragment("_activity.html", **context),
+                   unmatched=_fragment("_unmatched.html", **context))
 
 
 # One registrant

@@ -295,6 +295,8 @@ def test_counts_filters_search_and_pages(app, service, clock, manager, meeting):
     assert counts == {"registered": "250", "claimed": "7", "present": "1", "flagged": "1",
                       "unmatched": "1"}
     assert len(rows_of(page)) == 100 and "Showing 1–100 of 250" in page
+    unmatched = re.search(r'<ul id="unmatched">(.*?)</ul>', page, re.S).group(1)
+    assert "“Somebody” joined" in unmatched and "Student" not in unmatched
     second = client.get(f"{MEETING}?page=2").get_data(as_text=True)
     assert rows_of(second) == [link.registrant_id for link in links[100:200]]
     third = client.get(f"{MEETING}?page=3").get_data(as_text=True)
