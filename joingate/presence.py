@@ -12,7 +12,7 @@ from typing import Any, Callable
 from .attendance import Attendance, Roster, summarize
 from .errors import InvalidInput, NotFound
 from .meetings import Meetings
-from .records import Registrant, Stay
+from .records import Instance, Registrant, Stay
 from .roster import RegistrantInput, check_registrant
 from .signing import normalize_email
 from .store import Store
@@ -73,11 +73,18 @@ class Presence:
     def attendance(self, meeting_id: str,
                    registrants: list[Registrant] | None = None) -> Attendance:
         """The meeting's attendance derived from what is recorded now."""
+        return self.recorded(meeting_id, registrants)[2]
+
+    def recorded(self, meeting_id: str, registrants: list[Registrant] | None = None
+                 ) -> tuple[list[Instance], list[Stay], Attendance]:
+        """The meeting's instances and stays as recorded, and the attendance derived from them
+        now (the dashboard's timeline draws each instance)."""
         if registrants is None:
             registrants = self.store.registrants(meeting_id)
         instances, stays = self.store.attendance(meeting_id)
-        return summarize(instances, stays, roster_of(registrants, self.store.staff(meeting_id)),
-                         self.clock(), self.grace)
+        return instances, stays, summarize(instances, stays,
+                                           roster_of(registrants, self.store.staff(meeting_id)),
+                                           self.clock(), self.grace)
 
     def stays(self, meeting_id: str, instance: str) -> list[Stay]:
         """Every stay of one instance (for the live reconciliation)."""
@@ -91,8 +98,19 @@ class Presence:
     def report(self, meeting_id: str) -> dict[str, Any]:
         """The attendance report (contract JSON, with ``minutes``, ``present``, ``people`` and
         each flag's ``evidence`` besides)."""
+        rows, attendance = self.report_rows(meeting_id)
+        return {"meeting": meeting_id, "registrants": [row for _, row in rows],
+                "unmatched": attendance.unmatched}
+
+    def report_rows(self, meeting_id: str, registrants: list[Registrant] | None = None
+                    ) -> tuple[list[tuple[Registrant, dict[str, Any]]], Attendance]:
+        """Each registrant (in order of first issue) with its row of the report, and the
+        attendance the rows come from: the dashboard shows the report beside what only the
+        registrant record holds (opens, refusals), and passes ``registrants`` when it holds
+        them already. NotFound when there is no meeting."""
         self.store.meeting(meeting_id)
-        registrants = self.store.registrants(meeting_id)
+        if registrants is None:
+            registrants = self.store.registrants(meeting_id)
         attendance = self.attendance(meeting_id, registrants)
         rows = []
         for registrant in registrants:
@@ -100,7 +118,7 @@ class Presence:
             flags = list(seen.flags) if seen else []
             if registrant.refused:
                 flags.append("second_device")
-            rows.append({
+            rows.append((registrant, {
                 "email": registrant.email,
                 "name": registrant.name,
                 "status": registrant.status(joined=bool(seen and seen.joins)),
@@ -112,8 +130,8 @@ class Presence:
                 "present": seen.present if seen else 0,
                 "flags": flags,
                 "evidence": seen.evidence if seen else [],
-            })
-        return {"meeting": meeting_id, "registrants": rows, "unmatched": attendance.unmatched}
+            }))
+        return rows, attendance
 
 
 def _conflicts(known: Registrant, incoming: RegistrantInput) -> bool:

@@ -186,6 +186,11 @@ class Keys:
         """When each outbound job is next tried: sorted set job id -> unix time."""
         return f"{self.prefix}:{{outbox}}:due"
 
+    def organizer_session(self, digest: str) -> str:
+        """One dashboard session, keyed by sha256 of its cookie value: JSON (see
+        :mod:`joingate.organizer_sessions`)."""
+        return f"{self.prefix}:{{organizer}}:session:{digest}"
+
 
 def connect(url: str, timeout: float) -> Any:
     """A client for ``url``:
@@ -624,14 +629,40 @@ class Store:
     def events_page(self, meeting_id: str, after: str, limit: int
                     ) -> list[tuple[FeedEvent, str]]:
         """Events after stream id ``after`` (oldest first), each with its registrant's email."""
-        entries = self._feed(meeting_id, self.redis.xrange(
-            self.keys.events(meeting_id), f"({after}", "+", count=limit))
-        rids = sorted({event.registrant for event in entries} - {""})
+        return self._with_emails(meeting_id, self._feed(meeting_id, self.redis.xrange(
+            self.keys.events(meeting_id), f"({after}", "+", count=limit)))
+
+    @translated
+    def latest_events(self, meeting_id: str, count: int) -> list[tuple[FeedEvent, str]]:
+        """The ``count`` newest events of the meeting's feed, newest first, each with its
+        registrant's email (the dashboard's activity list; the first id tells whether anything
+        happened since a given one)."""
+        return self._with_emails(meeting_id, self._feed(meeting_id, self.redis.xrevrange(
+            self.keys.events(meeting_id), "+", "-", count=count)))
+
+    def _with_emails(self, meeting_id: str,
+                     events: list[FeedEvent]) -> list[tuple[FeedEvent, str]]:
+        rids = sorted({event.registrant for event in events} - {""})
         with self.redis.pipeline(transaction=False) as pipe:
             for rid in rids:
                 pipe.hget(self.keys.registrant(meeting_id, rid), "email")
             emails = dict(zip(rids, pipe.execute()))
-        return [(event, emails.get(event.registrant) or "") for event in entries]
+        return [(event, emails.get(event.registrant) or "") for event in events]
+
+    @translated
+    def record_action(self, meeting_id: str, kind: str, actor: str) -> None:
+        """Append an organizer's action on the whole meeting (``import``: registrants added)
+        to its event feed, ``actor`` where an action on a link keeps it (manage.lua). Two round
+        trips; NotFound when there is no meeting."""
+        expire_at = self.redis.hget(self.keys.meeting(meeting_id), "expire_at")
+        if expire_at is None:
+            raise NotFound(f"no meeting {meeting_id}")
+        name = self.keys.events(meeting_id)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(name, {"kind": kind, "registrant": "", "ip": "", "ua": actor},
+                      maxlen=EVENT_STREAM_CAP, approximate=True)
+            pipe.expireat(name, int(expire_at))
+            pipe.execute()
 
     @translated
     def idempotency_begin(self, meeting_id: str, key_digest: str,
@@ -673,6 +704,27 @@ class Store:
     @translated
     def delete_api_token(self, digest: str) -> bool:
         return bool(self.redis.hdel(self.keys.api_tokens(), digest))
+
+    # Dashboard sessions
+
+    @translated
+    def save_organizer_session(self, digest: str, record: dict[str, Any], ttl: int | None
+                               ) -> None:
+        """Store a session for ``ttl`` seconds; ``ttl`` None keeps the expiry it has."""
+        name = self.keys.organizer_session(digest)
+        if ttl is None:
+            self.redis.set(name, json.dumps(record), keepttl=True, xx=True)
+        else:
+            self.redis.set(name, json.dumps(record), ex=ttl)
+
+    @translated
+    def organizer_session(self, digest: str) -> dict[str, Any] | None:
+        raw = self.redis.get(self.keys.organizer_session(digest))
+        return json.loads(raw) if raw else None
+
+    @translated
+    def delete_organizer_session(self, digest: str) -> None:
+        self.redis.delete(self.keys.organizer_session(digest))
 
     # The worker's reads and writes (not on any request path)
 

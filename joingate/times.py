@@ -36,6 +36,16 @@ def page_time(ts: float | str) -> str:
     return utc_datetime(ts).strftime("%A %d %B %Y, %H:%M UTC")
 
 
+def short_time(ts: float | str) -> str:
+    """Unix seconds as an organizer reads them in a list: ``Tue 01 Dec, 18:05:09 UTC``."""
+    return utc_datetime(ts).strftime("%a %d %b, %H:%M:%S UTC")
+
+
+def clock_time(ts: float | str) -> str:
+    """Unix seconds as a time of day on a timeline's axis: ``18:05`` (UTC)."""
+    return utc_datetime(ts).strftime("%H:%M")
+
+
 def parse_start(value: str) -> int:
     """An ISO 8601 / RFC 3339 time with a zone (``2026-12-01T18:00:00Z``, ``...+01:00``) as
     unix seconds; seconds may be left out and a space may stand for T (``2026-12-01 18:00Z``,
