@@ -170,8 +170,9 @@ def links_revoke_command(meeting_id: str, email: str) -> None:
 @click.argument("email")
 @click.option("--approve", is_flag=True,
               help="Also approve the registrant again at Zoom (after a deny).")
+@click.option("--send", is_flag=True, help="Mail EMAIL the link again now.")
 @_reported
-def links_reset_command(meeting_id: str, email: str, approve: bool) -> None:
+def links_reset_command(meeting_id: str, email: str, approve: bool, send: bool) -> None:
     """Free the device binding: the next device to claim the link gets it."""
     _manage("reset", meeting_id, email)
     if approve:
@@ -179,15 +180,20 @@ def links_reset_command(meeting_id: str, email: str, approve: bool) -> None:
         _zoom().set_registrant_status(meeting_id, "approve", fields.get("zid", ""),
                                       fields["email"])
         click.echo(f"approved {email} again at Zoom")
+    if send:
+        send_now(meeting_id, email)
 
 
 @links.command("reissue")
 @click.argument("meeting_id")
 @click.argument("email")
+@click.option("--send", is_flag=True, help="Mail EMAIL the new link now.")
 @_reported
-def links_reissue_command(meeting_id: str, email: str) -> None:
+def links_reissue_command(meeting_id: str, email: str, send: bool) -> None:
     """Give EMAIL a new link; the old one stops working."""
     _manage("reissue", meeting_id, email)
+    if send:
+        send_now(meeting_id, email)
 
 
 @links.command("show")
@@ -205,6 +211,14 @@ def links_show_command(meeting_id: str, email: str, as_json: bool) -> None:
     click.echo(f"link: {status['link']}")
     click.echo(f"opens {status['opens']}, claims {status['claims']}, "
                f"refused {status['refused']}, devices bound {status['devices']}")
+    send = status.get("send")
+    if send:
+        at = datetime.fromtimestamp(send["at"], tz=timezone.utc)
+        version = "" if status["sent"] else f" (of link version {send['version']}, reissued since)"
+        click.echo(f"mail: {send['state']}{version} {at:%Y-%m-%d %H:%M:%S}Z "
+                   f"{send['message_id']} {send['reply']}".rstrip())
+    else:
+        click.echo("mail: not sent")
     for event in status["history"]:
         at = datetime.fromtimestamp(float(event["at"]), tz=timezone.utc)
         click.echo(f"  {at:%Y-%m-%d %H:%M:%S}Z  {event['kind']:<8} {event['ip']:<15} "
@@ -428,6 +442,13 @@ def serve_command(host: str, port: int, demo: bool) -> None:
     threading.Thread(target=Worker(app.extensions["joingate"]).run, args=(threading.Event(),),
                      daemon=True, name="joingate-worker").start()
     app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+# Sending the links (joingate/mail_cli.py): links send, links preview
+
+from .mail_cli import register as _register_mail_commands, send_now  # noqa: E402
+
+_register_mail_commands(links)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,7 @@ the variable (:class:`~joingate.errors.ConfigError`).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
@@ -78,6 +79,45 @@ def _redis_url(value: str) -> str:
     return value
 
 
+def _smtp_url(value: str) -> str:
+    """``smtp://[user:password@]host[:port]`` (STARTTLS when offered) or ``smtps://...``."""
+    value = value.strip()
+    if not value:
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+        raise ValueError("must be smtp://[user:password@]host[:port] or smtps://...")
+    try:
+        parts.port
+    except ValueError:
+        raise ValueError("has a port that is not a number from 1 to 65535") from None
+    return value
+
+
+def _mail_address(value: str) -> str:
+    """``classes@example.org`` or ``Evening Ceramics <classes@example.org>``."""
+    from email.headerregistry import Address
+    from email.utils import parseaddr
+
+    from .roster import mail_address_problem
+
+    value = value.strip()
+    if not value:
+        return value
+    name, address = parseaddr(value)
+    problem = mail_address_problem(address) if address else "has no address"
+    if "\n" in value or "\r" in value:
+        problem = "has a line break"
+    if problem:
+        raise ValueError(f"must be an address like 'Name <classes@example.org>': it {problem}")
+    return str(Address(display_name=name, addr_spec=address)) if name else address
+
+
+def _redacted(raw: str) -> str:
+    """A setting's value fit for an error message: the password of a URL replaced."""
+    return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", raw)
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -131,6 +171,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Wrong API tokens one address may send per INVALID_TOKEN_WINDOW before 429."),
     Setting("ALLOW_MEMORY_STORE", False, _flag,
             "Let the gunicorn entry point run on memory:// (one worker only, demos)."),
+    Setting("SMTP_URL", "", _smtp_url,
+            "Where links are mailed: smtp://user:pass@host:587 (STARTTLS when the server offers "
+            "it), smtps://user:pass@host:465, smtp://localhost:25 (plain)."),
+    Setting("MAIL_FROM", "", _mail_address,
+            "From of the mailed links: classes@example.org or 'Name <classes@example.org>'."),
+    Setting("MAIL_REPLY_TO", "", _mail_address, "Reply-To of the mailed links (optional)."),
+    Setting("SMTP_RATE", 5.0, _seconds,
+            "Messages per second joingate sends at most (0: no limit)."),
 )
 
 SETTING_NAMES = frozenset(setting.name for setting in SETTINGS)
@@ -160,7 +208,7 @@ def load_config(environ: Mapping[str, str] | None = None,
         try:
             config[setting.name] = setting.parse(raw)
         except ValueError as exc:
-            raise ConfigError(f"{PREFIX}{setting.name} {exc} (got {raw!r})") from None
+            raise ConfigError(f"{PREFIX}{setting.name} {exc} (got {_redacted(raw)!r})") from None
     for required in ("SECRET_KEY", "REDIS_URL"):
         if not config[required]:
             raise ConfigError(f"{PREFIX}{required} is not set; joingate cannot start without it")

@@ -7,7 +7,7 @@ import csv
 from typing import Any, Iterable, TextIO
 
 REPORT_COLUMNS = ["email", "name", "status", "claims", "joins", "max_concurrent", "minutes",
-                  "flags"]
+                  "flags", "sent"]
 LINK_COLUMNS = ["email", "name", "display_name", "status", "registrant_id", "link"]
 
 
@@ -17,9 +17,10 @@ def write_report_csv(report: dict[str, Any], out: TextIO) -> None:
     writer.writerow(REPORT_COLUMNS)
     for row in report["registrants"]:
         writer.writerow([row["email"], row["name"], row["status"], row["claims"], row["joins"],
-                         row["max_concurrent"], row.get("minutes", 0), " ".join(row["flags"])])
+                         row["max_concurrent"], row.get("minutes", 0), " ".join(row["flags"]),
+                         row.get("sent", "")])
     for row in report["unmatched"]:
-        writer.writerow(["", row["user_name"], "unmatched", "", "", "", "", "unmatched"])
+        writer.writerow(["", row["user_name"], "unmatched", "", "", "", "", "unmatched", ""])
 
 
 def write_links_csv(rows: Iterable[dict[str, str]], out: TextIO) -> None:

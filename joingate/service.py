@@ -228,6 +228,7 @@ class Service:
         rid = self._rid(meeting_id, email)
         fields = self.store.registrant(meeting_id, rid)
         joined = rid in self.attendance(meeting_id).registrants
+        send = self.store.send_records(meeting_id, [rid]).get(rid)
         return {
             "meeting": meeting_id,
             "email": fields.get("email", ""),
@@ -242,6 +243,10 @@ class Service:
             "devices": len(fields.get("devices", "").split()),
             "history": [dict(zip(("kind", "at", "ip", "user_agent"), entry + ["", "", "", ""]))
                         for entry in self.store.history(meeting_id, rid)],
+            # The mailed link: state of the link now valid ("" when never sent), and the
+            # latest send whatever its version.
+            "sent": send.state_for(int(fields.get("ver", 1))) if send else "",
+            "send": send.view() if send else None,
         }
 
     # The gate
@@ -381,6 +386,7 @@ class Service:
         """The attendance report (contract JSON), derived from what is recorded now."""
         self.store.meeting(meeting_id)
         attendance = self.attendance(meeting_id)
+        sends = self.store.all_send_records(meeting_id)
         registrants = []
         for rid, fields in self.store.registrants(meeting_id):
             seen = attendance.registrants.get(rid)
@@ -399,6 +405,7 @@ class Service:
                 "minutes": round(seen.seconds / 60, 1) if seen else 0.0,
                 "present": seen.present if seen else 0,
                 "flags": flags,
+                "sent": sends[rid].state_for(int(fields.get("ver", 1))) if rid in sends else "",
             })
         return {"meeting": meeting_id, "registrants": registrants,
                 "unmatched": attendance.unmatched}

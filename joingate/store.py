@@ -19,7 +19,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .errors import NotFound, StorageUnavailable
+from .errors import NotFound, SendBusy, StorageUnavailable
 
 EVENT_STREAM_CAP = 50_000
 UPSERT_CHUNK = 500
@@ -121,6 +121,22 @@ class Keys:
         """API tokens: hash sha256(token) -> JSON {id, name, scope, created}."""
         return f"{self.prefix}:{{api}}:tokens"
 
+    def sends(self, meeting_id: str) -> str:
+        """Each registrant's latest send: hash registrant id -> JSON SendRecord."""
+        return f"{self._m(meeting_id)}:sends"
+
+    def send_problems(self, meeting_id: str) -> str:
+        """The sends that bounced, failed or had no valid address: hash id -> JSON SendRecord."""
+        return f"{self._m(meeting_id)}:sendprob"
+
+    def send_run(self, meeting_id: str) -> str:
+        """Progress of the meeting's latest send run: hash."""
+        return f"{self._m(meeting_id)}:sendrun"
+
+    def send_lock(self, meeting_id: str) -> str:
+        """The run that sends the meeting's links now: string, expires unless renewed."""
+        return f"{self._m(meeting_id)}:sendlock"
+
     def outbox(self) -> str:
         """Outbound jobs (alerts, Zoom actions): hash job id -> JSON."""
         return f"{self.prefix}:{{outbox}}:jobs"
@@ -140,6 +156,41 @@ class GateResult:
     meeting: dict[str, str]
     display: str
     join_url: str
+
+
+@dataclass(frozen=True)
+class SendRecord:
+    """A registrant's latest send. ``state``: ``sending`` (the SMTP transaction had begun
+    when it was written: in flight, or its run stopped there), ``sent``, ``bounced`` (5xx),
+    ``failed`` (4xx or connection lost after every retry), ``invalid`` (no mailable address).
+    ``version`` is the link version that was sent; ``reply`` the server's answer (or why)."""
+
+    state: str
+    at: float
+    message_id: str
+    version: int
+    reply: str = ""
+    tries: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps({"state": self.state, "at": self.at, "mid": self.message_id,
+                           "ver": self.version, "reply": self.reply, "tries": self.tries},
+                          ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str) -> "SendRecord":
+        data = json.loads(raw)
+        return cls(data["state"], float(data["at"]), data.get("mid", ""), int(data["ver"]),
+                   data.get("reply", ""), int(data.get("tries", 0)))
+
+    def state_for(self, version: int) -> str:
+        """The state of the link now valid: "" when the record is of an older version (the
+        link was reissued since, and the new one not sent)."""
+        return self.state if self.version == version else ""
+
+    def view(self) -> dict[str, Any]:
+        return {"state": self.state, "at": self.at, "message_id": self.message_id,
+                "version": self.version, "reply": self.reply, "tries": self.tries}
 
 
 def connect(url: str, timeout: float) -> Any:
@@ -220,7 +271,8 @@ class Store:
         self.redis = client
         self.keys = Keys(prefix)
         self.scripts = {name: client.register_script(_lua(name))
-                        for name in ("gate", "upsert", "manage", "participant", "instance")}
+                        for name in ("gate", "upsert", "manage", "participant", "instance",
+                                     "send")}
 
     @property
     def embedded(self) -> bool:
@@ -273,7 +325,8 @@ class Store:
                 self.keys.user_agents(meeting_id),
                 self.keys.instances(meeting_id), self.keys.ended(meeting_id),
                 self.keys.checks(meeting_id), self.keys.violations(meeting_id),
-                self.keys.cursor(meeting_id)]
+                self.keys.cursor(meeting_id), self.keys.sends(meeting_id),
+                self.keys.send_problems(meeting_id), self.keys.send_run(meeting_id)]
         keys += [self.keys.stays(meeting_id, uuid) for uuid in instances]
         keys += [self.keys.stays_by_registrant(meeting_id, uuid) for uuid in instances]
         for rid in rids:
@@ -592,6 +645,81 @@ class Store:
             pipe.zrem(self.keys.outbox_due(), job_id)
             pipe.hdel(self.keys.outbox(), job_id)
             pipe.execute()
+
+
+    # Sending the links (send.lua holds the lock check and every write)
+
+    def _send_keys(self, meeting_id: str) -> list[str]:
+        k = self.keys
+        return [k.meeting(meeting_id), k.sends(meeting_id), k.send_problems(meeting_id),
+                k.send_run(meeting_id), k.send_lock(meeting_id)]
+
+    @translated
+    def send_begin(self, meeting_id: str, run_id: str, lifetime: int, now: float,
+                   take_over: str, fields: dict[str, Any]) -> str | None:
+        """Take the meeting's send lock for ``run_id`` (a free lock, or ``take_over``'s) and
+        start its progress record. Returns None when taken, else the holder's run id."""
+        taken, holder = self.scripts["send"](
+            keys=self._send_keys(meeting_id),
+            args=["begin", run_id, lifetime, repr(now), take_over,
+                  *[str(part) for pair in fields.items() for part in pair]])
+        return None if int(taken) else holder
+
+    @translated
+    def send_record(self, meeting_id: str, run_id: str, lifetime: int, now: float, rid: str,
+                    record: SendRecord | None, counters: dict[str, int]) -> None:
+        """Write one registrant's record (or none) and add ``counters`` to the run's progress;
+        renews the lock. Raises SendBusy when another run holds the meeting now."""
+        try:
+            self.scripts["send"](
+                keys=self._send_keys(meeting_id),
+                args=["record", run_id, lifetime, repr(now), rid if record else "",
+                      record.to_json() if record else "", record.state if record else "",
+                      *[str(part) for pair in counters.items() for part in pair]])
+        except redis.exceptions.ResponseError as exc:
+            if "LOSTLOCK" in str(exc):
+                raise SendBusy(f"another sender took over meeting {meeting_id}") from None
+            raise
+
+    @translated
+    def send_finish(self, meeting_id: str, run_id: str, now: float, state: str,
+                    error: str = "") -> None:
+        """Write the run's final state and release the lock (if this run still holds it)."""
+        self.scripts["send"](keys=self._send_keys(meeting_id),
+                             args=["finish", run_id, 0, repr(now), state, error])
+
+    @translated
+    def send_lock_holder(self, meeting_id: str) -> str | None:
+        return self.redis.get(self.keys.send_lock(meeting_id))
+
+    @translated
+    def send_records(self, meeting_id: str, rids: list[str]) -> dict[str, SendRecord]:
+        """The records of these registrants (those with one)."""
+        if not rids:
+            return {}
+        raws = self.redis.hmget(self.keys.sends(meeting_id), rids)
+        return {rid: SendRecord.from_json(raw) for rid, raw in zip(rids, raws) if raw}
+
+    @translated
+    def all_send_records(self, meeting_id: str) -> dict[str, SendRecord]:
+        """Every record of the meeting (for the report: one read of the whole hash)."""
+        return {rid: SendRecord.from_json(raw)
+                for rid, raw in self.redis.hgetall(self.keys.sends(meeting_id)).items()}
+
+    @translated
+    def send_problem_records(self, meeting_id: str, limit: int) -> dict[str, SendRecord]:
+        """Up to ``limit`` registrants whose latest send bounced, failed or had no address."""
+        found: dict[str, SendRecord] = {}
+        for rid, raw in self.redis.hscan_iter(self.keys.send_problems(meeting_id), count=200):
+            found[rid] = SendRecord.from_json(raw)
+            if len(found) >= limit:
+                break
+        return found
+
+    @translated
+    def send_progress(self, meeting_id: str) -> dict[str, str]:
+        """The latest run's progress hash ({} when the meeting was never sent)."""
+        return self.redis.hgetall(self.keys.send_run(meeting_id))
 
 
 def _lua(name: str) -> str:
