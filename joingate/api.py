@@ -22,10 +22,11 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from . import openapi
-from .errors import InvalidInput, NotFound, StorageUnavailable
+from .errors import ConfigError, InvalidInput, NotFound, StorageUnavailable
 from .exports import write_links_csv, write_report_csv
 from .signing import registrant_id_for
 from .roster import check_registrant
+from .send_jobs import queue_send, send_progress
 from .service import Service, meeting_options, parse_start
 from .store import event_time
 
@@ -51,7 +52,8 @@ class ApiSchemas:
         self.validators = {
             name: Draft202012Validator({"$ref": f"urn:joingate#/components/schemas/{name}"},
                                        registry=registry)
-            for name in ("MeetingCreate", "MeetingUpdate", "RegistrantInput", "BulkInput")}
+            for name in ("MeetingCreate", "MeetingUpdate", "RegistrantInput", "BulkInput",
+                         "SendRequest")}
 
 
 def error(status: int, code: str, message: str, details: list | None = None,
@@ -363,6 +365,39 @@ def events(meeting_id: str) -> ResponseReturnValue:
         page.append(event)
     # Always a cursor to come back with: the feed is polled for what happens next.
     return jsonify(events=page, next_cursor=rows[-1][0] if rows else cursor)
+
+
+# Sending the links: the request queues, the worker sends (joingate/send_jobs.py)
+
+@bp.post("/meetings/<meeting_id>/sends")
+def queue_meeting_send(meeting_id: str) -> ResponseReturnValue:
+    """Mail every registrant not sent yet (``resend``: everyone; ``only``: these)."""
+    meeting_id = _meeting_id(meeting_id)
+    _service().meeting(meeting_id)
+    data = _body("SendRequest") if request.get_data(cache=True) else {}
+    return _queued(meeting_id, data.get("only"), bool(data.get("resend", False)))
+
+
+@bp.post("/meetings/<meeting_id>/registrants/<email:email>/send")
+def queue_registrant_send(meeting_id: str, email: str) -> ResponseReturnValue:
+    """Mail one registrant their current link, even if sent before."""
+    meeting_id = _meeting_id(meeting_id)
+    _service().store.registrant(meeting_id, registrant_id_for(email))   # 404 if unknown
+    return _queued(meeting_id, [email], False)
+
+
+def _queued(meeting_id: str, only: list[str] | None, resend: bool) -> ResponseReturnValue:
+    try:
+        job = queue_send(_service(), meeting_id, only, resend)
+    except ConfigError as exc:
+        return error(409, "not_configured", str(exc))
+    return jsonify(job=job, meeting=meeting_id,
+                   progress=f"/api/v1/meetings/{meeting_id}/sends"), 202
+
+
+@bp.get("/meetings/<meeting_id>/sends")
+def read_send_progress(meeting_id: str) -> ResponseReturnValue:
+    return jsonify(send_progress(_service(), _meeting_id(meeting_id)))
 
 
 def init_app(app: Flask) -> None:

@@ -181,7 +181,7 @@ def links_reset_command(meeting_id: str, email: str, approve: bool, send: bool) 
                                       fields["email"])
         click.echo(f"approved {email} again at Zoom")
     if send:
-        send_now(meeting_id, email)
+        mail_cli.send_now(meeting_id, email)
 
 
 @links.command("reissue")
@@ -193,7 +193,7 @@ def links_reissue_command(meeting_id: str, email: str, send: bool) -> None:
     """Give EMAIL a new link; the old one stops working."""
     _manage("reissue", meeting_id, email)
     if send:
-        send_now(meeting_id, email)
+        mail_cli.send_now(meeting_id, email)
 
 
 @links.command("show")
@@ -444,11 +444,9 @@ def serve_command(host: str, port: int, demo: bool) -> None:
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
-# Sending the links (joingate/mail_cli.py): links send, links preview
+# Sending the links: links send, links preview (joingate/mail_cli.py adds them to `links`)
 
-from .mail_cli import register as _register_mail_commands, send_now  # noqa: E402
-
-_register_mail_commands(links)
+from . import mail_cli  # noqa: E402
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,6 +1,6 @@
-"""``joingate links send`` and ``joingate links preview``, added to the ``links`` group by
-:func:`register`; ``send_now`` serves ``links reissue/reset --send``. The work is
-:class:`joingate.sender.LinkSender`'s; this module only chooses what the organizer sees."""
+"""``joingate links send`` and ``joingate links preview``, added to the ``links`` group when
+:mod:`joingate.cli` imports this module; ``send_now`` serves ``links reissue/reset --send``. The
+work is :class:`joingate.sender.LinkSender`'s; this module only chooses what the organizer sees."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import sys
 
 import click
 
-from .cli import _reported, _service
+from .cli import _reported, _service, links
+from .mail import message_bytes
 from .send_progress import PlainProgress, TerminalProgress, problem_lines, summary_lines
 from .sender import LinkSender, SendSummary
 
@@ -60,7 +61,7 @@ def links_preview_command(meeting_id: str, email: str, raw: bool) -> None:
     Sends and records nothing."""
     message = LinkSender(_service()).preview(meeting_id, email)
     if raw:
-        click.echo(message.as_bytes().decode("ascii"), nl=False)
+        click.get_binary_stream("stdout").write(message_bytes(message))
         return
     for name in ("From", "To", "Reply-To", "Subject", "Date", "Message-ID"):
         if message[name] is not None:
@@ -78,6 +79,5 @@ def send_now(meeting_id: str, email: str) -> None:
         sys.exit(1)
 
 
-def register(links: click.Group) -> None:
-    links.add_command(links_send_command)
-    links.add_command(links_preview_command)
+links.add_command(links_send_command)
+links.add_command(links_preview_command)

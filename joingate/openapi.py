@@ -17,6 +17,7 @@ NO_SPACE = r"^[!-~]*$"              # printable ASCII without the space
 EMAIL = r"^[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+$"   # printable ASCII, one @
 MEETING_ID = r"^[0-9]{6,15}$"
 STREAM_ID = r"^[0-9]{1,19}-[0-9]{1,19}$"     # fits Redis's 64-bit stream ids
+SEND_STATES = ["", "sending", "sent", "bounced", "failed", "invalid"]
 
 
 def join_url_pattern(domain: str) -> str:
@@ -146,7 +147,18 @@ def schemas(join_domain: str) -> dict[str, Any]:
                 "history": {"type": "array", "items": {
                     "type": "object", "required": ["kind", "at", "ip", "user_agent"],
                     "properties": {key: {"type": "string"} for key in
-                                   ("kind", "at", "ip", "user_agent")}}}}},
+                                   ("kind", "at", "ip", "user_agent")}}},
+                "sent": {"type": "string", "enum": SEND_STATES,
+                         "description": "the mailed link now valid: '' when not sent"},
+                "send": {"oneOf": [{"type": "null"}, {
+                    "type": "object",
+                    "required": ["state", "at", "message_id", "version", "reply", "tries"],
+                    "properties": {"state": {"type": "string", "enum": SEND_STATES[1:]},
+                                   "at": {"type": "number"},
+                                   "message_id": {"type": "string"},
+                                   "version": {"type": "integer"},
+                                   "reply": {"type": "string"},
+                                   "tries": {"type": "integer"}}}]}}},
         "Report": {
             "type": "object", "required": ["meeting", "registrants", "unmatched"],
             "properties": {
@@ -163,11 +175,51 @@ def schemas(join_domain: str) -> dict[str, Any]:
                         "max_concurrent": {"type": "integer"},
                         "minutes": {"type": "number"}, "present": {"type": "integer"},
                         "flags": {"type": "array", "items": {
-                            "type": "string", "enum": ["shared", "second_device"]}}}}},
+                            "type": "string", "enum": ["shared", "second_device"]}},
+                        "sent": {"type": "string", "enum": SEND_STATES}}}},
                 "unmatched": {"type": "array", "items": {
                     "type": "object", "required": ["user_name", "participant_uuid", "join_time"],
                     "properties": {key: {"type": "string"} for key in
                                    ("user_name", "participant_uuid", "join_time")}}}}},
+        "SendRequest": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "only": {"type": "array", "minItems": 1, "maxItems": 1000,
+                         "items": {"type": "string", "maxLength": 254, "pattern": EMAIL},
+                         "description": "send to these registrants only, even if sent before"},
+                "resend": {"type": "boolean",
+                           "description": "send to everyone again, even those sent before"}}},
+        "SendQueued": {
+            "type": "object", "required": ["job", "meeting", "progress"],
+            "properties": {"job": {"type": "string"}, "meeting": {"type": "string"},
+                           "progress": {"type": "string"}}},
+        "SendProgress": {
+            "type": "object", "required": ["meeting", "pending_jobs", "run", "problems"],
+            "properties": {
+                "meeting": {"type": "string"},
+                "pending_jobs": {"type": "integer",
+                                 "description": "send jobs queued or running"},
+                "run": {"oneOf": [{"type": "null"}, {
+                    "type": "object",
+                    "required": ["by", "state", "total", "done", "sent", "skipped", "bounced",
+                                 "failed", "invalid", "revoked", "started", "updated",
+                                 "finished", "error"],
+                    "properties": {
+                        "by": {"type": "string"}, "job": {"type": "string"},
+                        "state": {"type": "string",
+                                  "enum": ["running", "done", "stopped", "failed"]},
+                        **{name: {"type": "integer"} for name in
+                           ("total", "done", "sent", "skipped", "bounced", "failed",
+                            "invalid", "revoked")},
+                        "started": {"type": "number"}, "updated": {"type": "number"},
+                        "finished": {"type": ["number", "null"]},
+                        "error": {"type": "string"}}}]},
+                "problems": {"type": "array", "items": {
+                    "type": "object", "required": ["email", "state", "reply", "at"],
+                    "properties": {"email": {"type": "string"},
+                                   "state": {"type": "string",
+                                             "enum": ["bounced", "failed", "invalid"]},
+                                   "reply": {"type": "string"}, "at": {"type": "number"}}}}}},
         "Event": {
             "type": "object", "required": ["id", "kind", "at"],
             "properties": {"id": {"type": "string"}, "kind": {"type": "string"},
@@ -255,6 +307,21 @@ def document(join_domain: str) -> dict[str, Any]:
         "/meetings/{meeting_id}/registrants/{email}/reissue": {
             **link_action, "post": {**link_action["post"],
                                     "summary": "A new link; the old one stops working"}},
+        "/meetings/{meeting_id}/registrants/{email}/send": {
+            "parameters": [meeting_id, email],
+            "post": op("Mail the registrant their current link (the worker sends)", manage,
+                       {"202": _json("#/components/schemas/SendQueued", "queued")}),
+        },
+        "/meetings/{meeting_id}/sends": {
+            "parameters": [meeting_id],
+            "post": op("Mail every registrant not sent yet their link (the worker sends); 409 "
+                       "when SMTP is not configured, 422 naming a template's line",
+                       manage, {"202": _json("#/components/schemas/SendQueued", "queued")},
+                       requestBody={"required": False, "content": {"application/json": {
+                           "schema": {"$ref": "#/components/schemas/SendRequest"}}}}),
+            "get": op("Progress of the latest send, and who is left without the link", read,
+                      {"200": _json("#/components/schemas/SendProgress", "progress")}),
+        },
         "/meetings/{meeting_id}/report": {
             "parameters": [meeting_id],
             "get": op("Attendance report", read,

@@ -28,7 +28,7 @@ from email.utils import parseaddr
 from typing import Callable, Iterator, Protocol
 
 from . import builtin_template_dir
-from .errors import ConfigError, InvalidInput, MailUnavailable, SendBusy
+from .errors import ConfigError, InvalidInput, MailUnavailable, NotFound, SendBusy
 from .mail import MailTemplates, build_message, mail_context, message_bytes, new_message_id
 from .roster import mail_address_problem, smtp_address
 from .service import Service
@@ -154,6 +154,9 @@ class LinkSender:
         meeting. Raises TemplateProblem (file and line), NotFound (the meeting, or an email of
         ``only``)."""
         meeting = self.store.meeting(meeting_id)
+        for email in only or []:
+            if self.store.registrant_or_none(meeting_id, registrant_id_for(email)) is None:
+                raise NotFound(f"no registrant {email} in meeting {meeting_id}")
         self.templates = MailTemplates(builtin_template_dir(), self.config["TEMPLATE_DIR"])
         first = next(self._pages(meeting_id, only), [])
         rid, fields = first[0] if first else ("0" * 16, SAMPLE_REGISTRANT)

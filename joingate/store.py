@@ -717,6 +717,21 @@ class Store:
         return found
 
     @translated
+    def emails_of(self, meeting_id: str, rids: list[str]) -> dict[str, str]:
+        """The email of each of these registrants (one round trip)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for rid in rids:
+                pipe.hget(self.keys.registrant(meeting_id, rid), "email")
+            return {rid: email or "" for rid, email in zip(rids, pipe.execute())}
+
+    @translated
+    def queued_jobs(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        """Outbox jobs of one kind not done yet (the outbox holds few: alerts, actions, sends)."""
+        return [(job_id, job) for job_id, job in
+                ((job_id, json.loads(raw)) for job_id, raw in
+                 self.redis.hgetall(self.keys.outbox()).items()) if job.get("kind") == kind]
+
+    @translated
     def send_progress(self, meeting_id: str) -> dict[str, str]:
         """The latest run's progress hash ({} when the meeting was never sent)."""
         return self.redis.hgetall(self.keys.send_run(meeting_id))

@@ -1,0 +1,123 @@
+"""Sending the links from the organizer API: the request queues a job (never sends), the worker
+runs it with :class:`joingate.sender.LinkSender`, and the API reads its progress.
+
+A job is ``{"kind": "send_links", "meeting", "only": [emails] | None, "resend", "attempts"}`` in
+the worker's outbox. What can be checked at once is checked in the request (settings, meeting,
+templates with their line, the emails of ``only``), so that a job that is queued can run. The
+worker retries a job whose SMTP server is unreachable (its backoff), waits for a meeting that
+another sender holds, and queues the rest again when it is stopped mid-run.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any, Callable
+
+from .errors import ConfigError, InvalidInput, JoingateError, MailUnavailable, SendBusy
+from .send_progress import LogProgress
+from .sender import COUNTERS, LinkSender
+from .service import Service
+from .signing import registrant_id_for
+
+log = logging.getLogger("joingate.sender")
+
+JOB_KIND = "send_links"
+BUSY_RETRY = 30.0          # seconds before a job whose meeting another sender holds tries again
+MAX_PROBLEMS = 100
+
+
+def queue_send(service: Service, meeting_id: str, only: list[str] | None = None,
+               resend: bool = False) -> str:
+    """Check what can be checked now and queue the send for the worker; returns the job id.
+    Raises ConfigError (no SMTP settings), NotFound (meeting), InvalidInput (an email of
+    ``only`` that is no registrant; each named), TemplateProblem (file and line)."""
+    sender = LinkSender(service, by="api")
+    sender.check_settings()
+    service.store.meeting(meeting_id)
+    if only is not None:
+        only = list(dict.fromkeys(email.strip() for email in only))
+        unknown = [{"field": f"only/{index}", "message": f"no registrant {email}"}
+                   for index, email in enumerate(only)
+                   if service.store.registrant_or_none(meeting_id,
+                                                       registrant_id_for(email)) is None]
+        if unknown:
+            raise InvalidInput(f"{len(unknown)} email(s) of 'only' are no registrant of meeting "
+                               f"{meeting_id}", unknown)
+    sender.prepare(meeting_id, only)
+    job_id = f"send:{meeting_id}:{secrets.token_hex(6)}"
+    service.store.enqueue(job_id, {"kind": JOB_KIND, "meeting": meeting_id, "only": only,
+                                   "resend": bool(resend), "attempts": 0}, service.clock())
+    return job_id
+
+
+def run_send_job(service: Service, job_id: str, job: dict[str, Any],
+                 should_stop: Callable[[], bool]) -> None:
+    """The worker's part. Returns when the job is over (done, or queued again under a new id);
+    raises MailUnavailable for the worker to retry it with its backoff."""
+    meeting_id = job["meeting"]
+    sender = LinkSender(service, observer=LogProgress(log, meeting_id), by="api", job=job_id,
+                        should_stop=should_stop)
+    try:
+        summary = sender.run(meeting_id, job.get("only"), resend=bool(job.get("resend")))
+    except SendBusy as exc:
+        log.info("meeting %s: %s; the job waits", meeting_id, exc)
+        _again(service, job, BUSY_RETRY)
+        return
+    except MailUnavailable as exc:
+        _failed_run(service, sender, meeting_id, job_id, f"{exc}; the worker tries again")
+        raise
+    except (ConfigError, InvalidInput) as exc:      # settings or templates changed since
+        _failed_run(service, sender, meeting_id, job_id, str(exc))
+        log.error("meeting %s: the send job %s cannot run: %s", meeting_id, job_id, exc)
+        return
+    if summary.stopped == "stopped on request":
+        _again(service, job, 0.0)                   # the worker stops; the next one goes on
+    elif summary.stopped:
+        raise MailUnavailable(summary.stopped)
+
+
+def _again(service: Service, job: dict[str, Any], delay: float) -> None:
+    """Queue the job once more under a new id (the worker deletes the old one when this
+    returns); what was sent is recorded, so it goes on where it stopped."""
+    service.store.enqueue(f"send:{job['meeting']}:{secrets.token_hex(6)}", job,
+                          service.clock() + delay)
+
+
+def _failed_run(service: Service, sender: LinkSender, meeting_id: str, job_id: str,
+                error: str) -> None:
+    """Make a run that could not begin visible in the progress (unless another run holds the
+    meeting: its progress stays)."""
+    now = service.clock()
+    try:
+        if service.store.send_begin(meeting_id, sender.run_id, 5, now, "", {
+                "id": sender.run_id, "by": "api", "job": job_id, "state": "failed",
+                "total": 0, "started": now, "updated": now, "finished": now, "error": error,
+                **dict.fromkeys(COUNTERS, 0)}) is None:
+            service.store.send_finish(meeting_id, sender.run_id, now, "failed", error)
+    except JoingateError:
+        pass
+
+
+def send_progress(service: Service, meeting_id: str) -> dict[str, Any]:
+    """The API's view: send jobs not finished (queued or running), the latest run's counters,
+    and who is left without the link (up to MAX_PROBLEMS, with the server's reply)."""
+    service.store.meeting(meeting_id)
+    run = service.store.send_progress(meeting_id)
+    pending = sum(1 for _, job in service.store.queued_jobs(JOB_KIND)
+                 if job.get("meeting") == meeting_id)
+    problems = service.store.send_problem_records(meeting_id, MAX_PROBLEMS)
+    emails = service.store.emails_of(meeting_id, list(problems))
+    view: dict[str, Any] | None = None
+    if run:
+        view = {"by": run.get("by", ""), "job": run.get("job", ""),
+                "state": run.get("state", ""), "total": int(run.get("total") or 0),
+                **{name: int(run.get(name) or 0) for name in COUNTERS},
+                "started": float(run.get("started") or 0),
+                "updated": float(run.get("updated") or 0),
+                "finished": float(run["finished"]) if run.get("finished") else None,
+                "error": run.get("error", "")}
+    return {"meeting": meeting_id, "pending_jobs": pending, "run": view,
+            "problems": [{"email": emails.get(rid, ""), "state": record.state,
+                          "reply": record.reply, "at": record.at}
+                         for rid, record in problems.items()]}
