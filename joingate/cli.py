@@ -434,6 +434,13 @@ def serve_command(host: str, port: int, demo: bool) -> None:
         click.echo(f"demo meeting {DEMO_MEETING}, starts {start:%H:%M} UTC; sample links:")
         for link in service.issue_links(DEMO_MEETING, DEMO_REGISTRANTS):
             click.echo(f"  {link.display_name}: {link.url}")
+        from .sender import LinkSender
+
+        click.echo(f"\nThe message {DEMO_REGISTRANTS[1].email} would get (joingate links "
+                   f"preview {DEMO_MEETING} {DEMO_REGISTRANTS[1].email}):\n")
+        mail_cli.print_message(LinkSender(service).preview(DEMO_MEETING,
+                                                           DEMO_REGISTRANTS[1].email))
+        click.echo("")
     import threading
 
     from .worker import Worker
@@ -450,4 +457,8 @@ from . import mail_cli  # noqa: E402
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # `python -m joingate.cli`: run the importable module's group, the one mail_cli.py adds
+    # `links send` and `links preview` to (this file, run as __main__, is a second copy).
+    from joingate.cli import main as importable_main
+
+    importable_main()

@@ -5,6 +5,7 @@ work is :class:`joingate.sender.LinkSender`'s; this module only chooses what the
 from __future__ import annotations
 
 import sys
+from email.message import EmailMessage
 
 import click
 
@@ -63,6 +64,11 @@ def links_preview_command(meeting_id: str, email: str, raw: bool) -> None:
     if raw:
         click.get_binary_stream("stdout").write(message_bytes(message))
         return
+    print_message(message)
+
+
+def print_message(message: EmailMessage) -> None:
+    """Headers decoded, then each part as text (``links preview``, ``serve --demo``)."""
     for name in ("From", "To", "Reply-To", "Subject", "Date", "Message-ID"):
         if message[name] is not None:
             click.echo(f"{name}: {message[name]}")

@@ -592,3 +592,108 @@ def test_a_killed_sender_and_a_rerun_give_at_most_one_duplicate(redis_server, cl
         assert twice == [], "the server never had the message the kill interrupted"
     skipped = int(re.search(r"skipped (\d+)", rerun.stdout).group(1))
     assert skipped == held - (1 if kill_during == "data" else 0)
+
+
+# Settings
+
+BASE = {"JOINGATE_SECRET_KEY": "k", "JOINGATE_REDIS_URL": "memory://"}
+
+
+def test_mail_settings_defaults_and_values():
+    from joingate.config import load_config
+
+    config = load_config(BASE)
+    assert (config["SMTP_URL"], config["MAIL_FROM"], config["SMTP_RATE"]) == ("", "", 5.0)
+    config = load_config({**BASE, "JOINGATE_SMTP_URL": "smtps://u:p%40ss@mail.example.org:465",
+                          "JOINGATE_MAIL_FROM": "Clay Café <classes@example.org>",
+                          "JOINGATE_MAIL_REPLY_TO": "help@example.org",
+                          "JOINGATE_SMTP_RATE": "0.5"})
+    assert config["MAIL_FROM"] == "Clay Café <classes@example.org>"
+    assert config["SMTP_RATE"] == 0.5
+    from joingate.smtp import SmtpTarget
+
+    target = SmtpTarget.parse(config["SMTP_URL"])
+    assert (target.host, target.port, target.username, target.password) == \
+        ("mail.example.org", 465, "u", "p@ss")
+    assert target.shown == "smtps://mail.example.org:465"
+
+
+@pytest.mark.parametrize("name,value,fragment", [
+    ("SMTP_URL", "http://mailer:s3cret-pw@mail.example.org", "must be smtp://"),
+    ("SMTP_URL", "smtp://mailer:s3cret-pw@mail.example.org:99999", "port"),
+    ("MAIL_FROM", "classes at example.org", "must be an address"),
+    ("MAIL_FROM", "a@example.org\r\nBcc: everyone@example.org", "line break"),
+    ("MAIL_REPLY_TO", "help@", "must be an address"),
+    ("SMTP_RATE", "fast", "SMTP_RATE"),
+], ids=["scheme", "port", "from-words", "from-header-injection", "reply-to", "rate"])
+def test_a_wrong_mail_setting_names_the_variable_and_hides_the_password(name, value, fragment):
+    from joingate.config import load_config
+    from joingate.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        load_config({**BASE, f"JOINGATE_{name}": value})
+    message = str(caught.value)
+    assert message.startswith(f"JOINGATE_{name} ") and fragment in message
+    assert "s3cret-pw" not in message
+
+
+# What the organizer sees
+
+def test_a_terminal_gets_a_progress_bar(redis_server, clock, sink):
+    """The sender's stderr is a terminal (a pty): a bar with count, rate and time left."""
+    import pty
+
+    import redis as redis_lib
+
+    redis_lib.Redis.from_url(redis_server.url).flushdb()
+    service = make_app(redis_server.url, clock).extensions["joingate"]
+    service.add_meeting(MEETING_ID, topic="Bar", start=NOW, duration=60)
+    service.issue_links(MEETING_ID, [RegistrantInput(f"p{n}@example.org", f"P {n}")
+                                     for n in range(20)])
+    env = {key: value for key, value in os.environ.items() if not key.startswith("JOINGATE_")}
+    env.update(JOINGATE_SECRET_KEY="test-secret-key", JOINGATE_REDIS_URL=redis_server.url,
+               JOINGATE_SMTP_URL=sink.url, JOINGATE_MAIL_FROM=FROM, JOINGATE_SMTP_RATE="0")
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-c", "from joingate.cli import main; main()",
+                                "links", "send", MEETING_ID], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=follower, text=True)
+    os.close(follower)
+    stdout, _ = process.communicate(timeout=120)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(leader)
+    assert process.returncode == 0, stdout
+    drawn = screen.decode().split("\r")
+    assert re.search(r"\[#{28}\] 20/20  [0-9.]+/s  0s left", drawn[-1] if drawn[-1].strip()
+                     else drawn[-2]), drawn[-3:]
+    assert any(re.search(r"\[#*\.+\] \d+/20 ", line) for line in drawn), "no bar before the end"
+    assert "sent 20, skipped 0" in stdout and "sent: " not in stdout   # no per-line output
+    assert sink.box.count == 20
+
+
+def test_serve_demo_shows_the_message_a_registrant_would_get():
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("JOINGATE_")}
+    process = subprocess.Popen([sys.executable, "-m", "joingate.cli", "serve", "--demo",
+                                "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "--- text/html ---" not in lines[-1:]:
+            lines.append(process.stdout.readline().rstrip("\n"))
+    finally:
+        process.terminate()
+        process.wait(10)
+    text = "\n".join(lines)
+    link = re.search(r"José Ñúñez 🎨: (http://127\.0\.0\.1:\d+/j/\S+)", text).group(1)
+    assert "would get (joingate links preview 85746065432 jose@example.org)" in text
+    assert "To: José Ñúñez 🎨 <jose@example.org>" in text
+    assert f"\n{link}\n" in text and "zoom.us" not in text
