@@ -63,12 +63,13 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     signer = Signer(config["SECRET_KEY"], config["SECRET_KEY_FALLBACKS"])
     app.extensions["joingate"] = Service(config, store, signer, clock)
 
-    from . import api, gate, health, observability, pages, webhooks
+    from . import api, gate, health, move_pages, observability, pages, webhooks
 
     observability.init_app(app)
     pages.init_app(app)
     api.init_app(app)
     app.register_blueprint(gate.bp)
+    app.register_blueprint(move_pages.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     return app

@@ -95,6 +95,9 @@ def meeting() -> None:
 @click.option("--support", default=None, help="Contact shown on every page.")
 @click.option("--auto-submit/--no-auto-submit", default=None,
               help="Submit the confirm form by script on load (default off: scanners).")
+@click.option("--max-moves", type=click.IntRange(0, 20), default=None,
+              help="Moves to a new device a registrant may make by emailed code (default 2; "
+                   "0: off).")
 @click.option("--staff", multiple=True,
               help="Name or email of a teacher or assistant never flagged (repeatable; "
                    "replaces the list).")
@@ -103,13 +106,15 @@ def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
                         passcode: str | None, target: str | None, open_before: int | None,
                         close_after: int | None, max_devices: int | None, rejoin: bool | None,
                         policy: str | None, support: str | None,
-                        auto_submit: bool | None, staff: tuple[str, ...]) -> None:
+                        auto_submit: bool | None, staff: tuple[str, ...],
+                        max_moves: int | None) -> None:
     """Add a meeting, or update it if it exists."""
     created = _service().add_meeting(
         meeting_id, topic=topic, start=parse_start(start), duration=duration, pwd=passcode,
         target=target, open_before=None if open_before is None else open_before * 60,
         close_after=None if close_after is None else close_after * 60, max_devices=max_devices,
         rejoin=rejoin, policy=policy, support=support, auto_submit=auto_submit,
+        max_moves=max_moves,
         staff=list(staff) if staff else None)
     click.echo(f"meeting {meeting_id} {'added' if created else 'updated'}")
 

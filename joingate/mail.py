@@ -41,6 +41,10 @@ from .roster import smtp_address
 
 SUBJECT, TEXT, HTML = "email/subject.txt", "email/body.txt", "email/body.html"
 TEMPLATES = (SUBJECT, TEXT, HTML)
+# The one-time code that moves a link to a new device (joingate/moving.py); its context:
+# name, code, minutes (how long it works), topic, support, asked_at (text, UTC), device (the
+# user agent that asked).
+MOVE_TEMPLATES = ("email/move_subject.txt", "email/move_body.txt", "email/move_body.html")
 MAX_SUBJECT = 200
 
 # CRLF line ends and no 8-bit bodies (quoted-printable or base64 instead): a message any relay
@@ -81,17 +85,20 @@ def _problem(name: str, exc: BaseException, filename: str | None) -> TemplatePro
 
 
 class MailTemplates:
-    """The three templates, compiled once. Raises TemplateProblem (file and line) when one does
-    not compile; :meth:`render` raises it when one fails on a context."""
+    """Three templates (subject, plain text, HTML: ``names``), compiled once. Raises
+    TemplateProblem (file and line) when one does not compile; :meth:`render` raises it when
+    one fails on a context."""
 
-    def __init__(self, builtin_dir: str, organizer_dir: str = "") -> None:
+    def __init__(self, builtin_dir: str, organizer_dir: str = "",
+                 names: tuple[str, str, str] = TEMPLATES) -> None:
+        self.names = names
         loaders: list[Any] = [OrganizerTemplateLoader(organizer_dir)] if organizer_dir else []
         loaders.append(FileSystemLoader(builtin_dir))
         self.environment = SandboxedEnvironment(
             loader=ChoiceLoader(loaders), undefined=StrictUndefined,
             autoescape=select_autoescape(enabled_extensions=("html",), default=False))
         self.templates: dict[str, Template] = {}
-        for name in TEMPLATES:
+        for name in names:
             try:
                 self.templates[name] = self.environment.get_template(name)
             except TemplateSyntaxError as exc:
@@ -106,12 +113,13 @@ class MailTemplates:
                 parts[name] = template.render(context)
             except Exception as exc:  # noqa: BLE001 - any failure of an organizer's template
                 raise _problem(name, exc, template.filename) from None
+        subject_name, text_name, html_name = self.names
         # A subject is one line: folding keeps a template's line breaks out of the header.
-        subject = " ".join(parts[SUBJECT].split())[:MAX_SUBJECT]
+        subject = " ".join(parts[subject_name].split())[:MAX_SUBJECT]
         if not subject:
-            raise TemplateProblem(f"email template {SUBJECT} renders an empty subject",
-                                  [{"field": SUBJECT, "message": "the subject is empty"}])
-        return RenderedMail(subject, parts[TEXT], parts[HTML])
+            raise TemplateProblem(f"email template {subject_name} renders an empty subject",
+                                  [{"field": subject_name, "message": "the subject is empty"}])
+        return RenderedMail(subject, parts[text_name], parts[html_name])
 
 
 def mail_context(meeting: dict[str, str], registrant: dict[str, str],

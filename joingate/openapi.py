@@ -73,6 +73,8 @@ def schemas(join_domain: str) -> dict[str, Any]:
         "close_after": {"type": "integer", "minimum": 0, "maximum": 10080,
                         "description": "minutes after the scheduled end when links close"},
         "max_devices": {"type": "integer", "minimum": 1, "maximum": 10},
+        "max_moves": {"type": "integer", "minimum": 0, "maximum": 20,
+                      "description": "moves to a new device by emailed code (0: off)"},
         "rejoin": {"type": "boolean"},
         "policy": {"type": "string", "enum": ["alert", "deny"]},
         "support": {"type": "string", "maxLength": 200},
@@ -101,6 +103,7 @@ def schemas(join_domain: str) -> dict[str, Any]:
                 "start": {"type": "string"}, "duration": {"type": "integer"},
                 "target": {"type": "string"}, "open_before": {"type": "integer"},
                 "close_after": {"type": "integer"}, "max_devices": {"type": "integer"},
+                "max_moves": {"type": "integer"},
                 "rejoin": {"type": "boolean"}, "policy": {"type": "string"},
                 "support": {"type": "string"}, "auto_submit": {"type": "boolean"},
                 "has_passcode": {"type": "boolean"}, "registrants": {"type": "integer"}}},
@@ -175,7 +178,7 @@ def schemas(join_domain: str) -> dict[str, Any]:
                         "max_concurrent": {"type": "integer"},
                         "minutes": {"type": "number"}, "present": {"type": "integer"},
                         "flags": {"type": "array", "items": {
-                            "type": "string", "enum": ["shared", "second_device"]}},
+                            "type": "string", "enum": ["shared", "second_device", "moved"]}},
                         "sent": {"type": "string", "enum": SEND_STATES}}}},
                 "unmatched": {"type": "array", "items": {
                     "type": "object", "required": ["user_name", "participant_uuid", "join_time"],

@@ -13,7 +13,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, g, render_template, request
+from flask import Flask, Response, abort, current_app, g, render_template, request, url_for
 from jinja2 import FileSystemLoader, TemplateError, TemplateNotFound
 from werkzeug.exceptions import HTTPException
 
@@ -23,7 +23,7 @@ from .service import utc_datetime
 log = logging.getLogger("joingate.pages")
 
 PAGES = ("confirm", "too_early", "used_elsewhere", "revoked", "expired", "invalid",
-         "unavailable")
+         "unavailable", "move_sent", "move_refused")
 
 
 class OrganizerTemplateLoader(FileSystemLoader):
@@ -53,6 +53,8 @@ def render_page(page: str, status: int, **context: Any) -> Response:
     """Render one of PAGES with ``status`` and the headers every page carries."""
     assert page in PAGES, page
     meeting = context.pop("meeting", None) or {}
+    if page == "used_elsewhere":
+        context.setdefault("move_url", _move_url(meeting))
     context.update(page=page, meeting=_meeting_view(meeting), nonce=_nonce())
     try:
         body = render_template(f"{page}.html", **context)
@@ -64,6 +66,18 @@ def render_page(page: str, status: int, **context: Any) -> Response:
         body = builtin.get_template(f"{page}.html").render(**context)
     response = Response(body, status=status, mimetype="text/html")
     return with_page_headers(response)
+
+
+def _move_url(meeting: dict[str, str]) -> str:
+    """Where the 409 page's "Use this device instead" button posts: "" (no button) unless
+    codes can be mailed and the meeting allows moves (joingate/moving.py)."""
+    from .moving import self_service_ready
+
+    token = (request.view_args or {}).get("token")
+    allowed = int(float(meeting.get("max_moves") or 2)) > 0 if meeting else False
+    if not token or not allowed or not self_service_ready(current_app.config["JOINGATE"]):
+        return ""
+    return url_for("move.request_move", token=token)
 
 
 def with_page_headers(response: Response) -> Response:

@@ -40,6 +40,7 @@ MEETING_DEFAULTS: dict[str, Any] = {
     "policy": "alert",
     "support": "",
     "auto_submit": 0,
+    "max_moves": 2,             # moves to a new device by emailed code (0: self-service off)
 }
 
 
@@ -136,7 +137,9 @@ class Service:
             raise InvalidInput("max_devices must be at least 1")
         if any(ch.isspace() for ch in str(fields["pwd"])) or len(str(fields["pwd"])) > 256:
             raise InvalidInput("passcode must be at most 256 characters without white space")
-        for name in ("max_devices", "open_before", "close_after"):   # JSON may say 7.0
+        if not 0 <= int(float(fields["max_moves"])) <= 20:
+            raise InvalidInput("max_moves must be 0 to 20")
+        for name in ("max_devices", "open_before", "close_after", "max_moves"):  # JSON: 7.0
             fields[name] = int(float(fields[name]))
         start_ts = int(start.timestamp()) if isinstance(start, datetime) else int(start)
         closes_at = start_ts + duration * 60 + fields["close_after"]
@@ -161,6 +164,7 @@ class Service:
                 "open_before": int(float(fields["open_before"])) // 60,
                 "close_after": int(float(fields["close_after"])) // 60,
                 "max_devices": int(float(fields["max_devices"])),
+                "max_moves": int(float(fields.get("max_moves", MEETING_DEFAULTS["max_moves"]))),
                 "rejoin": fields["rejoin"] == "1",
                 "policy": fields["policy"], "support": fields.get("support", ""),
                 "auto_submit": fields.get("auto_submit") == "1",
@@ -395,6 +399,8 @@ class Service:
                 flags.append("shared")
             if int(fields.get("refused", 0)):
                 flags.append("second_device")
+            if int(fields.get("moves", 0)):
+                flags.append("moved")
             registrants.append({
                 "email": fields.get("email", ""),
                 "name": fields.get("name", ""),
@@ -425,7 +431,7 @@ def token_digest(token: str) -> str:
 def meeting_options(fields: dict[str, Any]) -> dict[str, Any]:
     """API field names and units (minutes) to add_meeting's options (seconds)."""
     options: dict[str, Any] = {}
-    for name in ("target", "max_devices", "policy", "support"):
+    for name in ("target", "max_devices", "policy", "support", "max_moves"):
         if name in fields:
             options[name] = fields[name]
     for name in ("rejoin", "auto_submit"):

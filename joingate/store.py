@@ -137,6 +137,11 @@ class Keys:
         """The run that sends the meeting's links now: string, expires unless renewed."""
         return f"{self._m(meeting_id)}:sendlock"
 
+    def move_code(self, meeting_id: str, rid: str) -> str:
+        """A registrant's pending move to a new device: hash (device, request id, expiry,
+        tries, the code's digest); lives as long as the code."""
+        return f"{self._m(meeting_id)}:movecode:{rid}"
+
     def outbox(self) -> str:
         """Outbound jobs (alerts, Zoom actions): hash job id -> JSON."""
         return f"{self.prefix}:{{outbox}}:jobs"
@@ -261,7 +266,7 @@ def event_time(event_id: str, fields: dict[str, str]) -> str:
 # The meeting fields gate.lua returns, in its order.
 GATE_MEETING_FIELDS = ("start", "open_before", "duration", "close_after", "expire_at",
                        "max_devices", "rejoin", "target", "pwd", "topic", "support",
-                       "auto_submit")
+                       "auto_submit", "max_moves")
 
 
 class Store:
@@ -272,7 +277,7 @@ class Store:
         self.keys = Keys(prefix)
         self.scripts = {name: client.register_script(_lua(name))
                         for name in ("gate", "upsert", "manage", "participant", "instance",
-                                     "send")}
+                                     "send", "move")}
 
     @property
     def embedded(self) -> bool:
@@ -735,6 +740,21 @@ class Store:
     def send_progress(self, meeting_id: str) -> dict[str, str]:
         """The latest run's progress hash ({} when the meeting was never sent)."""
         return self.redis.hgetall(self.keys.send_run(meeting_id))
+
+
+    # Moving a link to a new device by emailed code (move.lua: every step and its log line)
+
+    @translated
+    def move(self, action: str, meeting_id: str, rid: str, now: float, ip: str,
+             user_agent: str, *args: Any) -> list[Any]:
+        """Run move.lua's ``action`` (see its header for the arguments and the answer); ``ip``
+        and ``user_agent`` go into the event it logs."""
+        k = self.keys
+        return self.scripts["move"](
+            keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id),
+                  k.user_agents(meeting_id), k.move_code(meeting_id, rid)],
+            args=[action, repr(now), EVENT_STREAM_CAP, ip, user_agent,
+                  user_agent_id(user_agent), *[str(arg) for arg in args]])
 
 
 def _lua(name: str) -> str:

@@ -25,6 +25,7 @@ import requests
 
 from .alert_signing import ALERT_SIGNATURE_HEADER, ALERT_TIMESTAMP_HEADER, alert_signature
 from .errors import JoingateError, StorageUnavailable
+from .moving import run_move_code_job
 from .send_jobs import run_send_job
 from .service import Service
 from .store import event_time
@@ -185,6 +186,8 @@ class Worker:
                 self.zoom.deny_registrant(job["meeting"], job["zoom_registrant_id"], job["email"])
             elif job["kind"] == "send_links":
                 run_send_job(self.service, job_id, job, self.stopping.is_set)
+            elif job["kind"] == "move_code":
+                run_move_code_job(self.service, job)
             self.store.finish_job(job_id)
         except ZoomNotConfigured as exc:
             log.warning("%s: %s", job_id, exc)

@@ -16,14 +16,14 @@
 --
 -- Returns {outcome, detail, meeting fields, {display, join_url}}; the meeting fields are
 -- HMGET of: start open_before duration close_after expire_at max_devices rejoin target pwd topic
--- support auto_submit (store.GATE_MEETING_FIELDS, same order). outcome is one of
+-- support auto_submit max_moves (store.GATE_MEETING_FIELDS, same order). outcome is one of
 -- unknown, superseded, revoked, too_early (detail: opening time), expired (detail: closing time),
 -- confirm, used_elsewhere, claimed, rejoined. Nothing but the open is written unless the outcome
 -- is claimed or rejoined (or a refused claim, logged as such).
 local mode, version, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local meeting = redis.call('HMGET', KEYS[1], 'start', 'open_before', 'duration', 'close_after',
                            'expire_at', 'max_devices', 'rejoin', 'target', 'pwd', 'topic',
-                           'support', 'auto_submit')
+                           'support', 'auto_submit', 'max_moves')
 if not meeting[1] then return {'unknown', '', {}, {}} end
 local m = {start = meeting[1], open_before = meeting[2], duration = meeting[3],
            close_after = meeting[4], expire_at = meeting[5], max_devices = meeting[6],
