@@ -1,6 +1,7 @@
 """``/j/<token>/move`` and ``/j/<token>/move/confirm`` (POST only): a registrant moves their link
-to the device in hand by a code mailed to them (joingate/moving.py). GET answers 405 with the
-invalid page: a scanner that follows the form's address changes nothing.
+to the device in hand by a code mailed to them (joingate/moving.py). A GET of these addresses is
+the gate's (``<token>/move`` is no token: 404): a scanner that follows a form's address changes
+nothing.
 
 After the right code the binding is this device's, and the answer is a 307 back to
 ``POST /j/<token>``: the browser repeats the POST there, and the claim itself (one path for every
