@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -55,7 +56,8 @@ class Handler:
     def __init__(self, box: Mailbox, sink: "SmtpSink") -> None:
         self.box, self.sink = box, sink
 
-    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: ANN
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
+                          mail_options: list[str]) -> str:
         self.box.mail_seen.set()
         if self.sink.down:
             server.transport.close()
@@ -66,7 +68,8 @@ class Handler:
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
         if address in self.box.refuse:
             return self.box.refuse[address]
         if self.box.refuse_times.get(address, 0) > 0:
@@ -75,7 +78,7 @@ class Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         box = self.box
         box.count += 1
         if box.keep:
@@ -114,7 +117,8 @@ class SmtpSink:
     def url(self) -> str:
         return f"smtp://{self.host}:{self.port}"
 
-    def _authenticate(self, server, session, envelope, mechanism, auth_data):  # noqa: ANN
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
+                      auth_data: Any) -> AuthResult:
         ok = (isinstance(auth_data, LoginPassword) and self.logins is not None
               and self.logins.get(auth_data.login.decode()) == auth_data.password.decode())
         if not ok:

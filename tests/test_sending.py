@@ -136,6 +136,10 @@ def test_reissue_send_mails_the_new_link_and_a_rerun_counts_it_sent(app, runner,
     rerun = runner(["links", "send", MEETING_ID])
     assert rerun.exit_code == 0 and "sent 0, skipped 3" in rerun.stdout
     assert sink.box.count == 4
+    reset = runner(["links", "reset", MEETING_ID, "kim@example.org", "--send"])
+    assert reset.exit_code == 0 and "freed the device binding" in reset.stdout
+    third = sink.box.to("kim@example.org")[2].parsed()
+    assert path_in(third.get_body(("plain",)).get_content()) == new
 
 
 def test_a_reissued_link_not_yet_mailed_is_sent_by_the_next_run(runner, people, sink):
