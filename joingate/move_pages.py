@@ -28,6 +28,9 @@ REFUSALS = {
     "too_many": (429, "Too many codes were asked for",
                  "Please contact the organizer: they can free your link for this device.",
                  False),
+    "no_address": (403, "We cannot mail you a code",
+                   "The address you registered with cannot receive mail from us. Please "
+                   "contact the organizer: they can free your link for this device.", False),
     "locked": (403, "Too many wrong codes",
                "That code no longer works. Ask for a new one: it goes to the same address.",
                True),

@@ -61,8 +61,9 @@ def self_service_ready(config: dict[str, Any]) -> bool:
 @dataclass(frozen=True)
 class MoveAsked:
     """``outcome`` of move.lua's request (ok, unknown, superseded, revoked, expired, unbound,
-    bound_here, off, limit, too_many); ``device``: the asking browser's device id (new when
-    it had none: the caller sets the cookie)."""
+    bound_here, off, limit, too_many), or no_address (the registrant's address cannot be
+    mailed); ``device``: the asking browser's device id (new when it had none: the caller sets
+    the cookie)."""
 
     outcome: str
     masked_email: str
@@ -81,6 +82,10 @@ def ask_for_code(service: Service, ref: LinkRef, *, device_cookie: str | None, i
     outcome, email = service.store.move(
         "request", ref.meeting_id, ref.registrant_id, now, ip, user_agent, ref.version,
         presented, device, request_id, CODE_LIFETIME, MAX_REQUESTS)
+    if outcome == "ok" and mail_address_problem(email or ""):
+        service.store.move("log", ref.meeting_id, ref.registrant_id, now, ip, user_agent,
+                           "move_code_failed", "the address cannot be mailed")
+        outcome = "no_address"
     if outcome == "ok":
         service.store.enqueue(f"move:{ref.meeting_id}:{request_id}", {
             "kind": JOB_KIND, "meeting": ref.meeting_id, "registrant": ref.registrant_id,

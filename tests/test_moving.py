@@ -255,6 +255,18 @@ def test_a_malformed_code_is_refused_without_taking_a_try(service, sink, bound):
     assert device_b.post(f"{path}/move/confirm", data={"code": spaced}).status_code == 307
 
 
+def test_an_address_that_cannot_be_mailed_is_told_at_once(app, service, sink, meeting):
+    link = service.issue_links(MEETING_ID, [RegistrantInput("two..dots@example.org", "Two")])[0]
+    path, device_a, device_b = path_of(link), app.test_client(), app.test_client()
+    assert device_a.post(path).status_code == 303
+    answer = device_b.post(f"{path}/move")
+    assert answer.status_code == 403 and "We cannot mail you a code" in answer.text
+    assert service.store.queued_jobs("move_code") == [] and sink.box.count == 0
+    kinds = [event["kind"] for event in
+             service.link_status(MEETING_ID, "two..dots@example.org")["history"]]
+    assert kinds[-2:] == ["move_requested", "move_code_failed"]
+
+
 def test_code_requests_are_capped(service, bound):
     path, _, device_b = bound
     for _ in range(MAX_REQUESTS):
