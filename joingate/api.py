@@ -22,7 +22,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from . import openapi
-from .errors import ConfigError, InvalidInput, NotFound, StorageUnavailable
+from .errors import ConfigError, InvalidInput, NotFound, StorageUnavailable, TemplateProblem
 from .exports import write_links_csv, write_report_csv
 from .signing import registrant_id_for
 from .roster import check_registrant
@@ -389,8 +389,10 @@ def queue_registrant_send(meeting_id: str, email: str) -> ResponseReturnValue:
 def _queued(meeting_id: str, only: list[str] | None, resend: bool) -> ResponseReturnValue:
     try:
         job = queue_send(_service(), meeting_id, only, resend)
-    except ConfigError as exc:
+    except ConfigError as exc:          # the server's settings, not the request: 409
         return error(409, "not_configured", str(exc))
+    except TemplateProblem as exc:
+        return error(409, "template_error", exc.message, exc.details)
     return jsonify(job=job, meeting=meeting_id,
                    progress=f"/api/v1/meetings/{meeting_id}/sends"), 202
 

@@ -318,7 +318,7 @@ def document(join_domain: str) -> dict[str, Any]:
         "/meetings/{meeting_id}/sends": {
             "parameters": [meeting_id],
             "post": op("Mail every registrant not sent yet their link (the worker sends); 409 "
-                       "when SMTP is not configured, 422 naming a template's line",
+                       "when SMTP is not configured or a template is broken (its line named)",
                        manage, {"202": _json("#/components/schemas/SendQueued", "queued")},
                        requestBody={"required": False, "content": {"application/json": {
                            "schema": {"$ref": "#/components/schemas/SendRequest"}}}}),

@@ -14,7 +14,8 @@ import logging
 import secrets
 from typing import Any, Callable
 
-from .errors import ConfigError, InvalidInput, JoingateError, MailUnavailable, SendBusy
+from .errors import (ConfigError, InvalidInput, JoingateError, MailUnavailable, NotFound,
+                     SendBusy)
 from .send_progress import LogProgress
 from .sender import COUNTERS, LinkSender
 from .service import Service
@@ -30,20 +31,17 @@ MAX_PROBLEMS = 100
 def queue_send(service: Service, meeting_id: str, only: list[str] | None = None,
                resend: bool = False) -> str:
     """Check what can be checked now and queue the send for the worker; returns the job id.
-    Raises ConfigError (no SMTP settings), NotFound (meeting), InvalidInput (an email of
-    ``only`` that is no registrant; each named), TemplateProblem (file and line)."""
+    Raises ConfigError (no SMTP settings), NotFound (the meeting, or emails of ``only`` that
+    are no registrant: each named), TemplateProblem (file and line)."""
     sender = LinkSender(service, by="api")
     sender.check_settings()
     service.store.meeting(meeting_id)
     if only is not None:
         only = list(dict.fromkeys(email.strip() for email in only))
-        unknown = [{"field": f"only/{index}", "message": f"no registrant {email}"}
-                   for index, email in enumerate(only)
-                   if service.store.registrant_or_none(meeting_id,
-                                                       registrant_id_for(email)) is None]
+        unknown = [email for email in only if service.store.registrant_or_none(
+            meeting_id, registrant_id_for(email)) is None]
         if unknown:
-            raise InvalidInput(f"{len(unknown)} email(s) of 'only' are no registrant of meeting "
-                               f"{meeting_id}", unknown)
+            raise NotFound(f"no registrant {', '.join(unknown[:20])} in meeting {meeting_id}")
     sender.prepare(meeting_id, only)
     job_id = f"send:{meeting_id}:{secrets.token_hex(6)}"
     service.store.enqueue(job_id, {"kind": JOB_KIND, "meeting": meeting_id, "only": only,

@@ -498,8 +498,8 @@ def test_the_worker_retries_a_job_whose_server_is_down(app, client, service, peo
 
 
 @pytest.mark.parametrize("path,body,status,error,fragment", [
-    ("/meetings/{m}/sends", {"only": ["nobody@example.org"]}, 422, "invalid_input",
-     "no registrant nobody@example.org"),
+    ("/meetings/{m}/sends", {"only": ["ana.lima@example.org", "nobody@example.org"]}, 404,
+     "not_found", "no registrant nobody@example.org in meeting"),
     ("/meetings/{m}/sends", {"resend": "yes"}, 422, "invalid_input", "resend"),
     ("/meetings/{m}/sends", {"every": True}, 422, "invalid_input", "every"),
     ("/meetings/123456789/sends", None, 404, "not_found", "no meeting"),
@@ -526,7 +526,7 @@ def test_the_api_says_when_mail_is_not_configured_or_a_template_is_broken(
     broken = make_app(store_url, clock, like=app, ADMIN_TOKEN=ADMIN,
                       SMTP_URL="smtp://127.0.0.1:25", MAIL_FROM=FROM, TEMPLATE_DIR=str(tmp_path))
     answer = api(broken.test_client(), "POST", f"/meetings/{MEETING_ID}/sends")
-    assert answer.status_code == 422
+    assert answer.status_code == 409 and answer.json["error"] == "template_error"
     assert answer.json["details"][0]["line"] == 2
     assert answer.json["details"][0]["field"].endswith("email/body.txt")
     assert service.store.queued_jobs("send_links") == []
