@@ -63,12 +63,12 @@ def prepare(redis_url: str, count: int) -> None:
     redis_lib.Redis.from_url(redis_url).flushdb()
     app = create_app({"SECRET_KEY": SECRET, "REDIS_URL": redis_url,
                       "PUBLIC_URL": "https://gate.example.org"}, environ={})
-    service = app.extensions["joingate"]
-    service.add_meeting(MEETING, topic="Evening ceramics, week 3",
-                        start=datetime.now(timezone.utc) + timedelta(days=1), duration=90,
-                        pwd="benchpwd", support="help@example.org")
-    service.issue_links(MEETING, [RegistrantInput(f"person{n:05d}@example.org",
-                                                  f"Person Ñúñez {n}") for n in range(count)])
+    meetings = app.extensions["joingate"].meetings
+    meetings.add(MEETING, topic="Evening ceramics, week 3",
+                 start=datetime.now(timezone.utc) + timedelta(days=1), duration=90,
+                 pwd="benchpwd", support="help@example.org")
+    meetings.issue_links(MEETING, [RegistrantInput(f"person{n:05d}@example.org",
+                                                   f"Person Ñúñez {n}") for n in range(count)])
 
 
 def measure(redis_url: str, count: int) -> dict[str, float]:

@@ -24,19 +24,27 @@ from __future__ import annotations
 
 import email.policy
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from types import TracebackType
 from typing import Any
 
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, Template, TemplateError
-from jinja2 import TemplateSyntaxError, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateSyntaxError,
+    select_autoescape,
+)
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import TemplateProblem
 from .pages import OrganizerTemplateLoader, format_time
+from .records import Meeting, Registrant
 from .roster import smtp_address
 
 SUBJECT, TEXT, HTML = "email/subject.txt", "email/body.txt", "email/body.html"
@@ -122,21 +130,19 @@ class MailTemplates:
         return RenderedMail(subject, parts[text_name], parts[html_name])
 
 
-def mail_context(meeting: dict[str, str], registrant: dict[str, str],
-                 link: str) -> dict[str, Any]:
+def mail_context(meeting: Meeting, registrant: Registrant, link: str) -> dict[str, Any]:
     """The documented context (see the module's docstring) of one registrant's message."""
-    start = format_time(meeting.get("start"))
-    opens_at = float(meeting.get("start", 0)) - float(meeting.get("open_before", 0))
-    return {"name": registrant.get("name", ""),
-            "display_name": registrant.get("display", ""),
-            "email": registrant.get("email", ""),
+    start = format_time(meeting.start)
+    return {"name": registrant.name,
+            "display_name": registrant.display_name,
+            "email": registrant.email,
             "link": link,
-            "topic": meeting.get("topic", ""),
+            "topic": meeting.topic,
             "start": start["text"],
             "start_iso": start["iso"],
-            "opens": format_time(opens_at)["text"],
-            "duration": int(float(meeting.get("duration", 0))),
-            "support": meeting.get("support", "")}
+            "opens": format_time(meeting.opens_at)["text"],
+            "duration": meeting.duration,
+            "support": meeting.support}
 
 
 def domain_of(mail_from: str) -> str:
@@ -162,7 +168,7 @@ def build_message(rendered: RenderedMail, *, mail_from: str, reply_to: str, to_n
     if reply_to:
         message["Reply-To"] = reply_to
     message["Subject"] = rendered.subject
-    message["Date"] = format_datetime(datetime.fromtimestamp(now, tz=timezone.utc))
+    message["Date"] = format_datetime(datetime.fromtimestamp(now, tz=UTC))
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(rendered.text)

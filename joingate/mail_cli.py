@@ -9,7 +9,7 @@ from email.message import EmailMessage
 
 import click
 
-from .cli import _reported, _service, links
+from .cli import _reported, _state, links
 from .mail import message_bytes
 from .send_progress import PlainProgress, TerminalProgress, problem_lines, summary_lines
 from .sender import LinkSender, SendSummary
@@ -46,7 +46,7 @@ def links_send_command(meeting_id: str, only: tuple[str, ...], resend: bool,
     Each registrant once: a rerun sends only to those not sent yet (a reissued link counts as
     not sent). Exit 1 when anyone is left without the link (bounced, failed, invalid address),
     each named on stderr."""
-    summary = LinkSender(_service(), observer=_observer()).run(
+    summary = LinkSender(_state(), observer=_observer()).run(
         meeting_id, list(only) if only else None, resend=resend, dry_run=dry_run)
     if not _report(summary):
         sys.exit(1)
@@ -60,7 +60,7 @@ def links_send_command(meeting_id: str, only: tuple[str, ...], resend: bool,
 def links_preview_command(meeting_id: str, email: str, raw: bool) -> None:
     """Print the message EMAIL would get: headers, the plain text part, the HTML part.
     Sends and records nothing."""
-    message = LinkSender(_service()).preview(meeting_id, email)
+    message = LinkSender(_state()).preview(meeting_id, email)
     if raw:
         click.get_binary_stream("stdout").write(message_bytes(message))
         return
@@ -79,7 +79,7 @@ def print_message(message: EmailMessage) -> None:
 
 def send_now(meeting_id: str, email: str) -> None:
     """Mail EMAIL's link now (``links reissue/reset --send``); exit 1 when it did not go."""
-    summary = LinkSender(_service(), observer=PlainProgress(click.get_text_stream("stdout"))
+    summary = LinkSender(_state(), observer=PlainProgress(click.get_text_stream("stdout"))
                          ).run(meeting_id, [email])
     if not _report(summary):
         sys.exit(1)

@@ -10,12 +10,15 @@ claim) sends it to Zoom with 303.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 
-from .gate import DEVICE_COOKIE, DEVICE_COOKIE_AGE, _read_token, _request_facts, _service
+from .errors import NotFound
+from .gate import PAGES, client_facts, link_ref, presented_device, set_device_cookie
 from .moving import CODE_DIGITS, CODE_LIFETIME, ask_for_code, self_service_ready, try_code
 from .pages import render_page
+from .records import GateOutcome, Meeting
 from .signing import LinkRef
+from .state import AppState
 
 bp = Blueprint("move", __name__)
 
@@ -42,23 +45,31 @@ REFUSALS = {
                      True),
 }
 # Link states that end the matter: the gate's own pages.
-LINK_PAGES = {"unknown": ("invalid", 404), "superseded": ("revoked", 410),
-              "revoked": ("revoked", 410), "expired": ("expired", 410)}
+LINK_PAGES = {outcome.value: PAGES[outcome] for outcome in (
+    GateOutcome.UNKNOWN, GateOutcome.SUPERSEDED, GateOutcome.REVOKED, GateOutcome.EXPIRED)}
 
 
-def _meeting(ref: LinkRef) -> dict[str, str]:
-    store = _service().store
-    return store.meeting(ref.meeting_id) if store.registrant_or_none(
-        ref.meeting_id, ref.registrant_id) is not None else {}
+def _state() -> AppState:
+    return current_app.extensions["joingate"]
 
 
-def _refused(reason: str, token: str, meeting: dict[str, str]) -> Response:
+def _meeting(state: AppState, ref: LinkRef) -> Meeting | None:
+    """The link's meeting for the page (topic, support); None when the link names nobody."""
+    if state.meetings.registrant_by_id(ref.meeting_id, ref.registrant_id) is None:
+        return None
+    try:
+        return state.meetings.get(ref.meeting_id)
+    except NotFound:
+        return None
+
+
+def _refused(reason: str, token: str, meeting: Meeting | None) -> Response:
     status, title, message, again = REFUSALS[reason]
     return render_page("move_refused", status, meeting=meeting, title=title, message=message,
                        again_url=url_for("move.request_move", token=token) if again else "")
 
 
-def _code_page(token: str, meeting: dict[str, str], status: int, masked_email: str = "",
+def _code_page(token: str, meeting: Meeting | None, status: int, masked_email: str = "",
                error: str = "") -> Response:
     return render_page("move_sent", status, meeting=meeting, masked_email=masked_email,
                        minutes=CODE_LIFETIME // 60, error=error,
@@ -71,16 +82,16 @@ def request_move(token: str) -> Response:
     """Ask for a code from this device: the move_sent page (the code is mailed by the worker),
     the gate's page when the link itself is done, or 303 to the link when nothing needs
     moving (unbound, or bound to this very device)."""
-    service = _service()
-    ref = _read_token(service, token)
+    state = _state()
+    ref = link_ref(state, token)
     if isinstance(ref, Response):
         return ref
-    meeting = _meeting(ref)
-    if not self_service_ready(service.config):
+    meeting = _meeting(state, ref)
+    if not self_service_ready(state.config):
         return _refused("off", token, meeting)
-    facts = _request_facts()
-    asked = ask_for_code(service, ref, device_cookie=facts["device_cookie"],
-                         ip=facts["ip"] or "", user_agent=facts["user_agent"] or "")
+    ip, user_agent = client_facts()
+    asked = ask_for_code(state, ref, presented_device=presented_device(state), ip=ip,
+                         user_agent=user_agent)
     if asked.outcome in LINK_PAGES:
         page, status = LINK_PAGES[asked.outcome]
         return render_page(page, status, meeting=meeting)
@@ -91,29 +102,25 @@ def request_move(token: str) -> Response:
         return _refused(asked.outcome, token, meeting)
     response = _code_page(token, meeting, 200, masked_email=asked.masked_email)
     if asked.new_device:
-        response.set_cookie(DEVICE_COOKIE, service.signer.device_cookie(asked.device),
-                            max_age=DEVICE_COOKIE_AGE, path="/j/", httponly=True,
-                            samesite="Lax",
-                            secure=service.config["PUBLIC_URL"].startswith("https://"))
+        set_device_cookie(state, response, asked.device)
     return response
 
 
 @bp.route("/j/<path:token>/move/confirm", methods=["POST"])
 def confirm_move(token: str) -> Response:
     """Check the code; the right one moves the link here and hands over to the claim (307)."""
-    service = _service()
-    ref = _read_token(service, token)
+    state = _state()
+    ref = link_ref(state, token)
     if isinstance(ref, Response):
         return ref
-    facts = _request_facts()
-    tried = try_code(service, ref, request.form.get("code", ""),
-                     device_cookie=facts["device_cookie"], ip=facts["ip"] or "",
-                     user_agent=facts["user_agent"] or "")
+    ip, user_agent = client_facts()
+    tried = try_code(state, ref, request.form.get("code", ""),
+                     presented_device=presented_device(state), ip=ip, user_agent=user_agent)
     if tried.outcome == "moved":
         return Response(status=307, headers={"Location": f"/j/{token}",
                                              "Cache-Control": "no-store",
                                              "Referrer-Policy": "no-referrer"})
-    meeting = _meeting(ref)
+    meeting = _meeting(state, ref)
     if tried.outcome == "malformed":
         return _code_page(token, meeting, 400,
                           error=f"Enter the {CODE_DIGITS} digits from the mail.")

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
 
-from . import builtin_template_dir
+from .config import Settings
 from .mail import MOVE_TEMPLATES, MailTemplates, build_message, message_bytes, new_message_id
-from .pages import format_time
+from .pages import builtin_template_dir, format_time
 from .roster import mail_address_problem, smtp_address
-from .service import Service, clean_header_text
 from .signing import LinkRef, new_device_id
 from .smtp import Bounced, SmtpConnection, SmtpTarget
+from .state import AppState
 
 log = logging.getLogger("joingate.moving")
 
@@ -53,9 +53,9 @@ def code_digest(secret: str, meeting_id: str, rid: str, device: str, code: str) 
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def self_service_ready(config: dict[str, Any]) -> bool:
+def self_service_ready(config: Settings) -> bool:
     """Codes can be mailed: SMTP_URL and MAIL_FROM are set."""
-    return bool(config["SMTP_URL"] and config["MAIL_FROM"])
+    return bool(config.smtp_url and config.mail_from)
 
 
 @dataclass(frozen=True)
@@ -71,27 +71,27 @@ class MoveAsked:
     new_device: bool
 
 
-def ask_for_code(service: Service, ref: LinkRef, *, device_cookie: str | None, ip: str,
+def ask_for_code(state: AppState, ref: LinkRef, *, presented_device: str, ip: str,
                  user_agent: str) -> MoveAsked:
-    """Record the request and queue the code's mail for the worker (nothing is mailed here)."""
-    presented = service.signer.read_device_cookie(device_cookie) or ""
-    device = presented or new_device_id()
+    """Record the request and queue the code's mail for the worker (nothing is mailed here).
+    ``presented_device``: the device id of the browser's signed cookie ("" none); ``ip`` and
+    ``user_agent`` as the history keeps them (:func:`joingate.gate.client_facts`)."""
+    device = presented_device or new_device_id()
     request_id = secrets.token_hex(8)
-    ip, user_agent = clean_header_text(ip, 64), clean_header_text(user_agent)
-    now = service.clock()
-    outcome, email = service.store.move(
+    now = state.clock()
+    outcome, email = state.store.move(
         "request", ref.meeting_id, ref.registrant_id, now, ip, user_agent, ref.version,
-        presented, device, request_id, CODE_LIFETIME, MAX_REQUESTS)
+        presented_device, device, request_id, CODE_LIFETIME, MAX_REQUESTS)
     if outcome == "ok" and mail_address_problem(email or ""):
-        service.store.move("log", ref.meeting_id, ref.registrant_id, now, ip, user_agent,
-                           "move_code_failed", "the address cannot be mailed")
+        state.store.move("log", ref.meeting_id, ref.registrant_id, now, ip, user_agent,
+                         "move_code_failed", "the address cannot be mailed")
         outcome = "no_address"
     if outcome == "ok":
-        service.store.enqueue(f"move:{ref.meeting_id}:{request_id}", {
+        state.store.enqueue(f"move:{ref.meeting_id}:{request_id}", {
             "kind": JOB_KIND, "meeting": ref.meeting_id, "registrant": ref.registrant_id,
             "request": request_id, "device": device, "user_agent": user_agent, "asked": now,
             "attempts": 0}, now)
-    return MoveAsked(outcome, mask_email(email or ""), device, not presented)
+    return MoveAsked(outcome, mask_email(email or ""), device, not presented_device)
 
 
 @dataclass(frozen=True)
@@ -104,15 +104,14 @@ class MoveTried:
     tries_left: int = 0
 
 
-def try_code(service: Service, ref: LinkRef, code: str, *, device_cookie: str | None, ip: str,
+def try_code(state: AppState, ref: LinkRef, code: str, *, presented_device: str, ip: str,
              user_agent: str) -> MoveTried:
-    """Check ``code`` from this browser; on a match move the binding to it."""
+    """Check ``code`` from this browser (``presented_device``: its signed cookie's device id,
+    "" none); on a match move the binding to it."""
     code = "".join(code.split())
     if not (code.isascii() and code.isdigit() and len(code) == CODE_DIGITS):
         return MoveTried("malformed", MAX_TRIES)
-    device = service.signer.read_device_cookie(device_cookie) or ""
-    ip, user_agent = clean_header_text(ip, 64), clean_header_text(user_agent)
-    store, now = service.store, service.clock()
+    device, store, now = presented_device, state.store, state.clock()
     mid, rid = ref.meeting_id, ref.registrant_id
     if not device:
         store.move("log", mid, rid, now, ip, user_agent, "move_refused", "other_device")
@@ -122,7 +121,7 @@ def try_code(service: Service, ref: LinkRef, code: str, *, device_cookie: str | 
         if outcome != "unknown":
             store.move("log", mid, rid, now, ip, user_agent, "move_refused", outcome)
         return MoveTried("none" if outcome == "unknown" else outcome)
-    expected = code_digest(service.config["SECRET_KEY"], mid, rid, device, code)
+    expected = code_digest(state.config.secret_key, mid, rid, device, code)
     if not hmac.compare_digest(digest, expected):
         left = MAX_TRIES - int(tries)
         store.move("log", mid, rid, now, ip, user_agent, "move_refused",
@@ -134,44 +133,44 @@ def try_code(service: Service, ref: LinkRef, code: str, *, device_cookie: str | 
     return MoveTried(moved)
 
 
-def run_move_code_job(service: Service, job: dict[str, Any]) -> None:
+def run_move_code_job(state: AppState, job: dict[str, Any]) -> None:
     """The worker's part: make the code, store its digest, mail it. A request replaced or
     expired since is dropped; a bounce is logged (``move_code_failed``); an unreachable server
     (MailUnavailable, TryLater) raises for the worker's retries (each makes a new code)."""
-    config, store = service.config, service.store
+    config, store = state.config, state.store
     mid, rid = job["meeting"], job["registrant"]
     code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
-    digest = code_digest(config["SECRET_KEY"], mid, rid, job["device"], code)
-    now = service.clock()
+    digest = code_digest(config.secret_key, mid, rid, job["device"], code)
+    now = state.clock()
     answer = store.move("code", mid, rid, now, "", "joingate-worker", job["request"], digest)
     if not int(answer[0]):
         log.info("meeting %s: a move code request was replaced or expired; not mailed", mid)
         return
     email, name = answer[1], answer[2]
     problem = mail_address_problem(email)
-    if problem or not (config["SMTP_URL"] and config["MAIL_FROM"]):
+    if problem or not self_service_ready(config):
         store.move("log", mid, rid, now, "", "joingate-worker", "move_code_failed",
                    f"the address {problem}" if problem else "mail is not configured")
         return
-    meeting = store.meeting(mid)
-    templates = MailTemplates(builtin_template_dir(), config["TEMPLATE_DIR"], MOVE_TEMPLATES)
+    meeting = state.meetings.get(mid)
+    templates = MailTemplates(builtin_template_dir(), config.template_dir, MOVE_TEMPLATES)
     rendered = templates.render({
         "name": name, "code": code, "minutes": CODE_LIFETIME // 60,
-        "topic": meeting.get("topic", ""), "support": meeting.get("support", ""),
+        "topic": meeting.topic, "support": meeting.support,
         "asked_at": format_time(job.get("asked", now))["text"],
         "device": job.get("user_agent", "")[:120]})
-    message = build_message(rendered, mail_from=config["MAIL_FROM"],
-                            reply_to=config["MAIL_REPLY_TO"], to_name=name, to_address=email,
-                            message_id=new_message_id(config["MAIL_FROM"]), now=now)
-    connection = SmtpConnection(SmtpTarget.parse(config["SMTP_URL"]))
+    message = build_message(rendered, mail_from=config.mail_from,
+                            reply_to=config.mail_reply_to, to_name=name, to_address=email,
+                            message_id=new_message_id(config.mail_from), now=now)
+    connection = SmtpConnection(SmtpTarget.parse(config.smtp_url))
     try:
         connection.open()
-        connection.send(smtp_address(parseaddr(config["MAIL_FROM"])[1]), smtp_address(email),
+        connection.send(smtp_address(parseaddr(config.mail_from)[1]), smtp_address(email),
                         message_bytes(message))
     except Bounced as exc:
-        store.move("log", mid, rid, service.clock(), "", "joingate-worker", "move_code_failed",
+        store.move("log", mid, rid, state.clock(), "", "joingate-worker", "move_code_failed",
                    exc.reply)
         return
     finally:
         connection.close()
-    store.move("log", mid, rid, service.clock(), "", "joingate-worker", "move_code_sent", "")
+    store.move("log", mid, rid, state.clock(), "", "joingate-worker", "move_code_sent", "")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .meetings import STAFF_PATTERN   # one pattern for the API and the CLI
+
 # Patterns avoid \s and \S: JSON Schema (ECMA-262) and Python disagree on what is white space.
 SPACES = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
 VISIBLE = f"[^{SPACES}]"            # at least one character that is neither space nor control
@@ -79,8 +81,10 @@ def schemas(join_domain: str) -> dict[str, Any]:
         "policy": {"type": "string", "enum": ["alert", "deny"]},
         "support": {"type": "string", "maxLength": 200},
         "auto_submit": {"type": "boolean"},
-        "staff": {"type": "array", "maxItems": 50,
-                  "items": {"type": "string", "maxLength": 200}},
+        "staff": {"type": "array", "maxItems": 50, "description":
+                  "emails or Zoom user ids of signed-in staff, never flagged (never names: "
+                  "anyone can type a name)",
+                  "items": {"type": "string", "maxLength": 200, "pattern": STAFF_PATTERN}},
     }
     return {
         "Error": {
@@ -92,7 +96,12 @@ def schemas(join_domain: str) -> dict[str, Any]:
             "required": ["id", "topic", "start", "duration"],
             "properties": {"id": {"type": "string", "pattern": MEETING_ID}, **meeting_fields}},
         "MeetingUpdate": {"type": "object", "additionalProperties": False,
-                          "properties": meeting_fields},
+                          "properties": {**meeting_fields, "keep_registrants": {
+                              "type": "boolean", "description":
+                              "Needed when the meeting's window has closed and the change "
+                              "opens it again: true keeps its registrants and their links, "
+                              "false forgets them (their links stop working). Without it such "
+                              "a change is 409."}}},
         "Meeting": {
             "type": "object",
             "required": ["id", "topic", "start", "duration", "target", "open_before",
@@ -126,7 +135,8 @@ def schemas(join_domain: str) -> dict[str, Any]:
             "created": {"type": "integer"}}},
         "RegistrantSummary": {
             "type": "object",
-            "required": ["email", "name", "display_name", "status", "registrant_id", "link"],
+            "required": ["email", "name", "display_name", "status", "registrant_id"],
+            "description": "link: only for manage tokens (a link takes a seat)",
             "properties": {key: {"type": "string"} for key in
                            ("email", "name", "display_name", "status", "registrant_id",
                             "link")}},
@@ -137,7 +147,8 @@ def schemas(join_domain: str) -> dict[str, Any]:
                                "next_cursor": {"type": ["string", "null"]}}},
         "LinkStatus": {
             "type": "object",
-            "required": ["meeting", "email", "name", "display_name", "status", "link",
+            "description": "link: only for manage tokens (a link takes a seat)",
+            "required": ["meeting", "email", "name", "display_name", "status",
                          "link_id", "opens", "claims", "refused", "devices", "history"],
             "properties": {
                 "meeting": {"type": "string"}, "email": {"type": "string"},
@@ -147,7 +158,13 @@ def schemas(join_domain: str) -> dict[str, Any]:
                 "link": {"type": "string"}, "link_id": {"type": "string"},
                 "opens": {"type": "integer"}, "claims": {"type": "integer"},
                 "refused": {"type": "integer"}, "devices": {"type": "integer"},
-                "history": {"type": "array", "items": {
+                "flags": {"type": "array", "items": {"type": "string", "enum": [
+                    "shared", "shared_suspected", "second_device", "moved"]}},
+                "evidence": {"type": "array", "items": {
+                    "$ref": "#/components/schemas/SharingEvidence"}},
+                "history": {"type": "array", "description": "opens, claims, refused attempts "
+                            "(refused_open, refused) and organizer actions; at is ISO 8601 UTC",
+                            "items": {
                     "type": "object", "required": ["kind", "at", "ip", "user_agent"],
                     "properties": {key: {"type": "string"} for key in
                                    ("kind", "at", "ip", "user_agent")}}},
@@ -177,13 +194,48 @@ def schemas(join_domain: str) -> dict[str, Any]:
                         "claims": {"type": "integer"}, "joins": {"type": "integer"},
                         "max_concurrent": {"type": "integer"},
                         "minutes": {"type": "number"}, "present": {"type": "integer"},
-                        "flags": {"type": "array", "items": {
-                            "type": "string", "enum": ["shared", "second_device", "moved"]}},
-                        "sent": {"type": "string", "enum": SEND_STATES}}}},
+                        "people": {"type": "integer", "description":
+                                   "most distinct people on this registration in one "
+                                   "instance (one signed-in Zoom user on several devices "
+                                   "is one person)"},
+                        "flags": {"type": "array", "description":
+                                  "shared: two or more people on this registration for more "
+                                  "than SHARED_GRACE seconds in total, seen on evidence nobody "
+                                  "can type (Zoom registrant_id, customer_key, a signed-in "
+                                  "user's email); shared_suspected: the same, seen only "
+                                  "through a typed display name (never acted on); "
+                                  "second_device: an open or claim refused because the link "
+                                  "is bound to another browser; moved: the link was moved to "
+                                  "a new device by an emailed code",
+                                  "items": {"type": "string", "enum": [
+                                      "shared", "shared_suspected", "second_device",
+                                      "moved"]}},
+                        "evidence": {"type": "array", "items": {"$ref":
+                                     "#/components/schemas/SharingEvidence"}},
+                        "sent": {"type": "string", "enum": SEND_STATES,
+                                 "description": "the mailed link now valid: '' when not "
+                                 "sent"}}}},
                 "unmatched": {"type": "array", "items": {
                     "type": "object", "required": ["user_name", "participant_uuid", "join_time"],
                     "properties": {key: {"type": "string"} for key in
                                    ("user_name", "participant_uuid", "join_time")}}}}},
+        "SharingEvidence": {
+            "type": "object", "required": ["flag", "instance", "overlap_seconds", "people"],
+            "properties": {
+                "flag": {"type": "string", "enum": ["shared", "shared_suspected"]},
+                "instance": {"type": "string"}, "overlap_seconds": {"type": "number"},
+                "people": {"type": "array", "items": {
+                    "type": "object", "required": ["evidence", "via", "stays"],
+                    "properties": {
+                        "evidence": {"type": "string", "enum": ["strong", "medium", "weak"]},
+                        "via": {"type": "string", "enum": [
+                            "registrant_id", "customer_key", "email", "name"]},
+                        "stays": {"type": "array", "items": {
+                            "type": "object",
+                            "required": ["user_name", "participant_uuid", "join_time"],
+                            "properties": {key: {"type": "string"} for key in (
+                                "user_name", "participant_uuid", "join_time", "renamed_to",
+                                "zoom_user_id", "email", "registrant_id", "customer_key")}}}}}}}},
         "SendRequest": {
             "type": "object", "additionalProperties": False,
             "properties": {
@@ -255,7 +307,7 @@ def document(join_domain: str) -> dict[str, Any]:
     def body(ref: str) -> dict[str, Any]:
         return {"required": True, "content": {"application/json": {"schema": {"$ref": ref}}}}
 
-    link_action = {
+    link_action: dict[str, Any] = {
         "parameters": [meeting_id, email],
         "post": op("", manage, {"200": _json("#/components/schemas/IssuedLink",
                                              "the link now valid")})}
@@ -272,8 +324,13 @@ def document(join_domain: str) -> dict[str, Any]:
             "get": op("Read a meeting", read,
                       {"200": _json("#/components/schemas/Meeting", "the meeting")}),
             "patch": op("Update a meeting (fields left out keep their value)", manage,
-                        {"200": _json("#/components/schemas/Meeting", "updated")},
+                        {"200": _json("#/components/schemas/Meeting", "updated"),
+                         "409": _error_response("the meeting has ended and the change would "
+                                                "open it again: send keep_registrants")},
                         requestBody=body("#/components/schemas/MeetingUpdate")),
+            "delete": op("Delete the meeting with its registrants, links, history and "
+                         "attendance (its links answer 404)", manage,
+                         {"204": {"description": "deleted"}}),
         },
         "/meetings/{meeting_id}/registrants": {
             "parameters": [meeting_id],
@@ -336,7 +393,7 @@ def document(join_domain: str) -> dict[str, Any]:
         },
         "/meetings/{meeting_id}/links.csv": {
             "parameters": [meeting_id],
-            "get": op("Every registrant's current link, for the mail merge", read,
+            "get": op("Every registrant's current link, for the mail merge", manage,
                       {"200": _csv("email,name,display_name,status,registrant_id,link")}),
         },
         "/meetings/{meeting_id}/events": {

@@ -22,26 +22,30 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import parseaddr
-from typing import Callable, Iterator, Protocol
+from typing import Protocol
 
-from . import builtin_template_dir
 from .errors import ConfigError, InvalidInput, MailUnavailable, NotFound, SendBusy
 from .mail import MailTemplates, build_message, mail_context, message_bytes, new_message_id
+from .pages import builtin_template_dir
+from .records import SEND_COUNTERS, Meeting, Registrant, SendRecord, SendRun
 from .roster import mail_address_problem, smtp_address
-from .service import Service
 from .signing import registrant_id_for
 from .smtp import Bounced, SmtpConnection, SmtpTarget, TryLater
-from .store import SendRecord
+from .state import AppState
 
 log = logging.getLogger("joingate.sender")
 
 RETRY_DELAYS = (2.0, 10.0, 30.0)   # seconds before the 2nd, 3rd and 4th try of one message
 LOCK_LIFETIME = 60                 # seconds a dead sender on another host holds a meeting
 PAGE = 500                         # registrants read per round trip
-COUNTERS = ("sent", "skipped", "bounced", "failed", "invalid", "revoked", "done")
+COUNTERS = SEND_COUNTERS
+# The registrant a template is tried on when the selection is empty.
+SAMPLE_REGISTRANT = Registrant(id="0" * 16, email="ana@example.org", name="Ana Lima",
+                               display_name="Ana Lima")
 
 
 class SendObserver(Protocol):
@@ -121,14 +125,14 @@ def holder_is_dead(holder: str) -> bool:
 class LinkSender:
     """One run over a meeting's registrants (or ``only`` some of them)."""
 
-    def __init__(self, service: Service, *, observer: SendObserver | None = None,
+    def __init__(self, state: AppState, *, observer: SendObserver | None = None,
                  by: str = "cli", job: str = "",
                  should_stop: Callable[[], bool] = lambda: False,
                  connection: SmtpConnection | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        self.service = service
-        self.store = service.store
-        self.config = service.config
+        self.state = state
+        self.store = state.store
+        self.config = state.config
         self.observer = observer or QuietObserver()
         self.by, self.job = by, job
         self.should_stop = should_stop
@@ -145,62 +149,65 @@ class LinkSender:
     def check_settings(self) -> None:
         """Raise ConfigError naming the setting that sending needs and lacks."""
         for name in ("SMTP_URL", "MAIL_FROM"):
-            if not self.config[name]:
+            if not getattr(self.config, name.lower()):
                 raise ConfigError(f"JOINGATE_{name} is not set: joingate cannot mail the links "
                                   "(README, 'Send the links')")
 
-    def prepare(self, meeting_id: str, only: list[str] | None = None) -> dict[str, str]:
+    def prepare(self, meeting_id: str, only: list[str] | None = None) -> Meeting:
         """Compile the templates and render the first registrant's message; returns the
         meeting. Raises TemplateProblem (file and line), NotFound (the meeting, or an email of
         ``only``)."""
-        meeting = self.store.meeting(meeting_id)
+        meeting = self.state.meetings.get(meeting_id)
         for email in only or []:
-            if self.store.registrant_or_none(meeting_id, registrant_id_for(email)) is None:
-                raise NotFound(f"no registrant {email} in meeting {meeting_id}")
-        self.templates = MailTemplates(builtin_template_dir(), self.config["TEMPLATE_DIR"])
+            self._registrant(meeting_id, email)
+        self.templates = MailTemplates(builtin_template_dir(), self.config.template_dir)
         first = next(self._pages(meeting_id, only), [])
-        rid, fields = first[0] if first else ("0" * 16, SAMPLE_REGISTRANT)
-        self._message(meeting_id, meeting, rid, fields, new_message_id(self.config["MAIL_FROM"]))
+        self._message(meeting, first[0] if first else SAMPLE_REGISTRANT,
+                      new_message_id(self.config.mail_from))
         return meeting
 
-    def _pages(self, meeting_id: str, only: list[str] | None
-               ) -> Iterator[list[tuple[str, dict[str, str]]]]:
-        """The selection, a page at a time, in order of first issue (or of ``only``)."""
+    def _pages(self, meeting_id: str, only: list[str] | None) -> Iterator[list[Registrant]]:
+        """The selection, a page at a time, in order of first issue (or of ``only``). Raises
+        NotFound for an email of ``only`` that is no registrant (any more)."""
+        meetings = self.state.meetings
         if only is not None:
             for start in range(0, len(only), PAGE):
-                yield [(rid, self.store.registrant(meeting_id, rid)) for rid in
-                       (registrant_id_for(email) for email in only[start:start + PAGE])]
+                yield [self._registrant(meeting_id, email) for email in only[start:start + PAGE]]
             return
         offset = 0
-        while offset < self.store.registrant_count(meeting_id):
-            yield self.store.registrants(meeting_id, offset, PAGE)
+        while offset < meetings.registrant_count(meeting_id):
+            yield meetings.registrants(meeting_id, offset, PAGE)
             offset += PAGE
 
-    def _build(self, meeting_id: str, meeting: dict[str, str], rid: str,
-               fields: dict[str, str], message_id: str) -> EmailMessage:
-        assert self.templates is not None
-        link = self.service.link_url(meeting_id, rid, int(fields.get("ver", 1)))
-        rendered = self.templates.render(mail_context(meeting, fields, link))
-        return build_message(rendered, mail_from=self.config["MAIL_FROM"],
-                             reply_to=self.config["MAIL_REPLY_TO"],
-                             to_name=fields.get("name", ""), to_address=fields.get("email", ""),
-                             message_id=message_id, now=self.service.clock())
+    def _registrant(self, meeting_id: str, email: str) -> Registrant:
+        """The registrant of ``email``; NotFound naming the address as it was given."""
+        found = self.state.meetings.registrant_by_id(meeting_id, registrant_id_for(email))
+        if found is None:
+            raise NotFound(f"no registrant {email} in meeting {meeting_id}")
+        return found
 
-    def _message(self, meeting_id: str, meeting: dict[str, str], rid: str,
-                 fields: dict[str, str], message_id: str) -> bytes:
-        return message_bytes(self._build(meeting_id, meeting, rid, fields, message_id))
+    def _build(self, meeting: Meeting, registrant: Registrant,
+               message_id: str) -> EmailMessage:
+        assert self.templates is not None
+        link = self.state.meetings.link_url(meeting.id, registrant.id, registrant.version)
+        rendered = self.templates.render(mail_context(meeting, registrant, link))
+        return build_message(rendered, mail_from=self.config.mail_from,
+                             reply_to=self.config.mail_reply_to, to_name=registrant.name,
+                             to_address=registrant.email, message_id=message_id,
+                             now=self.state.clock())
+
+    def _message(self, meeting: Meeting, registrant: Registrant, message_id: str) -> bytes:
+        return message_bytes(self._build(meeting, registrant, message_id))
 
     def preview(self, meeting_id: str, email: str) -> EmailMessage:
         """The message ``email`` would get now; sends and records nothing. Raises NotFound,
         TemplateProblem, InvalidInput (an address no server takes)."""
-        rid = registrant_id_for(email)
-        fields = self.store.registrant(meeting_id, rid)
-        problem = mail_address_problem(fields.get("email", ""))
+        registrant = self.state.meetings.registrant(meeting_id, email)
+        problem = mail_address_problem(registrant.email)
         if problem:
-            raise InvalidInput(f"{fields.get('email', '')}: the address {problem}")
+            raise InvalidInput(f"{registrant.email}: the address {problem}")
         meeting = self.prepare(meeting_id, [email])
-        return self._build(meeting_id, meeting, rid, fields,
-                           new_message_id(self.config["MAIL_FROM"]))
+        return self._build(meeting, registrant, new_message_id(self.config.mail_from))
 
     # The run
 
@@ -217,7 +224,8 @@ class LinkSender:
         if not dry_run:
             self.check_settings()
         meeting = self.prepare(meeting_id, only)
-        total = len(only) if only is not None else self.store.registrant_count(meeting_id)
+        total = (len(only) if only is not None
+                 else self.state.meetings.registrant_count(meeting_id))
         summary = self.summary = SendSummary(meeting_id, total, dry_run)
         if dry_run:
             self.observer.begin(total, True)
@@ -227,7 +235,7 @@ class LinkSender:
             finally:
                 self.observer.end()
             return summary
-        connection = self.connection or SmtpConnection(SmtpTarget.parse(self.config["SMTP_URL"]))
+        connection = self.connection or SmtpConnection(SmtpTarget.parse(self.config.smtp_url))
         connection.open()                       # MailUnavailable: nothing recorded
         try:
             self._begin(meeting_id, total)
@@ -235,12 +243,12 @@ class LinkSender:
             self.observer.begin(total, False)
             try:
                 for page in self._pages(meeting_id, only):
-                    records = self.store.send_records(meeting_id, [rid for rid, _ in page])
-                    for rid, fields in page:
+                    records = self.store.send_records(meeting_id, [r.id for r in page])
+                    for registrant in page:
                         if self.should_stop():
                             summary.stopped = "stopped on request"
                             break
-                        self._one(connection, meeting, rid, fields, records.get(rid),
+                        self._one(connection, meeting, registrant, records.get(registrant.id),
                                   on_purpose)
                     self._write("", None)
                     if summary.stopped:
@@ -259,22 +267,20 @@ class LinkSender:
                 try:
                     self._write("", None)
                 finally:
-                    self.store.send_finish(meeting_id, self.run_id, self.service.clock(),
+                    self.store.send_finish(meeting_id, self.run_id, self.state.clock(),
                                            state, error)
         finally:
             connection.close()
         return summary
 
     def _begin(self, meeting_id: str, total: int) -> None:
-        now = self.service.clock()
-        fields = {"id": self.run_id, "by": self.by, "job": self.job, "state": "running",
-                  "total": total, "started": now, "updated": now, "finished": "", "error": "",
-                  **dict.fromkeys(COUNTERS, 0)}
-        holder = self.store.send_begin(meeting_id, self.run_id, LOCK_LIFETIME, now, "", fields)
+        now = self.state.clock()
+        run = SendRun(id=self.run_id, by=self.by, job=self.job, state="running", total=total,
+                      started=now, updated=now)
+        holder = self.store.send_begin(meeting_id, run, LOCK_LIFETIME, now, "")
         if holder and holder_is_dead(holder):
             log.warning("meeting %s: the sender %s is gone; taking over", meeting_id, holder)
-            holder = self.store.send_begin(meeting_id, self.run_id, LOCK_LIFETIME, now, holder,
-                                           fields)
+            holder = self.store.send_begin(meeting_id, run, LOCK_LIFETIME, now, holder)
         if holder:
             raise SendBusy(f"another sender ({holder}) is sending the links of meeting "
                            f"{meeting_id}; wait for it to finish (a sender that died on another "
@@ -294,23 +300,23 @@ class LinkSender:
         if record is None and not self._pending:
             return
         self.store.send_record(self.summary.meeting_id, self.run_id, LOCK_LIFETIME,
-                               self.service.clock(), rid, record, self._pending)
+                               self.state.clock(), rid, record, self._pending)
         self._pending = {}
 
-    def _skip_reason(self, fields: dict[str, str], record: SendRecord | None,
+    def _skip_reason(self, registrant: Registrant, record: SendRecord | None,
                      on_purpose: bool) -> str:
-        if fields.get("revoked") == "1":
+        if registrant.revoked:
             return "revoked"
-        state = record.state_for(int(fields.get("ver", 1))) if record else ""
+        state = record.state_for(registrant.version) if record else ""
         if not on_purpose and state in ("sent", "bounced"):
             return state
         return ""
 
-    def _one(self, connection: SmtpConnection, meeting: dict[str, str], rid: str,
-             fields: dict[str, str], record: SendRecord | None, on_purpose: bool) -> None:
-        summary, email = self.summary, fields.get("email", "")
-        version = int(fields.get("ver", 1))
-        skip = self._skip_reason(fields, record, on_purpose)
+    def _one(self, connection: SmtpConnection, meeting: Meeting, registrant: Registrant,
+             record: SendRecord | None, on_purpose: bool) -> None:
+        summary, email, rid = self.summary, registrant.email, registrant.id
+        version = registrant.version
+        skip = self._skip_reason(registrant, record, on_purpose)
         if skip == "revoked":
             self.observer.outcome(email, "revoked", "the link is revoked; not sent")
             self._tally("revoked")
@@ -326,13 +332,13 @@ class LinkSender:
             summary.problems.append((email, "invalid", reason))
             self.observer.outcome(email, "invalid", reason)
             self._tally("invalid")
-            self._write(rid, SendRecord("invalid", self.service.clock(), "", version, reason))
+            self._write(rid, SendRecord("invalid", self.state.clock(), "", version, reason))
             return
         in_flight = record is not None and record.state_for(version) == "sending"
         message_id = (record.message_id if in_flight and record is not None
-                      else new_message_id(self.config["MAIL_FROM"]))
-        data = self._message(summary.meeting_id, meeting, rid, fields, message_id)
-        self._write(rid, SendRecord("sending", self.service.clock(), message_id, version))
+                      else new_message_id(self.config.mail_from))
+        data = self._message(meeting, registrant, message_id)
+        self._write(rid, SendRecord("sending", self.state.clock(), message_id, version))
         if in_flight:
             summary.in_flight.append(email)
         outcome = self._deliver(connection, rid, email, data, message_id, version)
@@ -352,7 +358,7 @@ class LinkSender:
         RETRY_DELAYS; record and count the outcome. Raises ConnectionGone (the record says
         ``failed``) when the server could not be reached on the last try, and MailUnavailable
         (likewise) when it refuses the sender."""
-        envelope_from = smtp_address(parseaddr(self.config["MAIL_FROM"])[1])
+        envelope_from = smtp_address(parseaddr(self.config.mail_from)[1])
         last = TryLater("not tried")
         tries = 0
         for delay in (0.0, *RETRY_DELAYS):
@@ -363,7 +369,7 @@ class LinkSender:
             try:
                 reply = connection.send(envelope_from, smtp_address(email), data)
             except Bounced as exc:
-                return self._outcome(rid, SendRecord("bounced", self.service.clock(),
+                return self._outcome(rid, SendRecord("bounced", self.state.clock(),
                                                      message_id, version, exc.reply, tries))
             except TryLater as exc:
                 last = exc
@@ -371,14 +377,14 @@ class LinkSender:
                          self.summary.meeting_id, tries, exc.reply)
                 continue
             except MailUnavailable as exc:
-                self._outcome(rid, SendRecord("failed", self.service.clock(), message_id,
+                self._outcome(rid, SendRecord("failed", self.state.clock(), message_id,
                                               version, str(exc), tries))
                 self.summary.problems.append((email, "failed", str(exc)))
                 self.observer.outcome(email, "failed", str(exc))
                 raise
-            return self._outcome(rid, SendRecord("sent", self.service.clock(), message_id,
+            return self._outcome(rid, SendRecord("sent", self.state.clock(), message_id,
                                                  version, reply, tries))
-        record = self._outcome(rid, SendRecord("failed", self.service.clock(), message_id,
+        record = self._outcome(rid, SendRecord("failed", self.state.clock(), message_id,
                                                version, last.reply, tries))
         if last.connection_lost:
             self.summary.problems.append((email, "failed", last.reply))
@@ -393,7 +399,7 @@ class LinkSender:
 
     def _pace(self) -> None:
         """Wait for the next slot of SMTP_RATE (messages per second; 0: no limit)."""
-        rate = float(self.config["SMTP_RATE"])
+        rate = float(self.config.smtp_rate)
         if rate <= 0:
             return
         now = time.monotonic()
@@ -407,17 +413,17 @@ class LinkSender:
         while (left := deadline - time.monotonic()) > 0:
             self.sleep(min(left, LOCK_LIFETIME / 4))
             self.store.send_record(self.summary.meeting_id, self.run_id, LOCK_LIFETIME,
-                                   self.service.clock(), "", None, {})
+                                   self.state.clock(), "", None, {})
 
-    def _dry_page(self, meeting: dict[str, str], page: list[tuple[str, dict[str, str]]],
-                  on_purpose: bool) -> None:
+    def _dry_page(self, meeting: Meeting, page: list[Registrant], on_purpose: bool) -> None:
         summary = self.summary
-        records = self.store.send_records(summary.meeting_id, [rid for rid, _ in page])
-        for rid, fields in page:
-            email = fields.get("email", "")
-            skip = self._skip_reason(fields, records.get(rid), on_purpose)
+        records = self.store.send_records(summary.meeting_id, [r.id for r in page])
+        for registrant in page:
+            email = registrant.email
+            skip = self._skip_reason(registrant, records.get(registrant.id), on_purpose)
             if skip == "bounced":
-                summary.problems.append((email, "bounced earlier", records[rid].reply))
+                summary.problems.append((email, "bounced earlier",
+                                         records[registrant.id].reply))
             if skip:
                 summary.counts["revoked" if skip == "revoked" else "skipped"] += 1
             elif problem := mail_address_problem(email):
@@ -425,13 +431,9 @@ class LinkSender:
                 summary.counts["invalid"] += 1
                 self.observer.outcome(email, "invalid", f"the address {problem}")
             else:
-                self._message(summary.meeting_id, meeting, rid, fields,
-                              new_message_id(self.config["MAIL_FROM"]))
+                self._message(meeting, registrant, new_message_id(self.config.mail_from))
                 summary.counts["sent"] += 1
                 self.observer.outcome(email, "would send", "")
             summary.counts["done"] += 1
             self.observer.progress(summary.counts["done"], summary.total)
 
-
-SAMPLE_REGISTRANT = {"name": "Ana Lima", "display": "Ana Lima", "email": "ana@example.org",
-                     "ver": "1"}

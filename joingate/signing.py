@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from dataclasses import dataclass
 
 from itsdangerous import BadData, URLSafeSerializer
@@ -81,7 +82,9 @@ def registrant_id_for(email: str) -> str:
 
 
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
+    """The email as registrants are told apart: NFKC, lower-cased (the roster refuses
+    addresses that NFKC changes, so two addresses never fold into one)."""
+    return unicodedata.normalize("NFKC", email.strip()).lower()
 
 
 def link_fingerprint(meeting_id: str, registrant_id: str) -> str:

@@ -37,7 +37,7 @@ class SmtpTarget:
     password: str
 
     @classmethod
-    def parse(cls, url: str) -> "SmtpTarget":
+    def parse(cls, url: str) -> SmtpTarget:
         """``url`` as config.py accepted it (scheme, host and port already checked)."""
         parts = urlsplit(url)
         scheme = parts.scheme
@@ -182,7 +182,7 @@ class SmtpConnection:
                 self.client.close()
                 self.client = None
 
-    def _later(self, code: int, message: bytes) -> TryLater:
+    def _later(self, code: int, message: bytes | str) -> TryLater:
         if code == 421:     # the server closes the connection
             self.close()
             return TryLater(_reply(code, message), connection_lost=True)

@@ -17,7 +17,6 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-
 from stack import free_port
 
 
@@ -53,7 +52,7 @@ class Mailbox:
 
 
 class Handler:
-    def __init__(self, box: Mailbox, sink: "SmtpSink") -> None:
+    def __init__(self, box: Mailbox, sink: SmtpSink) -> None:
         self.box, self.sink = box, sink
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
@@ -125,7 +124,7 @@ class SmtpSink:
             return AuthResult(success=False, handled=False)     # aiosmtpd answers 535
         return AuthResult(success=True, auth_data=auth_data.login.decode())
 
-    def start(self) -> "SmtpSink":
+    def start(self) -> SmtpSink:
         self.down = False
         options: dict = {}
         if self.tls is not None and self.implicit_tls:
@@ -157,7 +156,7 @@ class SmtpSink:
                 raise TimeoutError(f"{self.box.count} of {count} messages after {timeout} s")
             time.sleep(0.01)
 
-    def __enter__(self) -> "SmtpSink":
+    def __enter__(self) -> SmtpSink:
         return self.start()
 
     def __exit__(self, *_: object) -> None:

@@ -18,9 +18,9 @@ from joingate.roster import RegistrantInput
 assert "site-packages" in joingate.__file__ and "{root}" not in joingate.__file__, joingate.__file__
 app = joingate.create_app({{"SECRET_KEY": "k", "REDIS_URL": "memory://"}}, environ={{}})
 service = app.extensions["joingate"]
-service.add_meeting("85746065432", topic="Wheel class", start=datetime.now(timezone.utc),
+service.meetings.add("85746065432", topic="Wheel class", start=datetime.now(timezone.utc),
                     duration=60)
-link = service.issue_links("85746065432", [RegistrantInput("a@example.org", "Ana")])[0]
+link = service.meetings.issue_links("85746065432", [RegistrantInput("a@example.org", "Ana")])[0]
 page = app.test_client().get(link.url.split("8000", 1)[1])
 print(page.status_code, app.template_folder)
 sys.stdout.write(page.get_data(as_text=True))

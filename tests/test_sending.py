@@ -15,15 +15,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import MEETING_ID, NOW, make_app
+from smtp_sink import Mailbox, SmtpSink
+from stack import ROOT, free_port
 
 import joingate.sender
-from conftest import MEETING_ID, NOW, make_app
 from joingate.cli import main as cli_main
+from joingate.records import SendRun
 from joingate.roster import RegistrantInput
 from joingate.signing import registrant_id_for
 from joingate.worker import Worker
-from smtp_sink import Mailbox, SmtpSink
-from stack import ROOT, free_port
 
 FROM = "Evening Ceramics <classes@example.org>"
 ADMIN = "admin-token-for-tests"
@@ -47,7 +48,7 @@ def app(store_url, clock, sink):
 
 @pytest.fixture
 def people(service, meeting):
-    return {link.email: link for link in service.issue_links(meeting, PEOPLE)}
+    return {link.email: link for link in service.meetings.issue_links(meeting, PEOPLE)}
 
 
 @pytest.fixture
@@ -173,7 +174,7 @@ def test_dry_run_renders_everything_and_sends_and_records_nothing(runner, servic
     assert "dry run: would send 3" in result.stdout
     assert sink.box.count == 0
     assert service.store.all_send_records(MEETING_ID) == {}
-    assert service.store.send_progress(MEETING_ID) == {}
+    assert service.store.send_progress(MEETING_ID) is None
 
 
 def test_preview_prints_both_parts_and_sends_nothing(runner, people, sink):
@@ -195,7 +196,7 @@ def test_preview_prints_both_parts_and_sends_nothing(runner, people, sink):
 def with_templates(app, folder: Path, clock):
     """The app with TEMPLATE_DIR=folder, on the same store."""
     config = app.config["JOINGATE"]
-    return make_app(config["REDIS_URL"], clock, like=app, SMTP_URL=config["SMTP_URL"],
+    return make_app(config.redis_url, clock, like=app, SMTP_URL=config.smtp_url,
                     MAIL_FROM=FROM, SMTP_RATE=0, TEMPLATE_DIR=str(folder))
 
 
@@ -228,7 +229,7 @@ def test_a_template_error_is_refused_with_its_line_before_anything_is_sent(
     assert "nothing was sent" in result.output
     assert sink.box.count == 0 and sink.box.mail_seen.is_set() is False
     assert service.store.all_send_records(MEETING_ID) == {}
-    assert service.store.send_progress(MEETING_ID) == {}
+    assert service.store.send_progress(MEETING_ID) is None
 
 
 # Faults
@@ -243,14 +244,14 @@ def test_smtp_down_at_start_is_a_clear_error_and_nothing_is_recorded(app, store_
     assert f"cannot reach the SMTP server smtp://127.0.0.1:{port}: Connection refused" in \
         result.output
     assert service.store.all_send_records(MEETING_ID) == {}
-    assert service.store.send_progress(MEETING_ID) == {}
+    assert service.store.send_progress(MEETING_ID) is None
     assert service.store.send_lock_holder(MEETING_ID) is None
 
 
 def test_server_gone_mid_run_stops_the_run_and_a_rerun_finishes(runner, service, meeting, sink,
                                                                  fast_retries):
-    service.issue_links(meeting, [RegistrantInput(f"p{n}@example.org", f"P {n}")
-                                  for n in range(10)])
+    service.meetings.issue_links(meeting, [RegistrantInput(f"p{n}@example.org", f"P {n}")
+                                           for n in range(10)])
     sink.box.down_after = 4
     first = runner(["links", "send", MEETING_ID])
     assert first.exit_code == 1
@@ -263,7 +264,7 @@ def test_server_gone_mid_run_stops_the_run_and_a_rerun_finishes(runner, service,
               registrant_id_for(f"p{n}@example.org") in records else "" for n in range(10)]
     assert states == ["sent"] * 4 + ["failed"] + [""] * 5
     assert records[registrant_id_for("p4@example.org")].tries == 4
-    assert service.store.send_progress(MEETING_ID)["state"] == "stopped"
+    assert service.store.send_progress(MEETING_ID).state == "stopped"
     sink.restart()
     second = runner(["links", "send", MEETING_ID])
     assert second.exit_code == 0, second.output
@@ -319,7 +320,7 @@ def test_a_refusal_that_stays_temporary_is_failed_and_the_rerun_sends_it(runner,
 
 def test_a_registrant_without_a_mailable_address_is_skipped_and_named(runner, service, people,
                                                                       sink):
-    service.issue_links(MEETING_ID, [RegistrantInput("two..dots@example.org", "Two Dots")])
+    service.meetings.issue_links(MEETING_ID, [RegistrantInput("two..dots@example.org", "Two Dots")])
     result = runner(["links", "send", MEETING_ID])
     assert result.exit_code == 1
     assert ("error: invalid: two..dots@example.org: the address is not a plain mailbox name"
@@ -333,7 +334,7 @@ def test_a_registrant_without_a_mailable_address_is_skipped_and_named(runner, se
 
 def test_a_second_sender_on_the_same_meeting_is_refused(runner, service, people, sink):
     holder = f"{os.uname().nodename}:{os.getpid()}:other"       # alive: this very process
-    assert service.store.send_begin(MEETING_ID, holder, 60, 0.0, "", {"id": holder}) is None
+    assert service.store.send_begin(MEETING_ID, SendRun(holder), 60, 0.0, "") is None
     result = runner(["links", "send", MEETING_ID])
     assert result.exit_code == 1 and f"another sender ({holder}) is sending" in result.output
     assert sink.box.count == 0
@@ -345,7 +346,7 @@ def test_a_dead_senders_lock_is_taken_over(runner, service, people, sink):
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     holder = f"{os.uname().nodename}:{gone.stdout.strip()}:dead"
-    assert service.store.send_begin(MEETING_ID, holder, 60, 0.0, "", {"id": holder}) is None
+    assert service.store.send_begin(MEETING_ID, SendRun(holder), 60, 0.0, "") is None
     result = runner(["links", "send", MEETING_ID])
     assert result.exit_code == 0, result.output
     assert sink.box.count == 3 and service.store.send_lock_holder(MEETING_ID) is None
@@ -486,7 +487,7 @@ def test_the_worker_retries_a_job_whose_server_is_down(app, client, service, peo
     try:
         worker.tick()
         deadline = time.monotonic() + 10
-        while service.store.send_progress(MEETING_ID).get("state") != "failed":
+        while getattr(service.store.send_progress(MEETING_ID), "state", None) != "failed":
             assert time.monotonic() < deadline
             time.sleep(0.02)
     finally:
@@ -541,15 +542,17 @@ def test_a_killed_sender_and_a_rerun_give_at_most_one_duplicate(redis_server, cl
     Killed while the server holds a message it has stored but not yet acknowledged ("data"), or
     while it holds MAIL FROM ("mail"); the rerun finishes the meeting: everyone has the message,
     at most the one in flight twice (same Message-ID), and the rerun names it."""
-    import redis as redis_lib
     import signal
+
+    import redis as redis_lib
 
     redis_lib.Redis.from_url(redis_server.url).flushdb()
     app = make_app(redis_server.url, clock)
     service = app.extensions["joingate"]
-    service.add_meeting(MEETING_ID, topic="Kill test", start=NOW, duration=60)
+    service.meetings.add(MEETING_ID, topic="Kill test", start=NOW, duration=60)
     emails = [f"p{n:02d}@example.org" for n in range(40)]
-    service.issue_links(MEETING_ID, [RegistrantInput(email, email[:3]) for email in emails])
+    service.meetings.issue_links(MEETING_ID,
+                                 [RegistrantInput(email, email[:3]) for email in emails])
     box = Mailbox()
     with SmtpSink(box) as sink:
         env = {key: value for key, value in os.environ.items()
@@ -607,16 +610,16 @@ def test_mail_settings_defaults_and_values():
     from joingate.config import load_config
 
     config = load_config(BASE)
-    assert (config["SMTP_URL"], config["MAIL_FROM"], config["SMTP_RATE"]) == ("", "", 5.0)
+    assert (config.smtp_url, config.mail_from, config.smtp_rate) == ("", "", 5.0)
     config = load_config({**BASE, "JOINGATE_SMTP_URL": "smtps://u:p%40ss@mail.example.org:465",
                           "JOINGATE_MAIL_FROM": "Clay Café <classes@example.org>",
                           "JOINGATE_MAIL_REPLY_TO": "help@example.org",
                           "JOINGATE_SMTP_RATE": "0.5"})
-    assert config["MAIL_FROM"] == "Clay Café <classes@example.org>"
-    assert config["SMTP_RATE"] == 0.5
+    assert config.mail_from == "Clay Café <classes@example.org>"
+    assert config.smtp_rate == 0.5
     from joingate.smtp import SmtpTarget
 
-    target = SmtpTarget.parse(config["SMTP_URL"])
+    target = SmtpTarget.parse(config.smtp_url)
     assert (target.host, target.port, target.username, target.password) == \
         ("mail.example.org", 465, "u", "p@ss")
     assert target.shown == "smtps://mail.example.org:465"
@@ -651,9 +654,9 @@ def test_a_terminal_gets_a_progress_bar(redis_server, clock, sink):
 
     redis_lib.Redis.from_url(redis_server.url).flushdb()
     service = make_app(redis_server.url, clock).extensions["joingate"]
-    service.add_meeting(MEETING_ID, topic="Bar", start=NOW, duration=60)
-    service.issue_links(MEETING_ID, [RegistrantInput(f"p{n}@example.org", f"P {n}")
-                                     for n in range(20)])
+    service.meetings.add(MEETING_ID, topic="Bar", start=NOW, duration=60)
+    service.meetings.issue_links(MEETING_ID, [RegistrantInput(f"p{n}@example.org", f"P {n}")
+                                              for n in range(20)])
     env = {key: value for key, value in os.environ.items() if not key.startswith("JOINGATE_")}
     env.update(JOINGATE_SECRET_KEY="test-secret-key", JOINGATE_REDIS_URL=redis_server.url,
                JOINGATE_SMTP_URL=sink.url, JOINGATE_MAIL_FROM=FROM, JOINGATE_SMTP_RATE="0")
