@@ -20,6 +20,7 @@ def _production_app():
         sys.exit("joingate: JOINGATE_REDIS_URL is memory://, which gives every gunicorn worker a "
                  "store of its own (a link could be claimed once per worker). Point it at Redis, "
                  "or set JOINGATE_ALLOW_MEMORY_STORE=1 for a one-worker demo.")
+    app.extensions["joingate"].announce_keys()
     return app
 
 

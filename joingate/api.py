@@ -445,7 +445,7 @@ def events(meeting_id: str) -> ResponseReturnValue:
     rows = _state().meetings.events_page(meeting_id, cursor, limit)
     page = []
     for event, email in rows:
-        entry: dict[str, Any] = {"id": event.id, "kind": event.kind, "at": event.at}
+        entry: dict[str, Any] = {"id": event.id, "kind": event.kind, "at": iso_utc(event.at)}
         for name in ("registrant", "ip", "user_agent", "instance", "user_name"):
             if getattr(event, name):
                 entry[name] = getattr(event, name)

@@ -86,9 +86,19 @@ MEETING_NUMBER = MeetingNumber()
 
 
 def _refuse_loopback_links(allowed: bool) -> None:
-    """Links for a mail merge on a loopback PUBLIC_URL (the default http://127.0.0.1:8000)
-    reach nobody but this machine: refuse them, naming the setting, unless asked for."""
-    host = urlsplit(_state().config.public_url).hostname or ""
+    """Links for a mail merge must reach registrants: refuse them when they are signed with a
+    key the server does not verify with (a laptop with another .env: 100 links answering
+    404), or (unless asked for) when PUBLIC_URL is loopback (the default
+    http://127.0.0.1:8000 reaches nobody but this machine)."""
+    state = _state()
+    known = state.store.key_fingerprints()
+    mine = state.signer.fingerprints()[-1]
+    if known and mine not in known:
+        raise click.ClickException(
+            f"JOINGATE_SECRET_KEY here is not a key the server verifies links with (this key's "
+            f"fingerprint {mine}; the server announced {', '.join(sorted(known))}): links issued "
+            "here would answer 404. Use the server's JOINGATE_SECRET_KEY")
+    host = urlsplit(state.config.public_url).hostname or ""
     if allowed or not (host == "localhost" or host.endswith(".localhost")
                        or _is_loopback(host)):
         return
@@ -627,6 +637,7 @@ def serve_command(host: str, port: int, demo: bool) -> None:
     if not os.environ.get("JOINGATE_PUBLIC_URL"):
         overrides["PUBLIC_URL"] = f"http://{host}:{port}"
     app = create_app(overrides)
+    app.extensions["joingate"].announce_keys()
     if demo:
         state: AppState = app.extensions["joingate"]
         start = datetime.fromtimestamp(state.clock(), tz=timezone.utc) + timedelta(minutes=5)

@@ -6,16 +6,20 @@ use the same object (through the app), so every caller reaches Redis through the
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .api_tokens import ApiTokens
 from .config import Settings
+from .errors import StorageUnavailable
 from .meetings import Meetings
 from .presence import Presence
 from .signing import Signer
 from .store import Store
+
+log = logging.getLogger("joingate")
 
 
 @dataclass
@@ -35,6 +39,14 @@ class AppState:
         self.presence = Presence(self.store, self.meetings, config.zoom_join_domain,
                                  config.shared_grace, self.clock)
         self.tokens = ApiTokens(self.store, config.admin_token, self.clock)
+
+    def announce_keys(self) -> None:
+        """Tell Redis which keys this server verifies links with (best effort: a server
+        starting while Redis is down still starts, and answers 503 until it is back)."""
+        try:
+            self.store.announce_key_fingerprints(self.signer.fingerprints())
+        except StorageUnavailable:
+            log.warning("Redis did not answer at start: the key fingerprints are not recorded")
 
     def now(self) -> float:
         return self.clock()

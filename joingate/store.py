@@ -175,6 +175,34 @@ class Keys:
         tries, the code's digest); lives as long as the code."""
         return f"{self._m(meeting_id)}:movecode:{rid}"
 
+    def zoom_token(self) -> str:
+        """Zoom's OAuth access token, shared by every process (the Zoom API client)."""
+        return f"{self.prefix}:{{zoom}}:token"
+
+    def zoom_token_lock(self) -> str:
+        """Held by the one process fetching a new Zoom token."""
+        return f"{self.prefix}:{{zoom}}:token:lock"
+
+    def zoom_rate(self, endpoint_class: str, second: int) -> str:
+        """Zoom API calls of one endpoint class in one second, across processes."""
+        return f"{self.prefix}:{{zoom}}:rate:{endpoint_class}:{second}"
+
+    def zoom_status_changes(self, meeting_id: str, zoom_registrant_id: str, day: str) -> str:
+        """Status changes of one Zoom registrant in one day (Zoom allows 10)."""
+        return f"{self.prefix}:{{zoom}}:status:{meeting_id}:{zoom_registrant_id}:{day}"
+
+    def readiness(self) -> str:
+        """Written by /readyz: Redis must accept a write to be ready."""
+        return f"{self.prefix}:readyz"
+
+    def key_fingerprints(self) -> str:
+        """Fingerprints of the keys servers verify links with (set)."""
+        return f"{self.prefix}:keys"
+
+    def invalid_tokens(self, kind: str, client: str) -> str:
+        """Wrong credentials of ``kind`` (badtok, badapi) from one address in the window."""
+        return f"{self.prefix}:{kind}:{client}"
+
     def outbox(self) -> str:
         """Outbound jobs (alerts, Zoom actions): hash job id -> JSON."""
         return f"{self.prefix}:{{outbox}}:jobs"
@@ -366,15 +394,30 @@ class Store:
         return type(self.redis).__module__.startswith("fakeredis")
 
     @translated
+    def announce_key_fingerprints(self, fingerprints: Iterable[str]) -> None:
+        """Record the fingerprints of the keys a server verifies links with (kept 400 days,
+        renewed at every start), so a CLI elsewhere can tell it signs with a key the server
+        does not know."""
+        name = self.keys.key_fingerprints()
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(name, *fingerprints)
+            pipe.expire(name, 400 * 86400)
+            pipe.execute()
+
+    @translated
+    def key_fingerprints(self) -> set[str]:
+        return set(self.redis.smembers(self.keys.key_fingerprints()))
+
+    @translated
     def ping(self) -> None:
         """Raise StorageUnavailable unless Redis answers and accepts a write."""
-        self.redis.set(f"{self.keys.prefix}:readyz", "1", ex=60)
+        self.redis.set(self.keys.readiness(), "1", ex=60)
 
     @translated
     def count_invalid_token(self, client: str, window: int, kind: str = "badtok") -> int:
         """Count one invalid token (``kind``: badtok for links, badapi for the API) from
         ``client`` in the current window; returns the count."""
-        key = f"{self.keys.prefix}:{kind}:{client}"
+        key = self.keys.invalid_tokens(kind, client)
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.incr(key)
             pipe.expire(key, window, nx=True)

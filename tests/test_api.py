@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import json
+import re
 
 import pytest
 
@@ -165,6 +166,7 @@ def test_link_actions_status_list_report_export_and_feed(api_app, api):
     feed = api.get(f"{API}/meetings/{MEETING_ID}/events?limit=2").get_json()
     assert [e["kind"] for e in feed["events"]] == ["claim", "refused"]
     assert feed["events"][0]["email"] == "ana@example.org"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", feed["events"][0]["at"])
     more = api.get(f"{API}/meetings/{MEETING_ID}/events?cursor={feed['next_cursor']}").get_json()
     assert [e["kind"] for e in more["events"]] == ["reissue", "revoke"]
     idle = api.get(f"{API}/meetings/{MEETING_ID}/events?cursor={more['next_cursor']}").get_json()

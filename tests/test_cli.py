@@ -411,3 +411,27 @@ def test_renames_and_repeated_emails_are_warned_and_summed_up(runner, tmp_path, 
             in again.stderr)
     assert "0 new, 1 renamed, 1 unchanged, 0 refused" in again.stderr
     assert service.meetings.registrant(MEETING_ID, "ana@example.org").name == "Ana Maria Souza"
+
+
+def test_links_signed_with_a_key_the_server_does_not_know_are_refused(app, store_url, clock,
+                                                                    tmp_path, meeting):
+    """Issue 17, item 7: a CLI with another SECRET_KEY than the server (another .env) would
+    mail links that answer 404; the server announces its keys' fingerprints at start and the
+    CLI refuses to issue under a key it does not know."""
+    from click.testing import CliRunner
+
+    from helpers import make_app
+    from joingate.cli import main
+
+    app.extensions["joingate"].announce_keys()                  # what wsgi.py / serve do
+    laptop = make_app(store_url, clock, like=app, SECRET_KEY="another-key-" + "x" * 32)
+    path = tmp_path / "people.csv"
+    path.write_text(GOOD_CSV, encoding="utf-8")
+    refused = CliRunner().invoke(main, ["links", "issue", MEETING_ID, str(path)], obj=laptop)
+    assert refused.exit_code == 1 and "not a key the server verifies links with" in \
+        refused.stderr
+    assert refused.stdout == "" and laptop.extensions["joingate"].store.registrants(
+        MEETING_ID) == []
+    assert "another-key" not in refused.stderr
+    same = CliRunner().invoke(main, ["links", "issue", MEETING_ID, str(path)], obj=app)
+    assert same.exit_code == 0

@@ -69,9 +69,8 @@ class ZoomClient:
         self.session = session or requests.Session()
         self.sleep = sleep
         self.limits: dict[str, int] = config.zoom_rate_limits
-        prefix = store.keys.prefix
-        self.token_key = f"{prefix}:{{zoom}}:token"
-        self.lock_key = f"{prefix}:{{zoom}}:token:lock"
+        self.token_key = store.keys.zoom_token()
+        self.lock_key = store.keys.zoom_token_lock()
 
     # OAuth
 
@@ -156,7 +155,7 @@ class ZoomClient:
         limit = self.limits.get(endpoint_class, 1)
         while True:
             second = int(time.time())
-            key = f"{self.store.keys.prefix}:{{zoom}}:rate:{endpoint_class}:{second}"
+            key = self.store.keys.zoom_rate(endpoint_class, second)
             with self.redis.pipeline(transaction=False) as pipe:
                 pipe.incr(key)
                 pipe.expire(key, 2)
@@ -202,7 +201,7 @@ class ZoomClient:
                               email: str) -> None:
         """approve | deny | cancel one registrant, within Zoom's 10 changes a day."""
         day = time.strftime("%Y%m%d", time.gmtime())
-        key = f"{self.store.keys.prefix}:{{zoom}}:status:{meeting_id}:{zoom_registrant_id}:{day}"
+        key = self.store.keys.zoom_status_changes(meeting_id, zoom_registrant_id, day)
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.incr(key)
             pipe.expire(key, 2 * 86400)
