@@ -51,13 +51,14 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     signer = Signer(config.secret_key, config.secret_key_fallbacks)
     app.extensions["joingate"] = AppState(config, store, signer, clock)
 
-    from . import api, dashboard, gate, health, observability, pages, webhooks
+    from . import api, dashboard, gate, health, move_pages, observability, pages, webhooks
 
     observability.init_app(app)
     pages.init_app(app)
     api.init_app(app)
     dashboard.init_app(app)
     app.register_blueprint(gate.bp)
+    app.register_blueprint(move_pages.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     return app

@@ -22,12 +22,13 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from . import openapi
-from .errors import InvalidInput, NotFound
+from .errors import ConfigError, InvalidInput, NotFound, TemplateProblem
 from .exports import write_links_csv, write_report_csv
 from .meetings import IssuedLink, MeetingReused
 from .pages import json_error as error
 from .records import Meeting
 from .roster import RegistrantInput, check_registrant
+from .send_jobs import queue_send, send_progress
 from .state import AppState
 from .throttle import over_limit
 from .times import iso_utc, parse_start
@@ -55,7 +56,8 @@ class ApiSchemas:
         self.validators = {
             name: Draft202012Validator({"$ref": f"urn:joingate#/components/schemas/{name}"},
                                        registry=registry)
-            for name in ("MeetingCreate", "MeetingUpdate", "RegistrantInput", "BulkInput")}
+            for name in ("MeetingCreate", "MeetingUpdate", "RegistrantInput", "BulkInput",
+                         "SendRequest")}
 
 
 def _state() -> AppState:
@@ -252,7 +254,8 @@ def _meeting_view(meeting: Meeting) -> dict[str, Any]:
     return {"id": meeting.id, "topic": meeting.topic, "start": iso_utc(meeting.start),
             "duration": meeting.duration, "target": meeting.target,
             "open_before": meeting.open_before // 60, "close_after": meeting.close_after // 60,
-            "max_devices": meeting.max_devices, "rejoin": meeting.rejoin,
+            "max_devices": meeting.max_devices, "max_moves": meeting.max_moves,
+            "rejoin": meeting.rejoin,
             "policy": meeting.policy, "support": meeting.support,
             "auto_submit": meeting.auto_submit, "has_passcode": bool(meeting.pwd),
             "registrants": _state().meetings.registrant_count(meeting.id)}
@@ -261,7 +264,7 @@ def _meeting_view(meeting: Meeting) -> dict[str, Any]:
 def meeting_options(fields: dict[str, Any]) -> dict[str, Any]:
     """API field names and units (minutes) to the meeting's options (seconds)."""
     options: dict[str, Any] = {}
-    for name in ("target", "max_devices", "policy", "support", "staff"):
+    for name in ("target", "max_devices", "policy", "support", "staff", "max_moves"):
         if name in fields:
             options[name] = fields[name]
     for name in ("rejoin", "auto_submit"):
@@ -451,6 +454,41 @@ def events(meeting_id: str) -> ResponseReturnValue:
         page.append(entry)
     # Always a cursor to come back with: the feed is polled for what happens next.
     return jsonify(events=page, next_cursor=rows[-1][0].id if rows else cursor)
+
+
+# Sending the links: the request queues, the worker sends (joingate/send_jobs.py)
+
+@bp.post("/meetings/<meeting_id>/sends")
+def queue_meeting_send(meeting_id: str) -> ResponseReturnValue:
+    """Mail every registrant not sent yet (``resend``: everyone; ``only``: these)."""
+    meeting_id = _meeting_id(meeting_id)
+    _state().meetings.get(meeting_id)
+    data = _body("SendRequest") if request.get_data(cache=True) else {}
+    return _queued(meeting_id, data.get("only"), bool(data.get("resend", False)))
+
+
+@bp.post("/meetings/<meeting_id>/registrants/<email:email>/send")
+def queue_registrant_send(meeting_id: str, email: str) -> ResponseReturnValue:
+    """Mail one registrant their current link, even if sent before."""
+    meeting_id = _meeting_id(meeting_id)
+    _state().meetings.registrant(meeting_id, email)              # 404 if unknown
+    return _queued(meeting_id, [email], False)
+
+
+def _queued(meeting_id: str, only: list[str] | None, resend: bool) -> ResponseReturnValue:
+    try:
+        job = queue_send(_state(), meeting_id, only, resend)
+    except ConfigError as exc:          # the server's settings, not the request: 409
+        return error(409, "not_configured", str(exc))
+    except TemplateProblem as exc:
+        return error(409, "template_error", exc.message, exc.details)
+    return jsonify(job=job, meeting=meeting_id,
+                   progress=f"/api/v1/meetings/{meeting_id}/sends"), 202
+
+
+@bp.get("/meetings/<meeting_id>/sends")
+def read_send_progress(meeting_id: str) -> ResponseReturnValue:
+    return jsonify(send_progress(_state(), _meeting_id(meeting_id)))
 
 
 def init_app(app: Flask) -> None:

@@ -29,7 +29,7 @@ from .meetings import MeetingReused
 from .roster import RegistrantInput, fault_lines, read_csv
 from .signing import normalize_email
 from .state import AppState
-from .times import iso_utc, parse_start
+from .times import iso_utc, parse_start, utc_datetime
 from .views import link_status, registrant_rows
 
 
@@ -161,6 +161,9 @@ def meeting() -> None:
 @click.option("--support", default=None, help="Contact shown on every page.")
 @click.option("--auto-submit/--no-auto-submit", default=None,
               help="Submit the confirm form by script on load (default off: scanners).")
+@click.option("--max-moves", type=click.IntRange(0, 20), default=None,
+              help="Moves to a new device a registrant may make by emailed code (default 2; "
+                   "0: off).")
 @click.option("--staff", multiple=True,
               help="Email or Zoom user id of a signed-in teacher or assistant, never flagged "
                    "(repeatable; replaces the list). Never a name: anyone can type one.")
@@ -176,7 +179,8 @@ def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
                         close_after: int | None, max_devices: int | None, rejoin: bool | None,
                         policy: str | None, support: str | None,
                         auto_submit: bool | None, staff: tuple[str, ...],
-                        keep_registrants: bool | None, allow_past: bool) -> None:
+                        keep_registrants: bool | None, allow_past: bool,
+                        max_moves: int | None) -> None:
     """Add a meeting, or update it if it exists. MEETING_ID as Zoom shows it (857 4606 5433)
     is fine."""
     start_at = parse_start(start)
@@ -187,6 +191,7 @@ def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
         target=target, open_before=None if open_before is None else open_before * 60,
         close_after=None if close_after is None else close_after * 60, max_devices=max_devices,
         rejoin=rejoin, policy=policy, support=support, auto_submit=auto_submit,
+        max_moves=max_moves,
         staff=list(staff) if staff else None, keep_registrants=keep_registrants)
     click.echo(f"meeting {meeting_id} {'added' if created else 'updated'}")
     _say_target(meeting_id)
@@ -216,6 +221,7 @@ def meeting_show_command(meeting_id: str) -> None:
             ("links open", iso_utc(found.opens_at)), ("links close", iso_utc(found.closes_at)),
             ("target", found.target), ("policy", found.policy),
             ("devices per link", found.max_devices), ("rejoin", "yes" if found.rejoin else "no"),
+            ("moves by code", found.max_moves or "off"),
             ("support", found.support or "(none)"),
             ("passcode", "set" if found.pwd else "none"),
             ("registrants", meetings.registrant_count(meeting_id)),
@@ -342,8 +348,10 @@ def links_revoke_command(meeting_id: str, email: str) -> None:
               help="Also undo a revoke (the deny policy revokes): the same link works again.")
 @click.option("--approve", is_flag=True,
               help="Undo a deny: restore the link and approve the registrant again at Zoom.")
+@click.option("--send", is_flag=True, help="Mail EMAIL the link again now.")
 @_reported
-def links_reset_command(meeting_id: str, email: str, restore: bool, approve: bool) -> None:
+def links_reset_command(meeting_id: str, email: str, restore: bool, approve: bool,
+                        send: bool) -> None:
     """Free the device binding: the next device to claim the link gets it."""
     zoom = _zoom() if approve else None          # credentials checked before anything changes
     _manage("restore" if restore or approve else "reset", meeting_id, email)
@@ -352,15 +360,20 @@ def links_reset_command(meeting_id: str, email: str, restore: bool, approve: boo
         zoom.set_registrant_status(meeting_id, "approve", registrant.zoom_registrant_id,
                                       registrant.email)
         click.echo(f"approved {email} again at Zoom")
+    if send:
+        mail_cli.send_now(meeting_id, email)
 
 
 @links.command("reissue")
 @click.argument("meeting_id", type=MEETING_NUMBER)
 @click.argument("email")
+@click.option("--send", is_flag=True, help="Mail EMAIL the new link now.")
 @_reported
-def links_reissue_command(meeting_id: str, email: str) -> None:
+def links_reissue_command(meeting_id: str, email: str, send: bool) -> None:
     """Give EMAIL a new link; the old one stops working."""
     _manage("reissue", meeting_id, email)
+    if send:
+        mail_cli.send_now(meeting_id, email)
 
 
 @links.command("show")
@@ -384,6 +397,13 @@ def links_show_command(meeting_id: str, email: str, as_json: bool) -> None:
         people = "; ".join(f"{stay['user_name']} ({person['via']})" for person in evidence["people"]
                            for stay in person["stays"])
         click.echo(f"  {evidence['flag']}: {evidence['overlap_seconds']:.0f} s together: {people}")
+    send = status["send"]
+    if send:
+        version = "" if status["sent"] else f" (of link version {send['version']}, reissued since)"
+        click.echo(f"mail: {send['state']}{version} {utc_datetime(send['at']):%Y-%m-%d %H:%M:%S}Z "
+                   f"{send['message_id']} {send['reply']}".rstrip())
+    else:
+        click.echo("mail: not sent")
     for event in status["history"]:
         click.echo(f"  {event['at']}  {event['kind']:<8} {event['ip']:<15} "
                    f"{event['user_agent']}")
@@ -626,6 +646,13 @@ def serve_command(host: str, port: int, demo: bool) -> None:
         click.echo(f"demo meeting {DEMO_MEETING}, starts {start:%H:%M} UTC; sample links:")
         for link in state.meetings.issue_links(DEMO_MEETING, DEMO_REGISTRANTS):
             click.echo(f"  {link.display_name}: {link.url}")
+        from .sender import LinkSender
+
+        click.echo(f"\nThe message {DEMO_REGISTRANTS[1].email} would get (joingate links "
+                   f"preview {DEMO_MEETING} {DEMO_REGISTRANTS[1].email}):\n")
+        mail_cli.print_message(LinkSender(state).preview(DEMO_MEETING,
+                                                         DEMO_REGISTRANTS[1].email))
+        click.echo("")
     import threading
 
     from .worker import Worker
@@ -636,5 +663,13 @@ def serve_command(host: str, port: int, demo: bool) -> None:
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
+# Sending the links: links send, links preview (joingate/mail_cli.py adds them to `links`)
+
+from . import mail_cli  # noqa: E402
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # `python -m joingate.cli`: run the importable module's group, the one mail_cli.py adds
+    # `links send` and `links preview` to (this file, run as __main__, is a second copy).
+    from joingate.cli import main as importable_main
+
+    importable_main()

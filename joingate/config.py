@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import copy
+import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
@@ -83,6 +84,47 @@ def _redis_url(value: str) -> str:
         raise ValueError("must start with redis://, rediss://, unix://, redis+sentinel://, "
                          "redis+cluster:// or memory://")
     return value
+
+
+def _smtp_url(value: str) -> str:
+    """``smtp://[user:password@]host[:port]`` (STARTTLS when offered) or ``smtps://...``."""
+    value = value.strip()
+    if not value:
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+        raise ValueError("must be smtp://[user:password@]host[:port] or smtps://...")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError("has a port that is not a number from 1 to 65535")
+    return value
+
+
+def _mail_address(value: str) -> str:
+    """``classes@example.org`` or ``Evening Ceramics <classes@example.org>``."""
+    from email.headerregistry import Address
+    from email.utils import parseaddr
+
+    from .roster import mail_address_problem
+
+    value = value.strip()
+    if not value:
+        return value
+    name, address = parseaddr(value)
+    problem = mail_address_problem(address) if address else "has no address"
+    if "\n" in value or "\r" in value:
+        problem = "has a line break"
+    if problem:
+        raise ValueError(f"must be an address like 'Name <classes@example.org>': it {problem}")
+    return str(Address(display_name=name, addr_spec=address)) if name else address
+
+
+def _redacted(raw: str) -> str:
+    """A setting's value fit for an error message: the password of a URL replaced."""
+    return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", raw)
 
 
 @dataclass(frozen=True)
@@ -160,6 +202,16 @@ class Settings:
         20, _whole, "Wrong API tokens one address may send per INVALID_TOKEN_WINDOW before 429.")
     allow_memory_store: bool = setting(
         False, _flag, "Let the gunicorn entry point run on memory:// (one worker only, demos).")
+    smtp_url: str = setting(
+        "", _smtp_url,
+        "Where links are mailed: smtp://user:pass@host:587 (STARTTLS when the server offers "
+        "it), smtps://user:pass@host:465, smtp://localhost:25 (plain).")
+    mail_from: str = setting(
+        "", _mail_address,
+        "From of the mailed links: classes@example.org or 'Name <classes@example.org>'.")
+    mail_reply_to: str = setting("", _mail_address, "Reply-To of the mailed links (optional).")
+    smtp_rate: float = setting(5.0, _seconds,
+                               "Messages per second joingate sends at most (0: no limit).")
 
     def __getitem__(self, name: str) -> Any:
         """``settings.shared_grace``: the old spelling, kept only while branches written
@@ -194,7 +246,7 @@ def load_config(environ: Mapping[str, str] | None = None,
         try:
             values[name.lower()] = how.parse(raw)
         except ValueError as exc:
-            raise ConfigError(f"{PREFIX}{name} {exc} (got {raw!r})") from None
+            raise ConfigError(f"{PREFIX}{name} {exc} (got {_redacted(raw)!r})") from None
     settings = Settings(**values)
     for required in ("secret_key", "redis_url"):
         if not getattr(settings, required):

@@ -25,7 +25,8 @@ POLICIES = ("alert", "deny")
 LINK_ACTIONS = ("revoke", "reset", "restore", "reissue")
 # add_meeting's options: Meeting's fields an organizer may set besides topic, start, duration.
 MEETING_OPTIONS = frozenset({"pwd", "target", "open_before", "close_after", "max_devices",
-                             "rejoin", "policy", "support", "auto_submit"})
+                             "rejoin", "policy", "support", "auto_submit", "max_moves"})
+MAX_MOVES = 20          # the most moves by emailed code a meeting may allow (joingate/moving.py)
 
 
 class MeetingReused(InvalidInput):
@@ -100,7 +101,7 @@ class Meetings:
         if unknown:
             raise InvalidInput(f"unknown meeting option(s): {', '.join(sorted(unknown))}")
         changes = {name: value for name, value in options.items() if value is not None}
-        for name in ("max_devices", "open_before", "close_after"):   # JSON may say 7.0
+        for name in ("max_devices", "open_before", "close_after", "max_moves"):  # JSON: 7.0
             if name in changes:
                 changes[name] = int(float(changes[name]))
         for name in ("rejoin", "auto_submit"):
@@ -121,6 +122,8 @@ class Meetings:
             raise InvalidInput(f"policy must be one of {', '.join(POLICIES)}")
         if meeting.max_devices < 1:
             raise InvalidInput("max_devices must be at least 1")
+        if not 0 <= meeting.max_moves <= MAX_MOVES:
+            raise InvalidInput(f"max_moves must be 0 to {MAX_MOVES}")
         if any(ch.isspace() for ch in meeting.pwd) or len(meeting.pwd) > 256:
             raise InvalidInput("passcode must be at most 256 characters without white space")
         now = self.clock()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, g, render_template, request
+from flask import Flask, Response, abort, current_app, g, render_template, request, url_for
 from jinja2 import FileSystemLoader, TemplateError, TemplateNotFound
 from werkzeug.exceptions import HTTPException
 
@@ -28,7 +28,7 @@ from .times import iso_utc, page_time
 log = logging.getLogger("joingate.pages")
 
 PAGES = ("confirm", "too_early", "used_elsewhere", "revoked", "expired", "invalid",
-         "unavailable")
+         "unavailable", "move_sent", "move_refused")
 
 
 def builtin_template_dir() -> str:
@@ -69,6 +69,8 @@ def render_page(page: str, status: int, **context: Any) -> Response:
     """Render one of PAGES with ``status`` and the headers every page carries."""
     assert page in PAGES, page
     meeting: Meeting | None = context.pop("meeting", None)
+    if page == "used_elsewhere":
+        context.setdefault("move_url", _move_url(meeting))
     context.update(page=page, meeting=_meeting_view(meeting), nonce=_nonce())
     try:
         body = render_template(f"{page}.html", **context)
@@ -80,6 +82,18 @@ def render_page(page: str, status: int, **context: Any) -> Response:
         body = builtin.get_template(f"{page}.html").render(**context)
     response = Response(body, status=status, mimetype="text/html")
     return with_page_headers(response)
+
+
+def _move_url(meeting: Meeting | None) -> str:
+    """Where the 409 page's "Use this device instead" button posts: "" (no button) unless
+    codes can be mailed and the meeting allows moves (joingate/moving.py)."""
+    from .moving import self_service_ready
+
+    token = (request.view_args or {}).get("token")
+    allowed = meeting is not None and meeting.max_moves > 0
+    if not token or not allowed or not self_service_ready(current_app.config["JOINGATE"]):
+        return ""
+    return url_for("move.request_move", token=token)
 
 
 def with_page_headers(response: Response) -> Response:

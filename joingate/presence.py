@@ -96,8 +96,8 @@ class Presence:
         return bool(summary and summary.joins)
 
     def report(self, meeting_id: str) -> dict[str, Any]:
-        """The attendance report (contract JSON, with ``minutes``, ``present``, ``people`` and
-        each flag's ``evidence`` besides)."""
+        """The attendance report (contract JSON, with ``minutes``, ``present``, ``people``,
+        each flag's ``evidence`` and ``sent``, the state of the mailed link, besides)."""
         rows, attendance = self.report_rows(meeting_id)
         return {"meeting": meeting_id, "registrants": [row for _, row in rows],
                 "unmatched": attendance.unmatched}
@@ -112,12 +112,16 @@ class Presence:
         if registrants is None:
             registrants = self.store.registrants(meeting_id)
         attendance = self.attendance(meeting_id, registrants)
+        sends = self.store.all_send_records(meeting_id)
         rows = []
         for registrant in registrants:
             seen = attendance.registrants.get(registrant.id)
             flags = list(seen.flags) if seen else []
             if registrant.refused:
                 flags.append("second_device")
+            if registrant.moves:
+                flags.append("moved")
+            send = sends.get(registrant.id)
             rows.append((registrant, {
                 "email": registrant.email,
                 "name": registrant.name,
@@ -130,6 +134,8 @@ class Presence:
                 "present": seen.present if seen else 0,
                 "flags": flags,
                 "evidence": seen.evidence if seen else [],
+                # The mailed link now valid: sent, bounced, ... ("" when not mailed).
+                "sent": send.state_for(registrant.version) if send else "",
             }))
         return rows, attendance
 

@@ -21,6 +21,41 @@ MAX_EMAIL = 254
 MAX_ZOOM_ID = 64
 MAX_ROWS = 100_000
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# What a mail server takes without SMTPUTF8: a dot-atom before the @, host names after it.
+ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+MAILBOX_RE = re.compile(rf"^{ATOM}(\.{ATOM})*$")
+HOST_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def mail_address_problem(address: str) -> str | None:
+    """Why ``address`` cannot be mailed (a sentence), or None when it can. Stricter than the
+    import's EMAIL_RE, which keeps addresses as registrants typed them: a mailbox name of
+    ASCII atoms (joingate does not use SMTPUTF8), a domain of host names (IDNA allowed)."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        return "has no mailbox name and domain around an @"
+    if len(address) > MAX_EMAIL:
+        return f"is longer than {MAX_EMAIL} characters"
+    if not local.isascii():
+        return ("has non-ASCII characters before the @ (needs SMTPUTF8, which joingate does "
+                "not use)")
+    if len(local) > 64 or not MAILBOX_RE.match(local):
+        return ("is not a plain mailbox name before the @ (spaces, quotes, brackets or dots "
+                "out of place)")
+    try:
+        labels = domain.encode("idna").decode("ascii").split(".")
+    except UnicodeError:
+        return f"has a domain that is not a host name: {domain[:80]!r}"
+    if len(labels) < 2 or not all(HOST_LABEL_RE.match(label) for label in labels):
+        return f"has a domain that is not a host name: {domain[:80]!r}"
+    return None
+
+
+def smtp_address(address: str) -> str:
+    """The address as SMTP carries it: the domain in IDNA (ASCII). Check it with
+    :func:`mail_address_problem` first."""
+    local, _, domain = address.rpartition("@")
+    return f"{local}@{domain.encode('idna').decode('ascii')}"
 
 
 @dataclass(frozen=True)

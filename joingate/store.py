@@ -18,9 +18,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .errors import NotFound, StorageUnavailable
-from .records import (FeedEvent, GateOutcome, GateResult, HistoryEntry, Instance, Meeting,
-                      Registrant, Stay)
+from .errors import NotFound, SendBusy, StorageUnavailable
+from .records import (SEND_COUNTERS, FeedEvent, GateOutcome, GateResult, HistoryEntry,
+                      Instance, Meeting, Registrant, SendRecord, SendRun, Stay)
 from .zoom.events import ParticipantEvent
 
 EVENT_STREAM_CAP = 50_000
@@ -150,6 +150,31 @@ class Keys:
         """API tokens: hash sha256(token) -> JSON {id, name, scope, created}."""
         return f"{self.prefix}:{{api}}:tokens"
 
+    @meeting_wide
+    def sends(self, meeting_id: str) -> str:
+        """Each registrant's latest send: hash registrant id -> JSON send record."""
+        return f"{self._m(meeting_id)}:sends"
+
+    @meeting_wide
+    def send_problems(self, meeting_id: str) -> str:
+        """The sends that bounced, failed or had no valid address: hash id -> JSON record."""
+        return f"{self._m(meeting_id)}:sendprob"
+
+    @meeting_wide
+    def send_run(self, meeting_id: str) -> str:
+        """Progress of the meeting's latest send run: hash."""
+        return f"{self._m(meeting_id)}:sendrun"
+
+    # Not meeting-wide: its own short TTL is what frees a meeting whose sender died.
+    def send_lock(self, meeting_id: str) -> str:
+        """The run that sends the meeting's links now: string, expires unless renewed."""
+        return f"{self._m(meeting_id)}:sendlock"
+
+    def move_code(self, meeting_id: str, rid: str) -> str:
+        """A registrant's pending move to a new device: hash (device, request id, expiry,
+        tries, the code's digest); lives as long as the code."""
+        return f"{self._m(meeting_id)}:movecode:{rid}"
+
     def zoom_token(self) -> str:
         """Zoom's OAuth access token, shared by every process (the Zoom API client)."""
         return f"{self.prefix}:{{zoom}}:token"
@@ -267,12 +292,13 @@ def feed_event(event_id: str, fields: dict[str, str]) -> FeedEvent:
 # The meeting fields gate.lua returns (HMGET), in its order.
 GATE_MEETING_FIELDS = ("start", "open_before", "duration", "close_after", "expire_at",
                        "max_devices", "rejoin", "target", "pwd", "topic", "support",
-                       "auto_submit")
+                       "auto_submit", "max_moves")
 
 # How records are stored: the fields of the meeting hash and of a registrant hash. Only this
 # module knows these names (and the Lua scripts, whose headers name them).
 MEETING_FIELDS = ("topic", "start", "duration", "expire_at", "pwd", "target", "open_before",
-                  "close_after", "max_devices", "rejoin", "policy", "support", "auto_submit")
+                  "close_after", "max_devices", "rejoin", "policy", "support", "auto_submit",
+                  "max_moves")
 
 
 def _int(value: str | None, default: int = 0) -> int:
@@ -289,7 +315,8 @@ def meeting_from_hash(meeting_id: str, fields: dict[str, str]) -> Meeting:
         close_after=_int(fields.get("close_after"), 60 * 60),
         max_devices=_int(fields.get("max_devices"), 1), rejoin=fields.get("rejoin", "1") != "0",
         policy=fields.get("policy") or "alert", support=fields.get("support", ""),
-        auto_submit=fields.get("auto_submit") == "1")
+        auto_submit=fields.get("auto_submit") == "1",
+        max_moves=_int(fields.get("max_moves"), 2))
 
 
 def meeting_to_hash(meeting: Meeting) -> dict[str, str]:
@@ -305,7 +332,39 @@ def registrant_from_hash(rid: str, fields: dict[str, str]) -> Registrant:
         zoom_registrant_id=fields.get("zid", ""), join_url=fields.get("join_url", ""),
         revoked=fields.get("revoked") == "1", devices=tuple(fields.get("devices", "").split()),
         first_claim=_int(fields.get("first_claim")), opens=_int(fields.get("opens")),
-        claims=_int(fields.get("claims")), refused=_int(fields.get("refused")))
+        claims=_int(fields.get("claims")), refused=_int(fields.get("refused")),
+        moves=_int(fields.get("moves")))
+
+
+def send_record_to_json(record: SendRecord) -> str:
+    return json.dumps({"state": record.state, "at": record.at, "mid": record.message_id,
+                       "ver": record.version, "reply": record.reply, "tries": record.tries},
+                      ensure_ascii=False)
+
+
+def send_record_from_json(raw: str) -> SendRecord:
+    """A send record as send.lua stores it (JSON with short names, written by
+    :func:`send_record_to_json`)."""
+    data = json.loads(raw)
+    return SendRecord(data["state"], float(data["at"]), data.get("mid", ""), int(data["ver"]),
+                      data.get("reply", ""), int(data.get("tries", 0)))
+
+
+def send_run_to_hash(run: SendRun) -> dict[str, str]:
+    return {"id": run.id, "by": run.by, "job": run.job, "state": run.state,
+            "total": str(run.total), "started": repr(run.started), "updated": repr(run.updated),
+            "finished": "" if run.finished is None else repr(run.finished), "error": run.error,
+            **{name: str(run.counts.get(name, 0)) for name in SEND_COUNTERS}}
+
+
+def send_run_from_hash(fields: dict[str, str]) -> SendRun:
+    return SendRun(
+        id=fields.get("id", ""), by=fields.get("by", ""), job=fields.get("job", ""),
+        state=fields.get("state", ""), total=_int(fields.get("total")),
+        started=float(fields.get("started") or 0), updated=float(fields.get("updated") or 0),
+        finished=float(fields["finished"]) if fields.get("finished") else None,
+        error=fields.get("error", ""),
+        counts={name: _int(fields.get(name)) for name in SEND_COUNTERS})
 
 
 def stay_from_json(instance: str, key: str, raw: str) -> Stay:
@@ -332,7 +391,8 @@ class Store:
         self.redis: Any = client
         self.keys = Keys(prefix)
         self.scripts = {name: client.register_script(_lua(name))
-                        for name in ("gate", "upsert", "manage", "participant", "instance")}
+                        for name in ("gate", "upsert", "manage", "participant", "instance",
+                                     "send", "move")}
 
     @property
     def embedded(self) -> bool:
@@ -810,6 +870,111 @@ class Store:
             pipe.zrem(self.keys.outbox_due(), job_id)
             pipe.hdel(self.keys.outbox(), job_id)
             pipe.execute()
+
+    # Sending the links (send.lua holds the lock check and every write)
+
+    def _send_keys(self, meeting_id: str) -> list[str]:
+        k = self.keys
+        return [k.meeting(meeting_id), k.sends(meeting_id), k.send_problems(meeting_id),
+                k.send_run(meeting_id), k.send_lock(meeting_id)]
+
+    @translated
+    def send_begin(self, meeting_id: str, run: SendRun, lifetime: int, now: float,
+                   take_over: str) -> str | None:
+        """Take the meeting's send lock for ``run`` (a free lock, or ``take_over``'s) and
+        make it the meeting's latest run. Returns None when taken, else the holder's run id."""
+        taken, holder = self.scripts["send"](
+            keys=self._send_keys(meeting_id),
+            args=["begin", run.id, lifetime, repr(now), take_over,
+                  *[part for pair in send_run_to_hash(run).items() for part in pair]])
+        return None if int(taken) else holder
+
+    @translated
+    def send_record(self, meeting_id: str, run_id: str, lifetime: int, now: float, rid: str,
+                    record: SendRecord | None, counters: dict[str, int]) -> None:
+        """Write one registrant's record (or none) and add ``counters`` to the run's progress;
+        renews the lock. Raises SendBusy when another run holds the meeting now."""
+        try:
+            self.scripts["send"](
+                keys=self._send_keys(meeting_id),
+                args=["record", run_id, lifetime, repr(now), rid if record else "",
+                      send_record_to_json(record) if record else "",
+                      record.state if record else "",
+                      *[str(part) for pair in counters.items() for part in pair]])
+        except redis.exceptions.ResponseError as exc:
+            if "LOSTLOCK" in str(exc):
+                raise SendBusy(f"another sender took over meeting {meeting_id}") from None
+            raise
+
+    @translated
+    def send_finish(self, meeting_id: str, run_id: str, now: float, state: str,
+                    error: str = "") -> None:
+        """Write the run's final state and release the lock (if this run still holds it)."""
+        self.scripts["send"](keys=self._send_keys(meeting_id),
+                             args=["finish", run_id, 0, repr(now), state, error])
+
+    @translated
+    def send_lock_holder(self, meeting_id: str) -> str | None:
+        return self.redis.get(self.keys.send_lock(meeting_id))
+
+    @translated
+    def send_records(self, meeting_id: str, rids: list[str]) -> dict[str, SendRecord]:
+        """The records of these registrants (those with one)."""
+        if not rids:
+            return {}
+        raws = self.redis.hmget(self.keys.sends(meeting_id), rids)
+        return {rid: send_record_from_json(raw) for rid, raw in zip(rids, raws) if raw}
+
+    @translated
+    def all_send_records(self, meeting_id: str) -> dict[str, SendRecord]:
+        """Every record of the meeting (for the report: one read of the whole hash)."""
+        return {rid: send_record_from_json(raw)
+                for rid, raw in self.redis.hgetall(self.keys.sends(meeting_id)).items()}
+
+    @translated
+    def send_problem_records(self, meeting_id: str, limit: int) -> dict[str, SendRecord]:
+        """Up to ``limit`` registrants whose latest send bounced, failed or had no address."""
+        found: dict[str, SendRecord] = {}
+        for rid, raw in self.redis.hscan_iter(self.keys.send_problems(meeting_id), count=200):
+            found[rid] = send_record_from_json(raw)
+            if len(found) >= limit:
+                break
+        return found
+
+    @translated
+    def emails_of(self, meeting_id: str, rids: list[str]) -> dict[str, str]:
+        """The email of each of these registrants (one round trip)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for rid in rids:
+                pipe.hget(self.keys.registrant(meeting_id, rid), "email")
+            return {rid: email or "" for rid, email in zip(rids, pipe.execute())}
+
+    @translated
+    def queued_jobs(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        """Outbox jobs of one kind not done yet (the outbox holds few: alerts, actions, sends)."""
+        return [(job_id, job) for job_id, job in
+                ((job_id, json.loads(raw)) for job_id, raw in
+                 self.redis.hgetall(self.keys.outbox()).items()) if job.get("kind") == kind]
+
+    @translated
+    def send_progress(self, meeting_id: str) -> SendRun | None:
+        """The latest run's progress (None when the meeting was never sent)."""
+        fields = self.redis.hgetall(self.keys.send_run(meeting_id))
+        return send_run_from_hash(fields) if fields else None
+
+    # Moving a link to a new device by emailed code (move.lua: every step and its log line)
+
+    @translated
+    def move(self, action: str, meeting_id: str, rid: str, now: float, ip: str,
+             user_agent: str, *args: Any) -> list[Any]:
+        """Run move.lua's ``action`` (see its header for the arguments and the answer); ``ip``
+        and ``user_agent`` go into the event it logs."""
+        k = self.keys
+        return self.scripts["move"](
+            keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id),
+                  k.user_agents(meeting_id), k.move_code(meeting_id, rid)],
+            args=[action, repr(now), EVENT_STREAM_CAP, ip, user_agent,
+                  user_agent_id(user_agent), *[str(arg) for arg in args]])
 
 
 def _lua(name: str) -> str:

@@ -31,6 +31,8 @@ import requests
 from .alert_signing import ALERT_SIGNATURE_HEADER, ALERT_TIMESTAMP_HEADER, alert_signature
 from .errors import JoingateError, StorageUnavailable
 from .attendance import is_open
+from .moving import run_move_code_job
+from .send_jobs import run_send_job
 from .state import AppState
 
 log = logging.getLogger("joingate.worker")
@@ -70,12 +72,14 @@ class Worker:
         self.pool = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="joingate-send")
         self.in_flight: dict[str, Future] = {}
         self.lock = threading.Lock()
+        self.stopping = threading.Event()     # long jobs (sending the links) watch it
 
     # The loop
 
     def run(self, stop: threading.Event, interval: float = 0.25) -> None:
         """Work until ``stop`` is set; Redis outages are logged and waited out."""
         log.info("worker started")
+        self.stopping = stop
         while not stop.is_set():
             try:
                 busy = self.tick()
@@ -198,6 +202,10 @@ class Worker:
                 self.send_alert(job["body"])
             elif job["kind"] == "zoom_deny":
                 self.zoom.deny_registrant(job["meeting"], job["zoom_registrant_id"], job["email"])
+            elif job["kind"] == "send_links":
+                run_send_job(self.state, job_id, job, self.stopping.is_set)
+            elif job["kind"] == "move_code":
+                run_move_code_job(self.state, job)
             self.store.finish_job(job_id)
         except ZoomNotConfigured as exc:
             log.warning("%s: %s", job_id, exc)

@@ -16,7 +16,8 @@
 --
 -- Returns {outcome, detail, meeting fields, {display, join_url}}; the meeting fields are
 -- HMGET of: start open_before duration close_after expire_at max_devices rejoin target pwd topic
--- support auto_submit (store.GATE_MEETING_FIELDS, same order). outcome (detail) is one of:
+-- support auto_submit max_moves (store.GATE_MEETING_FIELDS, same order).
+-- outcome (detail) is one of:
 --   unknown         meeting or registrant missing; meeting fields and {display, join_url} empty
 --   superseded      the token names an older version (detail: the current version)
 --   revoked         the link was revoked
@@ -42,7 +43,7 @@ local registrant_id = string.match(registrant_key, '[^:]+$')
 
 local meeting = redis.call('HMGET', meeting_key, 'start', 'open_before', 'duration', 'close_after',
                            'expire_at', 'max_devices', 'rejoin', 'target', 'pwd', 'topic',
-                           'support', 'auto_submit')
+                           'support', 'auto_submit', 'max_moves')
 if not meeting[1] then return {'unknown', '', {}, {}} end
 local start, open_before, duration, close_after, expire_at, max_devices, rejoin =
   tonumber(meeting[1]), tonumber(meeting[2]), tonumber(meeting[3]), tonumber(meeting[4]),
