@@ -404,9 +404,10 @@ def test_add_registrants_by_paste_and_upload_with_the_cli_rules(app, service, ma
     ({"csv_text": "email,name\nok@example.org,Ok\nnot-an-email,X\n,Y\n"},
      ["line 3: email:", "line 4: email: email is empty"]),
     ({"csv_text": "mail,name\nok@example.org,Ok\n"}, ["line 1: the header has no 'email'"]),
-    ({"csv_text": "email,name\nok@example.org,Ok,extra\n"}, ["line 2: more fields"]),
+    ({"csv_text": "email,name\nok@example.org,Ok,extra\n"},
+     ["line 2: 3 fields, but the header has 2 columns"]),
     ({"csv_text": "email,name\nok@example.org,Ok,\nx@example.org,X,https://evil.example/\n"},
-     ["line 2: more fields", "line 3: more fields"]),
+     ["line 3: 3 fields, but the header has 2"]),   # a trailing empty field is fine
     ({"csv_text": ""}, ["Paste the CSV or choose a file"]),
     ({"csv_file": b"email,name\nok@example.org,Ok\nx@example.org,Caf\xe9\n"},
      ["not UTF-8 text (line 3)"]),
