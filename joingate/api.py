@@ -165,6 +165,9 @@ def not_found(exc: NotFound) -> Response:
 def authenticate() -> Response | None:
     state = _state()
     config = state.config
+    if not state.tokens.enabled():
+        return error(404, "not_found", "the API is off: set JOINGATE_ADMIN_TOKEN or create a "
+                     "token with `joingate tokens create`")
     if request.endpoint == "api.openapi_document":
         return None                    # the document is public: it holds no data
     header = request.headers.get("Authorization", "")

@@ -757,6 +757,10 @@ class Store:
             pipe.execute()
 
     @translated
+    def has_api_tokens(self) -> bool:
+        return bool(self.redis.exists(self.keys.api_tokens()))
+
+    @translated
     def api_token_records(self) -> dict[str, dict[str, Any]]:
         return {digest: json.loads(raw)
                 for digest, raw in self.redis.hgetall(self.keys.api_tokens()).items()}
