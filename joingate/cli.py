@@ -85,11 +85,9 @@ class MeetingNumber(click.ParamType):
 MEETING_NUMBER = MeetingNumber()
 
 
-def _refuse_loopback_links(allowed: bool) -> None:
-    """Links for a mail merge must reach registrants: refuse them when they are signed with a
-    key the server does not verify with (a laptop with another .env: 100 links answering
-    404), or (unless asked for) when PUBLIC_URL is loopback (the default
-    http://127.0.0.1:8000 reaches nobody but this machine)."""
+def refuse_unknown_key() -> None:
+    """Refuse to issue or mail links signed with a key no server announced (another .env on
+    this machine: every such link would answer 404)."""
     state = _state()
     known = state.store.key_fingerprints()
     mine = state.signer.fingerprints()[-1]
@@ -98,6 +96,15 @@ def _refuse_loopback_links(allowed: bool) -> None:
             f"JOINGATE_SECRET_KEY here is not a key the server verifies links with (this key's "
             f"fingerprint {mine}; the server announced {', '.join(sorted(known))}): links issued "
             "here would answer 404. Use the server's JOINGATE_SECRET_KEY")
+
+
+def _refuse_loopback_links(allowed: bool) -> None:
+    """Links for a mail merge must reach registrants: refuse them when they are signed with a
+    key the server does not verify with (a laptop with another .env: 100 links answering
+    404), or (unless asked for) when PUBLIC_URL is loopback (the default
+    http://127.0.0.1:8000 reaches nobody but this machine)."""
+    state = _state()
+    refuse_unknown_key()
     host = urlsplit(state.config.public_url).hostname or ""
     if allowed or not (host == "localhost" or host.endswith(".localhost")
                        or _is_loopback(host)):
