@@ -86,8 +86,10 @@ class Registrant:
             return "revoked"
         if joined:
             return "joined"
-        if self.first_claim:
+        if self.devices:
             return "claimed"
+        if self.first_claim:
+            return "issued"        # claimed once, then reissued or reset: waiting for a claim
         if self.opens:
             return "opened"
         return "issued"
