@@ -196,14 +196,16 @@ def _meeting_view(meeting: Meeting) -> dict[str, Any]:
             "open_before": meeting.open_before // 60, "close_after": meeting.close_after // 60,
             "max_devices": meeting.max_devices, "rejoin": meeting.rejoin,
             "policy": meeting.policy, "support": meeting.support,
-            "auto_submit": meeting.auto_submit, "has_passcode": bool(meeting.pwd),
+            "auto_submit": meeting.auto_submit, "language": meeting.language,
+            "timezone": meeting.timezone, "has_passcode": bool(meeting.pwd),
             "registrants": _state().meetings.registrant_count(meeting.id)}
 
 
 def meeting_options(fields: dict[str, Any]) -> dict[str, Any]:
     """API field names and units (minutes) to the meeting's options (seconds)."""
     options: dict[str, Any] = {}
-    for name in ("target", "max_devices", "policy", "support", "staff"):
+    for name in ("target", "max_devices", "policy", "support", "staff", "language",
+                 "timezone"):
         if name in fields:
             options[name] = fields[name]
     for name in ("rejoin", "auto_submit"):

@@ -98,6 +98,11 @@ def meeting() -> None:
 @click.option("--support", default=None, help="Contact shown on every page.")
 @click.option("--auto-submit/--no-auto-submit", default=None,
               help="Submit the confirm form by script on load (default off: scanners).")
+@click.option("--language", default=None,
+              help="Language of the registrant's pages: en, pt, es, fr, de, a regional form "
+                   "(pt-BR) or an organizer catalog; '' (default) follows the browser.")
+@click.option("--timezone", "timezone_name", default=None,
+              help="IANA time zone the pages show times in, e.g. Europe/Lisbon (default UTC).")
 @click.option("--staff", multiple=True,
               help="Email or Zoom user id of a signed-in teacher or assistant, never flagged "
                    "(repeatable; replaces the list). Never a name: anyone can type one.")
@@ -106,14 +111,15 @@ def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
                         passcode: str | None, target: str | None, open_before: int | None,
                         close_after: int | None, max_devices: int | None, rejoin: bool | None,
                         policy: str | None, support: str | None,
-                        auto_submit: bool | None, staff: tuple[str, ...]) -> None:
+                        auto_submit: bool | None, language: str | None,
+                        timezone_name: str | None, staff: tuple[str, ...]) -> None:
     """Add a meeting, or update it if it exists."""
     created = _state().meetings.add(
         meeting_id, topic=topic, start=parse_start(start), duration=duration, pwd=passcode,
         target=target, open_before=None if open_before is None else open_before * 60,
         close_after=None if close_after is None else close_after * 60, max_devices=max_devices,
         rejoin=rejoin, policy=policy, support=support, auto_submit=auto_submit,
-        staff=list(staff) if staff else None)
+        language=language, timezone=timezone_name, staff=list(staff) if staff else None)
     click.echo(f"meeting {meeting_id} {'added' if created else 'updated'}")
     _say_target(meeting_id)
 

@@ -98,6 +98,9 @@ SETTINGS: tuple[Setting, ...] = (
             "The Zoom app's secret token; without it the webhook endpoint answers 503."),
     Setting("ADMIN_TOKEN", "", _text, "Seeds one manage token of the organizer API."),
     Setting("TEMPLATE_DIR", "", _text, "Organizer templates, searched before the built-in ones."),
+    Setting("SUPPORT", "", _text,
+            "Contact shown on pages that cannot tell the meeting (invalid, unavailable) and on "
+            "meetings without their own --support."),
     Setting("ZOOM_WEB_HOST", "https://app.zoom.us", _http_url, "Host of the Zoom web client."),
     Setting("ZOOM_JOIN_DOMAIN", "zoom.us", _text,
             "Registrant join URLs must be https on this domain or a subdomain of it."),

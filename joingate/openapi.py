@@ -78,6 +78,11 @@ def schemas(join_domain: str) -> dict[str, Any]:
         "policy": {"type": "string", "enum": ["alert", "deny"]},
         "support": {"type": "string", "maxLength": 200},
         "auto_submit": {"type": "boolean"},
+        "language": {"type": "string", "maxLength": 35, "description":
+                     "language of the registrant's pages (en, pt, es, fr, de, pt-BR, an "
+                     "organizer catalog); empty: the browser's"},
+        "timezone": {"type": "string", "maxLength": 64, "description":
+                     "IANA time zone of the pages' times, e.g. Europe/Lisbon; empty: UTC"},
         "staff": {"type": "array", "maxItems": 50, "description":
                   "emails or Zoom user ids of signed-in staff, never flagged (never names: "
                   "anyone can type a name)",
@@ -98,7 +103,8 @@ def schemas(join_domain: str) -> dict[str, Any]:
             "type": "object",
             "required": ["id", "topic", "start", "duration", "target", "open_before",
                          "close_after", "max_devices", "rejoin", "policy", "support",
-                         "auto_submit", "has_passcode", "registrants"],
+                         "auto_submit", "language", "timezone", "has_passcode",
+                         "registrants"],
             "properties": {
                 "id": {"type": "string"}, "topic": {"type": "string"},
                 "start": {"type": "string"}, "duration": {"type": "integer"},
@@ -106,6 +112,7 @@ def schemas(join_domain: str) -> dict[str, Any]:
                 "close_after": {"type": "integer"}, "max_devices": {"type": "integer"},
                 "rejoin": {"type": "boolean"}, "policy": {"type": "string"},
                 "support": {"type": "string"}, "auto_submit": {"type": "boolean"},
+                "language": {"type": "string"}, "timezone": {"type": "string"},
                 "has_passcode": {"type": "boolean"}, "registrants": {"type": "integer"}}},
         "MeetingList": {"type": "object", "required": ["meetings"], "properties": {
             "meetings": {"type": "array", "items": {"$ref": "#/components/schemas/Meeting"}}}},

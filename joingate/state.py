@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .api_tokens import ApiTokens
+from .i18n import Catalogs
 from .meetings import Meetings
 from .presence import Presence
 from .signing import Signer
@@ -26,11 +27,15 @@ class AppState:
     meetings: Meetings = field(init=False)
     presence: Presence = field(init=False)
     tokens: ApiTokens = field(init=False)
+    catalogs: Catalogs = field(init=False)
 
     def __post_init__(self) -> None:
         config = self.config
+        # The pages' message catalogs, with the organizer's (TEMPLATE_DIR/translations) merged.
+        self.catalogs = Catalogs(config["TEMPLATE_DIR"])
         self.meetings = Meetings(self.store, self.signer, config["PUBLIC_URL"],
-                                 config["RETENTION_DAYS"], self.clock)
+                                 config["RETENTION_DAYS"], self.clock,
+                                 languages=self.catalogs.languages)
         self.presence = Presence(self.store, self.meetings, config["ZOOM_JOIN_DOMAIN"],
                                  config["SHARED_GRACE"], self.clock)
         self.tokens = ApiTokens(self.store, config["ADMIN_TOKEN"], self.clock)

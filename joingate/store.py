@@ -204,12 +204,13 @@ def feed_event(event_id: str, fields: dict[str, str]) -> FeedEvent:
 # The meeting fields gate.lua returns (HMGET), in its order.
 GATE_MEETING_FIELDS = ("start", "open_before", "duration", "close_after", "expire_at",
                        "max_devices", "rejoin", "target", "pwd", "topic", "support",
-                       "auto_submit")
+                       "auto_submit", "language", "timezone")
 
 # How records are stored: the fields of the meeting hash and of a registrant hash. Only this
 # module knows these names (and the Lua scripts, whose headers name them).
 MEETING_FIELDS = ("topic", "start", "duration", "expire_at", "pwd", "target", "open_before",
-                  "close_after", "max_devices", "rejoin", "policy", "support", "auto_submit")
+                  "close_after", "max_devices", "rejoin", "policy", "support", "auto_submit",
+                  "language", "timezone")
 
 
 def _int(value: str | None, default: int = 0) -> int:
@@ -226,7 +227,8 @@ def meeting_from_hash(meeting_id: str, fields: dict[str, str]) -> Meeting:
         close_after=_int(fields.get("close_after"), 60 * 60),
         max_devices=_int(fields.get("max_devices"), 1), rejoin=fields.get("rejoin", "1") != "0",
         policy=fields.get("policy") or "alert", support=fields.get("support", ""),
-        auto_submit=fields.get("auto_submit") == "1")
+        auto_submit=fields.get("auto_submit") == "1", language=fields.get("language", ""),
+        timezone=fields.get("timezone", ""))
 
 
 def meeting_to_hash(meeting: Meeting) -> dict[str, str]:
@@ -444,7 +446,8 @@ class Store:
                 GATE_MEETING_FIELDS, meeting) if value is not None}),
             display_name=shown[0] or "", join_url=shown[1] if len(shown) > 1 else "",
             device_id=detail if result.redirects else "",
-            at=float(detail) if result in (GateOutcome.TOO_EARLY, GateOutcome.EXPIRED) else 0.0)
+            at=float(detail) if result in (GateOutcome.TOO_EARLY, GateOutcome.EXPIRED) else 0.0,
+            bound_here=result is GateOutcome.USED_ELSEWHERE and detail == "here")
 
     @translated
     def manage(self, action: str, meeting_id: str, rid: str, now: float, actor: str) -> int:

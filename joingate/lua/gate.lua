@@ -16,15 +16,17 @@
 --
 -- Returns {outcome, detail, meeting fields, {display, join_url}}; the meeting fields are
 -- HMGET of: start open_before duration close_after expire_at max_devices rejoin target pwd topic
--- support auto_submit (store.GATE_MEETING_FIELDS, same order). outcome is one of
--- unknown, superseded, revoked, too_early (detail: opening time), expired (detail: closing time),
--- confirm, used_elsewhere, claimed, rejoined. Nothing but the open is written unless the outcome
--- is claimed or rejoined, or the link is bound to another device: then the open or claim is
--- counted as refused and logged as refused_open or refused.
+-- support auto_submit language timezone (store.GATE_MEETING_FIELDS, same order). outcome is one
+-- of unknown, superseded, revoked, too_early (detail: opening time), expired (detail: closing
+-- time), confirm, used_elsewhere (detail: "here" when this browser holds the link and the meeting
+-- lets no bound browser rejoin, else ""), claimed, rejoined. An open answers confirm exactly when
+-- a claim from the same browser would redirect. Nothing but the open is written unless the
+-- outcome is claimed or rejoined, or the link is bound to another device: then the open or claim
+-- is counted as refused and logged as refused_open or refused.
 local mode, version, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local meeting = redis.call('HMGET', KEYS[1], 'start', 'open_before', 'duration', 'close_after',
                            'expire_at', 'max_devices', 'rejoin', 'target', 'pwd', 'topic',
-                           'support', 'auto_submit')
+                           'support', 'auto_submit', 'language', 'timezone')
 if not meeting[1] then return {'unknown', '', {}, {}} end
 local m = {start = meeting[1], open_before = meeting[2], duration = meeting[3],
            close_after = meeting[4], expire_at = meeting[5], max_devices = meeting[6],
@@ -65,9 +67,14 @@ if mode == 'open' then
     log('open')
     return {'too_early', tostring(opens_at), meeting, shown}
   end
-  if bound_here or room then
+  if (bound_here and m.rejoin ~= '0') or (room and not bound_here) then
     log('open')
     return {'confirm', '', meeting, shown}
+  end
+  if bound_here then
+    -- The bound browser again, on a meeting without rejoin: its own open, not a refused one.
+    log('open')
+    return {'used_elsewhere', 'here', meeting, shown}
   end
   -- Another browser opened a link bound elsewhere: a refused attempt, as a refused claim is.
   redis.call('HINCRBY', KEYS[2], 'refused', 1)
@@ -92,4 +99,4 @@ if room and not bound_here then
 end
 redis.call('HINCRBY', KEYS[2], 'refused', 1)
 log('refused')
-return {'used_elsewhere', '', meeting, shown}
+return {'used_elsewhere', bound_here and 'here' or '', meeting, shown}
