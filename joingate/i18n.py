@@ -292,20 +292,20 @@ class PageLanguage:
 
     def time(self, ts: float | str) -> PageTime:
         """``ts`` in the meeting's zone: ``Tuesday, December 1, 2026, 6:00 PM (Lisbon time)``."""
-        zone = zone_of(self.zone_name)
+        known = self.zone_name if is_timezone(self.zone_name) else ""   # else UTC, said so
+        zone = zone_of(known)
         moment = utc_datetime(ts).astimezone(zone)
         locale = self.locale
         written = (get_datetime_format("long", locale=locale).replace("'", "")
                    .replace("{1}", format_date(moment, "full", locale=locale))
                    .replace("{0}", format_time(moment, "short", tzinfo=zone, locale=locale)))
-        if self.zone_name in UTC_NAMES:
+        if known in UTC_NAMES:
             text = self.gettext(ZONE_UTC) % {"time": written}
-            name = "UTC"
+            known = "UTC"
         else:
             city = get_timezone_location(zone, locale=locale, return_city=True)
             text = self.gettext(ZONE_CITY) % {"time": written, "city": city}
-            name = self.zone_name
-        return PageTime(float(ts), iso_utc(ts), text, name)
+        return PageTime(float(ts), iso_utc(ts), text, known)
 
 
 def seconds_until(moment: float, now: float) -> int:
