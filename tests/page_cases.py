@@ -19,7 +19,7 @@ from typing import Any, Callable
 from flask import Flask
 from flask.testing import FlaskClient
 
-from helpers import PUBLIC_URL, START, Clock, NOW
+from helpers import START, Clock, NOW
 from joingate.roster import RegistrantInput
 
 EMAIL = "ana.lima@example.org"
@@ -79,16 +79,16 @@ class World:
         self.service = app.extensions["joingate"]
         self.made = 0
 
-    def case(self, options: Options, language: str = "") -> Case:
+    def case(self, options: Options, language: str = "", topic: str = "") -> Case:
         self.made += 1
         meeting_id = f"9{self.made:010d}"
         self.service.meetings.add(
-            meeting_id, topic=f"Evening ceramics {self.made}", start=START, duration=90,
+            meeting_id, topic=topic or f"Evening ceramics {self.made}", start=START, duration=90,
             rejoin=options.rejoin, max_devices=options.max_devices, support=options.support,
             timezone=options.timezone, language=language)
         self.service.config["SUPPORT"] = ""
         link = self.service.meetings.issue_links(meeting_id, [RegistrantInput(EMAIL, NAME)])[0]
-        return Case(meeting_id, link.url.removeprefix(PUBLIC_URL), options)
+        return Case(meeting_id, link.url.removeprefix(self.service.meetings.public_url), options)
 
     def browser(self, language: str = "en") -> FlaskClient:
         """A new browser: its own cookie jar and its own client address (so that the invalid
