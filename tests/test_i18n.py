@@ -179,6 +179,17 @@ def test_organizer_overrides_one_sentence(app, store_url, clock, service, link, 
         path_of(link), headers={"Accept-Language": "pt"}).get_data(as_text=True)
 
 
+def test_the_readmes_one_sentence_override_works(app, store_url, clock, link, tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    snippet = readme.split("```po\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "translations" / "pt" / "LC_MESSAGES" / "messages.po"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join(line.strip() for line in snippet.splitlines()), encoding="utf-8")
+    page = organizer_app(app, store_url, clock, tmp_path).test_client().get(
+        path_of(link), headers={"Accept-Language": "pt-BR"}).get_data(as_text=True)
+    assert "Entrar na aula de cerâmica" in page and "Entrar agora" not in page
+
+
 def test_organizer_adds_a_language(app, store_url, clock, runner, link, tmp_path):
     """A new language must translate every sentence; then meetings may use it."""
     pt = po_catalog("pt")
