@@ -12,7 +12,7 @@ import hashlib
 import io
 import json
 import re
-from typing import Any
+from typing import Any, Iterable
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -47,8 +47,8 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 class ApiSchemas:
     """The served document and one validator per request schema, built once per app."""
 
-    def __init__(self, join_domain: str) -> None:
-        self.document = openapi.document(join_domain)
+    def __init__(self, join_domain: str, languages: Iterable[str]) -> None:
+        self.document = openapi.document(join_domain, languages)
         registry = Registry().with_resource(
             "urn:joingate", Resource.from_contents(self.document,
                                                    default_specification=DRAFT202012))
@@ -79,7 +79,7 @@ def _body(schema: str) -> Any:
     for fault in _schemas().validators[schema].iter_errors(data):
         path = list(fault.absolute_path)
         detail: dict[str, Any] = {"field": "/".join(str(part) for part in path) or "(body)",
-                                  "message": fault.message[:300]}
+                                  "message": _long_enum_said(fault) or fault.message[:300]}
         if len(path) >= 2 and path[0] == "registrants" and isinstance(path[1], int):
             detail["index"] = path[1]
         faults.append(detail)
@@ -89,6 +89,14 @@ def _body(schema: str) -> Any:
         raise ApiError(error(422, "invalid_input", f"{len(faults)} problem(s) in the body; "
                              f"first: {faults[0]['field']}: {faults[0]['message']}", faults))
     return data
+
+
+def _long_enum_said(fault: Any) -> str:
+    """A value outside a long list (time zones, languages) in words, not the list echoed."""
+    if fault.validator == "enum" and len(fault.validator_value) > 12:
+        return (f"{str(fault.instance)[:64]!r} is not one of the "
+                f"{len(fault.validator_value)} values the OpenAPI document lists for it")
+    return ""
 
 
 class ApiError(Exception):
@@ -388,5 +396,6 @@ def events(meeting_id: str) -> ResponseReturnValue:
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["email"] = EmailConverter
-    app.extensions["joingate_api"] = ApiSchemas(app.config["JOINGATE"]["ZOOM_JOIN_DOMAIN"])
+    app.extensions["joingate_api"] = ApiSchemas(app.config["JOINGATE"]["ZOOM_JOIN_DOMAIN"],
+                                                app.extensions["joingate"].catalogs.languages)
     app.register_blueprint(bp)

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 from typing import Iterable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale, UnknownLocaleError
+from babel.localedata import locale_identifiers
 from babel.dates import format_date, format_time, get_datetime_format, get_timezone_location
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
@@ -97,6 +98,27 @@ def normalize_language(value: str, available: Iterable[str] = BUILTIN_LANGUAGES)
             "regional form such as pt-BR), or add TEMPLATE_DIR/translations/<lang>/LC_MESSAGES/"
             "messages.po")
     return identifier
+
+
+def language_choices(available: Iterable[str] = BUILTIN_LANGUAGES) -> list[str]:
+    """Every value :func:`normalize_language` accepts in its usual spellings: ``""``, each
+    catalog's language and every regional form Babel knows of it, written ``pt_BR`` and
+    ``pt-BR`` (the API's enum)."""
+    available = tuple(available)
+    found = {""}
+    for identifier in {*available, *locale_identifiers()}:
+        try:
+            normalized = normalize_language(identifier, available)
+        except InvalidInput:
+            continue
+        found |= {normalized, normalized.replace("_", "-")}
+    return sorted(found)
+
+
+def timezone_choices() -> list[str]:
+    """Every value :func:`normalize_timezone` accepts: ``""`` and each IANA zone this machine
+    knows (the API's enum)."""
+    return ["", *sorted(name for name in available_timezones() if is_timezone(name))]
 
 
 def normalize_timezone(value: str) -> str:

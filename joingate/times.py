@@ -1,4 +1,5 @@
-"""Times: reading an organizer's or Zoom's time, writing one for a page, a report or an API.
+"""Times: reading an organizer's or Zoom's time, writing one for a report or an API (a page's
+times are written in its language and the meeting's zone by :mod:`joingate.i18n`).
 
 Pure functions of unix seconds. Every time joingate writes for a machine is ISO 8601 in UTC with
 a ``Z`` (``2026-12-01T18:00:00Z``); values are clamped to the years 1 to 9999, so that no stored
@@ -29,11 +30,6 @@ def utc_datetime(ts: float | str) -> datetime:
 def iso_utc(ts: float | str) -> str:
     """Unix seconds as ``2026-12-01T18:01:00Z`` (whole seconds): Zoom's form, and ours."""
     return utc_datetime(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def page_time(ts: float | str) -> str:
-    """Unix seconds as a registrant reads them on a page: ``Tuesday 01 December 2026, 18:00 UTC``."""
-    return utc_datetime(ts).strftime("%A %d %B %Y, %H:%M UTC")
 
 
 def parse_start(value: str) -> int:
