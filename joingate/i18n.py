@@ -14,6 +14,7 @@ browser's ``Accept-Language`` that has a catalog, else English. Its times are in
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 from dataclasses import dataclass
@@ -105,20 +106,17 @@ def language_choices(available: Iterable[str] = BUILTIN_LANGUAGES) -> list[str]:
     catalog's language and every regional form Babel knows of it, written ``pt_BR`` and
     ``pt-BR`` (the API's enum)."""
     available = tuple(available)
-    found = {""}
-    for identifier in {*available, *locale_identifiers()}:
-        try:
-            normalized = normalize_language(identifier, available)
-        except InvalidInput:
-            continue
-        found |= {normalized, normalized.replace("_", "-")}
-    return sorted(found)
+    # Babel's identifiers are already in the form normalize_language gives (a test checks).
+    known = {identifier for identifier in {*available, *locale_identifiers()}
+             if catalog_language(identifier, available)}
+    return sorted({""} | known | {identifier.replace("_", "-") for identifier in known})
 
 
-def timezone_choices() -> list[str]:
+@functools.cache
+def timezone_choices() -> tuple[str, ...]:
     """Every value :func:`normalize_timezone` accepts: ``""`` and each IANA zone this machine
     knows (the API's enum)."""
-    return ["", *sorted(name for name in available_timezones() if is_timezone(name))]
+    return ("", *sorted(available_timezones()))   # zoneinfo lists the zones it can load
 
 
 def normalize_timezone(value: str) -> str:

@@ -82,7 +82,7 @@ def schemas(join_domain: str, languages: Iterable[str] = BUILTIN_LANGUAGES) -> d
         "language": {"type": "string", "enum": language_choices(languages), "description":
                      "language of the registrant's pages (en, pt, es, fr, de, a regional form "
                      "such as pt-BR, an organizer catalog); empty: the browser's"},
-        "timezone": {"type": "string", "enum": timezone_choices(), "description":
+        "timezone": {"type": "string", "enum": list(timezone_choices()), "description":
                      "IANA time zone of the pages' times, e.g. Europe/Lisbon; empty: UTC"},
         "staff": {"type": "array", "maxItems": 50, "description":
                   "emails or Zoom user ids of signed-in staff, never flagged (never names: "

@@ -316,3 +316,16 @@ def test_a_zone_the_machine_no_longer_knows_still_renders(service, client, link)
     service.store.redis.hset(service.store.keys.meeting(MEETING_ID), "timezone", "Gone/Zone")
     block = read_page(client.get(path_of(link))).block("starts")
     assert block.times[0]["zone"] == "UTC" and "(UTC)" in block.text
+
+
+def test_the_apis_choices_are_what_meetings_accept():
+    """The OpenAPI enums list exactly values meetings.add accepts, stored as given (languages
+    in Babel's form or with a hyphen), so schemathesis's valid bodies are never refused."""
+    from joingate.i18n import language_choices, normalize_language, normalize_timezone
+
+    for value in language_choices():
+        assert normalize_language(value) == value.replace("-", "_")
+    assert {"", "pt", "pt-BR", "pt_BR", "de-CH", "en"} <= set(language_choices())
+    assert not any(value.startswith(("it", "ja")) for value in language_choices())
+    for value in timezone_choices():
+        assert normalize_timezone(value) == value
