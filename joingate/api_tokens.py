@@ -58,7 +58,11 @@ class ApiTokens:
         """The scope of ``token`` (read or manage), or None when it is not a token of ours."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
-        digest = token_digest(token)
+        return self.scope_of_digest(token_digest(token))
+
+    def scope_of_digest(self, digest: str) -> str | None:
+        """The scope of the token whose sha256 digest is ``digest``, or None when there is no
+        such token (any more): a dashboard session keeps the digest, never the token."""
         if self.admin_token and hmac.compare_digest(digest, token_digest(self.admin_token)):
             return "manage"
         record = self.store.api_token(digest)

@@ -9,6 +9,8 @@ bind, count, log), then redirect (:mod:`joingate.zoom.urls`) or render the page 
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, Response, current_app, g, request
 
 from .errors import BadLink
@@ -38,6 +40,13 @@ PAGES: dict[GateOutcome, tuple[str, int]] = {
 }
 
 
+def cookie_path(public_url: str) -> str:
+    """The device cookie's path: where the browser sees the links, ``/j/`` under PUBLIC_URL's
+    own path (a gate served under ``https://example.org/gate`` binds ``/gate/j/``), so the same
+    browser sends it back behind a sub-path proxy."""
+    return urlsplit(public_url).path.rstrip("/") + "/j/"
+
+
 def clean_header_text(value: str, limit: int = MAX_HEADER_TEXT) -> str:
     """A user agent or IP fit for the history: no tabs or control characters, bounded length."""
     return "".join(ch if ch.isprintable() else " " for ch in value)[:limit]
@@ -59,12 +68,10 @@ def claim_link(token: str) -> Response:
 def _gate(mode: str, token: str) -> Response:
     state: AppState = current_app.extensions["joingate"]
     counter = metrics().opens if mode == "open" else metrics().claims
-    try:
-        ref = state.signer.read_link_token(token)
-    except BadLink:
-        response = _invalid_token(state)
+    ref = link_ref(state, token)
+    if isinstance(ref, Response):
         counter.labels(g.outcome).inc()
-        return response
+        return ref
     g.link_id = link_fingerprint(ref.meeting_id, ref.registrant_id)
     result = _run(state, mode, ref)
     g.outcome = result.outcome.value
@@ -75,11 +82,43 @@ def _gate(mode: str, token: str) -> Response:
 
 
 def _run(state: AppState, mode: str, ref: LinkRef) -> GateResult:
-    presented = state.signer.read_device_cookie(request.cookies.get(DEVICE_COOKIE)) or ""
+    presented = presented_device(state)
+    ip, user_agent = client_facts()
     return state.store.gate(
         mode, ref.meeting_id, ref.registrant_id, ref.version, state.clock(), presented,
-        presented or new_device_id(), clean_header_text(request.remote_addr or "", 64),
-        clean_header_text(request.headers.get("User-Agent", "")))
+        presented or new_device_id(), ip, user_agent)
+
+
+# The request's parts, for the claim and for the routes beside it (joingate/move_pages.py)
+
+def link_ref(state: AppState, token: str) -> LinkRef | Response:
+    """The link ``token`` names, or the invalid page to answer with (404; 429 once this client
+    address has sent more than INVALID_TOKEN_LIMIT invalid tokens in the window)."""
+    try:
+        return state.signer.read_link_token(token)
+    except BadLink:
+        return _invalid_token(state)
+
+
+def presented_device(state: AppState) -> str:
+    """The device id of this browser's signed device cookie; "" when it has none (or one that
+    does not verify)."""
+    return state.signer.read_device_cookie(request.cookies.get(DEVICE_COOKIE)) or ""
+
+
+def client_facts() -> tuple[str, str]:
+    """This request's client IP and user agent, as the link's history keeps them."""
+    return (clean_header_text(request.remote_addr or "", 64),
+            clean_header_text(request.headers.get("User-Agent", "")))
+
+
+def set_device_cookie(state: AppState, response: Response, device_id: str) -> None:
+    """Bind this browser to ``device_id``: the signed cookie, HttpOnly, SameSite=Lax, on the
+    links' path under PUBLIC_URL, Secure when PUBLIC_URL is https."""
+    public_url = state.config.public_url
+    response.set_cookie(DEVICE_COOKIE, state.signer.device_cookie(device_id),
+                        max_age=DEVICE_COOKIE_AGE, path=cookie_path(public_url),
+                        httponly=True, samesite="Lax", secure=public_url.startswith("https://"))
 
 
 def _invalid_token(state: AppState) -> Response:
@@ -88,10 +127,10 @@ def _invalid_token(state: AppState) -> Response:
     config = state.config
     g.outcome = "invalid"
     if over_limit(state.store, "badtok", request.remote_addr or "",
-                  config["INVALID_TOKEN_LIMIT"], config["INVALID_TOKEN_WINDOW"]):
+                  config.invalid_token_limit, config.invalid_token_window):
         g.outcome = "rate_limited"
         response = render_page("invalid", 429)
-        response.headers["Retry-After"] = str(config["INVALID_TOKEN_WINDOW"])
+        response.headers["Retry-After"] = str(config.invalid_token_window)
         return response
     return render_page("invalid", 404)
 
@@ -101,15 +140,13 @@ def _redirect(state: AppState, ref: LinkRef, result: GateResult) -> Response:
     or nonce to make, only what the contract asks of it."""
     assert result.meeting is not None
     config = state.config
-    url = redirect_url(target=result.meeting.target, web_host=config["ZOOM_WEB_HOST"],
-                       join_domain=config["ZOOM_JOIN_DOMAIN"], meeting_id=ref.meeting_id,
+    url = redirect_url(target=result.meeting.target, web_host=config.zoom_web_host,
+                       join_domain=config.zoom_join_domain, meeting_id=ref.meeting_id,
                        pwd=result.meeting.pwd, display_name=result.display_name,
                        join_url=result.join_url)
     response = Response(status=303, headers={"Location": url, "Cache-Control": "no-store",
                                              "Referrer-Policy": "no-referrer"})
-    response.set_cookie(DEVICE_COOKIE, state.signer.device_cookie(result.device_id),
-                        max_age=DEVICE_COOKIE_AGE, path="/j/", httponly=True, samesite="Lax",
-                        secure=config["PUBLIC_URL"].startswith("https://"))
+    set_device_cookie(state, response, result.device_id)
     return response
 
 

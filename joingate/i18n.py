@@ -158,7 +158,7 @@ class Catalogs:
     over them, and any language the organizer adds. Built once at start-up; read-only after."""
 
     def __init__(self, template_dir: str = "") -> None:
-        self._translations: dict[str, NullTranslations] = {}
+        self._translations: dict[str, Translations] = {}
         for language in BUILTIN_LANGUAGES:
             self._translations[language] = _builtin(language)
         self.reference: frozenset[str] = frozenset(
@@ -190,7 +190,7 @@ class Catalogs:
         self._translations[language] = compiled
 
 
-def _builtin(language: str) -> NullTranslations:
+def _builtin(language: str) -> Translations:
     if language == DEFAULT_LANGUAGE:      # English: the message ids; an organizer may merge
         return _compiled(Catalog(locale=DEFAULT_LANGUAGE, domain=DOMAIN))
     path = CATALOG_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.mo"
@@ -316,7 +316,7 @@ class PageLanguage:
         zone = zone_of(known)
         moment = utc_datetime(ts).astimezone(zone)
         locale = self.locale
-        written = (get_datetime_format("long", locale=locale).replace("'", "")
+        written = (str(get_datetime_format("long", locale=locale)).replace("'", "")
                    .replace("{1}", format_date(moment, "full", locale=locale))
                    .replace("{0}", format_time(moment, "short", tzinfo=zone, locale=locale)))
         if known in UTC_NAMES:

@@ -18,15 +18,21 @@ from .records import FeedEvent, HistoryEntry, Meeting, Registrant
 from .roster import MAX_NAME, RegistrantInput, clean_name
 from .signing import Signer, registrant_id_for
 from .store import Store
+from .times import iso_utc
 
 MEETING_ID_RE = re.compile(r"^[0-9]{6,15}$")
 TARGETS = ("webclient", "registrant")
 POLICIES = ("alert", "deny")
-LINK_ACTIONS = ("revoke", "reset", "reissue")
+LINK_ACTIONS = ("revoke", "reset", "restore", "reissue")
 # add_meeting's options: Meeting's fields an organizer may set besides topic, start, duration.
 MEETING_OPTIONS = frozenset({"pwd", "target", "open_before", "close_after", "max_devices",
-                             "rejoin", "policy", "support", "auto_submit", "language",
-                             "timezone"})
+                             "rejoin", "policy", "support", "auto_submit", "max_moves",
+                             "language", "timezone"})
+MAX_MOVES = 20          # the most moves by emailed code a meeting may allow (joingate/moving.py)
+
+
+class MeetingReused(InvalidInput):
+    """Adding an ended meeting again needs the organizer to say what becomes of its links."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +81,17 @@ class Meetings:
     # Meetings
 
     def add(self, meeting_id: str, *, topic: str, start: int | datetime, duration: int,
-            staff: Iterable[str] | None = None, **options: Any) -> bool:
+            staff: Iterable[str] | None = None, keep_registrants: bool | None = None,
+            **options: Any) -> bool:
         """Create or update a meeting. Options left out (or None) keep the stored value, or take
         the default for a new meeting. ``staff``: emails or Zoom user ids of people in the
-        meeting who are never flagged (None keeps the stored list). Returns True when created."""
+        meeting who are never flagged (None keeps the stored list). Returns True when created.
+
+        Zoom reuses meeting numbers (recurring meetings): moving a meeting whose window has
+        closed into a window that is still to come would make its old links work again. That
+        takes a decision: ``keep_registrants`` True keeps them (the same cohort, the next
+        session), False forgets them first (a new cohort: the old links answer 404); None
+        raises :class:`MeetingReused`."""
         meeting_id = str(meeting_id).strip()
         if not MEETING_ID_RE.match(meeting_id):
             raise InvalidInput(f"meeting id {meeting_id!r} is not a Zoom meeting number")
@@ -92,7 +105,7 @@ class Meetings:
         if unknown:
             raise InvalidInput(f"unknown meeting option(s): {', '.join(sorted(unknown))}")
         changes = {name: value for name, value in options.items() if value is not None}
-        for name in ("max_devices", "open_before", "close_after"):   # JSON may say 7.0
+        for name in ("max_devices", "open_before", "close_after", "max_moves"):  # JSON: 7.0
             if name in changes:
                 changes[name] = int(float(changes[name]))
         for name in ("rejoin", "auto_submit"):
@@ -117,8 +130,20 @@ class Meetings:
             raise InvalidInput(f"policy must be one of {', '.join(POLICIES)}")
         if meeting.max_devices < 1:
             raise InvalidInput("max_devices must be at least 1")
+        if not 0 <= meeting.max_moves <= MAX_MOVES:
+            raise InvalidInput(f"max_moves must be 0 to {MAX_MOVES}")
         if any(ch.isspace() for ch in meeting.pwd) or len(meeting.pwd) > 256:
             raise InvalidInput("passcode must be at most 256 characters without white space")
+        now = self.clock()
+        if stored and stored.closes_at < now <= meeting.closes_at:
+            if keep_registrants is None:
+                raise MeetingReused(
+                    f"meeting {meeting_id} ended {iso_utc(stored.closes_at)} and has "
+                    f"{self.store.registrant_count(meeting_id)} registrant(s); adding it again "
+                    "would make their old links work again. Keep them (the same people's next "
+                    "session) or start a new cohort (their old links stop working)")
+            if not keep_registrants:
+                self.store.clear_cohort(meeting_id)
         # A meeting added after it ended still keeps its data for the retention period.
         keep_until = (max(meeting.closes_at, int(self.clock()))
                       + self.retention_days * 86400)
@@ -135,6 +160,12 @@ class Meetings:
     def get(self, meeting_id: str) -> Meeting:
         """The meeting; NotFound when there is none."""
         return self.store.meeting(meeting_id)
+
+    def delete(self, meeting_id: str) -> None:
+        """Forget the meeting, its registrants, links, history and attendance (its links
+        answer 404 from now on); NotFound when there is none."""
+        if not self.store.delete_meeting(meeting_id):
+            raise NotFound(f"no meeting {meeting_id}")
 
     def ids(self) -> list[str]:
         """Every meeting that still exists."""
@@ -172,6 +203,11 @@ class Meetings:
 
     def registrant_by_id(self, meeting_id: str, rid: str) -> Registrant | None:
         return self.store.registrant(meeting_id, rid)
+
+    def record_conflict(self, meeting_id: str, rid: str, what: str) -> None:
+        """Put a refused change of a registrant (e.g. a Zoom registration under an address
+        joingate knows) in the link's history and the meeting's feed, for the organizer."""
+        self.store.record_event(meeting_id, rid, "conflict", what)
 
     def manage_link(self, action: str, meeting_id: str, email: str, actor: str = "cli") -> str:
         """Revoke, reset or reissue the link of ``email``; returns the link now valid."""

@@ -7,19 +7,23 @@ browsers apply it to the redirect that follows the claim form.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import math
 import os
 import secrets
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, g, render_template, request
+from flask import Flask, Response, abort, current_app, g, render_template, request, url_for
 from jinja2 import FileSystemLoader, TemplateError, TemplateNotFound
 from werkzeug.exceptions import HTTPException
 
+from .config import Settings
 from .contact import contact_parts
+from .errors import StorageUnavailable
 from .errors import StorageUnavailable
 from .i18n import ENGLISH, PageLanguage, PageTime, choose_language, seconds_until
 from .i18n import install as install_gettext
@@ -28,7 +32,18 @@ from .records import Meeting
 log = logging.getLogger("joingate.pages")
 
 PAGES = ("confirm", "too_early", "used_elsewhere", "revoked", "expired", "invalid",
-         "unavailable")
+         "unavailable", "move_sent", "move_refused")
+
+
+def builtin_template_dir() -> str:
+    """The built-in templates: ``joingate/_templates`` in an installed wheel (mapped from the
+    repository's ``templates/``), or ``templates/`` beside the package in a checkout."""
+    spec = importlib.util.find_spec("joingate._templates")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            if Path(location, "base.html").is_file():
+                return str(location)
+    return str(Path(__file__).resolve().parent.parent / "templates")
 
 
 class OrganizerTemplateLoader(FileSystemLoader):
@@ -49,9 +64,9 @@ def _nonce() -> str:
     return g.csp_nonce
 
 
-def _zoom_origins(config: dict[str, Any]) -> str:
-    web = urlsplit(config["ZOOM_WEB_HOST"])
-    return f"{web.scheme}://{web.netloc} https://*.{config['ZOOM_JOIN_DOMAIN']}"
+def _zoom_origins(config: Settings) -> str:
+    web = urlsplit(config.zoom_web_host)
+    return f"{web.scheme}://{web.netloc} https://*.{config.zoom_join_domain}"
 
 
 def render_page(page: str, status: int, **context: Any) -> Response:
@@ -63,18 +78,32 @@ def render_page(page: str, status: int, **context: Any) -> Response:
     context = {name: _localized(value, language) for name, value in context.items()}
     for name, value in _page_extras(page, status, context).items():
         context.setdefault(name, value)
-    context.update(page=page, status=status, i18n=language, nonce=_nonce(),
-                   meeting=_meeting_view(meeting, language))
+    view = _meeting_view(meeting, language)
+    if page == "used_elsewhere":
+        context.setdefault("move_url", view["move_url"])
+    context.update(page=page, status=status, i18n=language, nonce=_nonce(), meeting=view)
     try:
         body = render_template(f"{page}.html", **context)
     except TemplateError as exc:
         # An organizer's broken template must not turn a class start into 500s.
         log.error("template %s.html failed (%s); using the built-in page", page, exc)
         builtin = current_app.jinja_env.overlay(
-            loader=FileSystemLoader(current_app.template_folder))
+            loader=FileSystemLoader(builtin_template_dir()))
         body = builtin.get_template(f"{page}.html").render(**context)
     response = Response(body, status=status, mimetype="text/html")
     return with_page_headers(response)
+
+
+def _move_url(meeting: Meeting | None) -> str:
+    """Where the 409 page's "Use this device instead" button posts: "" (no button) unless
+    codes can be mailed and the meeting allows moves (joingate/moving.py)."""
+    from .moving import self_service_ready
+
+    token = (request.view_args or {}).get("token")
+    allowed = meeting is not None and meeting.max_moves > 0
+    if not token or not allowed or not self_service_ready(current_app.config["JOINGATE"]):
+        return ""
+    return url_for("move.request_move", token=token)
 
 
 def with_page_headers(response: Response) -> Response:
@@ -125,8 +154,8 @@ def _meeting_view(meeting: Meeting | None,
     """What a page may show of the meeting (never the passcode): topic, start, the support
     contact (``support_parts``: tappable pieces; the server's ``SUPPORT`` when the meeting has
     none or is unknown), and the options its promises depend on: ``rejoin``, ``max_devices``,
-    ``move_url`` (self-service move; empty while joingate has none)."""
-    support = (meeting.support if meeting else "") or current_app.config["JOINGATE"]["SUPPORT"]
+    ``move_url`` (the self-service move's form action; "" when moves are off)."""
+    support = (meeting.support if meeting else "") or current_app.config["JOINGATE"].support
     view: dict[str, Any] = {"support": support, "support_parts": contact_parts(support),
                             "topic": "", "start": None, "auto_submit": False, "rejoin": True,
                             "max_devices": 1, "language": language.identifier,
@@ -140,10 +169,9 @@ def _meeting_view(meeting: Meeting | None,
 
 
 def _self_service_move(meeting: Meeting) -> str:
-    """Where a registrant moves their link to this browser without the organizer: the hook for
-    the self-service move ("Sending the links, and moving a link"). joingate has none yet, so
-    no page offers one; return the move's URL here once it exists."""
-    return ""
+    """Where a registrant moves their link to this browser without the organizer (the 409
+    page's "Use this device instead" button, :func:`_move_url`); "" when the page offers none."""
+    return _move_url(meeting)
 
 
 def _page_extras(page: str, status: int, context: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +187,7 @@ def _page_extras(page: str, status: int, context: dict[str, Any]) -> dict[str, A
         wait = seconds_until(opens.ts, state.clock())
         extras["refresh_after"] = wait if wait <= MAX_REFRESH else None
     if status == 429:
-        extras["retry_minutes"] = max(1, math.ceil(state.config["INVALID_TOKEN_WINDOW"] / 60))
+        extras["retry_minutes"] = max(1, math.ceil(state.config.invalid_token_window / 60))
     return extras
 
 
@@ -216,4 +244,5 @@ def init_app(app: Flask) -> None:
             return response
         if exc.code == 404 or request.path.startswith("/j/"):
             return render_page("invalid", exc.code or 404)
-        return exc.get_response()
+        return Response(exc.get_body(), status=exc.code or 500,
+                        headers=list(exc.get_headers()))

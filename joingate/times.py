@@ -17,8 +17,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MIN_SECONDS = -62135596800.0      # 0001-01-01T00:00:00Z
 MAX_SECONDS = 253402300799.0      # 9999-12-31T23:59:59Z
 
-RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?"
-                     r"([Zz]|[+-]\d{2}:\d{2})?$")
+RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?"
+                     r"\s*([Zz]|UTC|[+-]\d{2}:?\d{2})?$")
 
 
 def utc_datetime(ts: float | str) -> datetime:
@@ -32,13 +32,32 @@ def iso_utc(ts: float | str) -> str:
     return utc_datetime(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def page_time(ts: float | str) -> str:
+    """Unix seconds in English and UTC, as the organizer's dashboard shows them: ``Tuesday 01
+    December 2026, 18:00 UTC`` (the registrant's pages write times through joingate/i18n.py)."""
+    return utc_datetime(ts).strftime("%A %d %B %Y, %H:%M UTC")
+
+
+def short_time(ts: float | str) -> str:
+    """Unix seconds as an organizer reads them in a list: ``Tue 01 Dec, 18:05:09 UTC``."""
+    return utc_datetime(ts).strftime("%a %d %b, %H:%M:%S UTC")
+
+
+def clock_time(ts: float | str) -> str:
+    """Unix seconds as a time of day on a timeline's axis: ``18:05`` (UTC)."""
+    return utc_datetime(ts).strftime("%H:%M")
+
+
 def parse_start(value: str) -> int:
     """An ISO 8601 / RFC 3339 time with a zone (``2026-12-01T18:00:00Z``, ``...+01:00``) as
-    unix seconds. A leap second counts as :59. Raises InvalidInput naming the problem."""
+    unix seconds; seconds may be left out and a space may stand for T (``2026-12-01 18:00Z``,
+    ``2026-12-01 19:00 +0100``, ``... UTC``). A leap second counts as :59. Raises InvalidInput
+    naming the problem."""
     match = RFC3339.match(value.strip())
     if not match:
-        raise InvalidInput(f"start {value[:40]!r} is not an ISO 8601 time")
-    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+        raise InvalidInput(f"start {value[:40]!r} is not an ISO 8601 time (e.g. "
+                           "2026-12-01T18:00Z or 2026-12-01 19:00+01:00)")
+    year, month, day, hour, minute, second = (int(part or 0) for part in match.groups()[:6])
     zone = match.group(8)
     if zone is None:
         raise InvalidInput(f"start {value[:40]!r} has no time zone; add Z or an offset "
@@ -47,7 +66,7 @@ def parse_start(value: str) -> int:
         moment = datetime(year, month, day, hour, minute, min(second, 59))
     except ValueError:
         raise InvalidInput(f"start {value[:40]!r} is not a real date and time") from None
-    offset = 0 if zone in "Zz" else (int(zone[1:3]) * 60 + int(zone[4:6])) * 60
+    offset = 0 if zone in ("Z", "z", "UTC") else (int(zone[1:3]) * 60 + int(zone[-2:])) * 60
     seconds = int((moment - datetime(1970, 1, 1)).total_seconds())
     return seconds - offset if zone[:1] != "-" else seconds + offset
 

@@ -28,14 +28,14 @@ log = logging.getLogger("joingate.webhooks")
 @bp.post("/webhooks/zoom")
 def zoom_webhook() -> ResponseReturnValue:
     state: AppState = current_app.extensions["joingate"]
-    secret = state.config["ZOOM_WEBHOOK_SECRET"]
+    secret = state.config.zoom_webhook_secret
     if not secret:
         return json_error(503, "not_configured", "JOINGATE_ZOOM_WEBHOOK_SECRET is not set")
     body = request.get_data(cache=False)
     try:
         verify_zoom_signature(secret, body, request.headers.get(ZOOM_SIGNATURE_HEADER),
                               request.headers.get(ZOOM_TIMESTAMP_HEADER), state.clock(),
-                              state.config["ZOOM_WEBHOOK_TOLERANCE"])
+                              state.config.zoom_webhook_tolerance)
     except BadWebhook as exc:
         log.warning("zoom webhook refused: %s", exc, extra=log_fields(event="webhook_refused"))
         metrics().webhooks.labels("unverified", "refused").inc()
@@ -50,13 +50,13 @@ def zoom_webhook() -> ResponseReturnValue:
             metrics().webhooks.labels(URL_VALIDATION, "answered").inc()
             return jsonify(url_validation_answer(secret, plain))
         event = read_event(data)
+        name = str(data.get("event"))[:80] if event is None else data["event"]
+        status = "ignored" if event is None else state.presence.record(event)
     except InvalidInput as exc:
         log.warning("zoom webhook unreadable: %s", exc.message,
                     extra=log_fields(event="webhook_unreadable"))
         metrics().webhooks.labels("unreadable", "bad_request").inc()
         return json_error(400, "bad_request", exc.message)
-    name = str(data.get("event"))[:80] if event is None else data["event"]
-    status = "ignored" if event is None else state.presence.record(event)
     metrics().webhooks.labels(name if event is not None else "other", status).inc()
     log.info("zoom webhook %s", status,
              extra=log_fields(event="webhook", zoom_event=name, outcome=status))

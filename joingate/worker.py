@@ -31,6 +31,8 @@ import requests
 from .alert_signing import ALERT_SIGNATURE_HEADER, ALERT_TIMESTAMP_HEADER, alert_signature
 from .errors import JoingateError, StorageUnavailable
 from .attendance import is_open
+from .moving import run_move_code_job
+from .send_jobs import run_send_job
 from .state import AppState
 
 log = logging.getLogger("joingate.worker")
@@ -70,12 +72,14 @@ class Worker:
         self.pool = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="joingate-send")
         self.in_flight: dict[str, Future] = {}
         self.lock = threading.Lock()
+        self.stopping = threading.Event()     # long jobs (sending the links) watch it
 
     # The loop
 
     def run(self, stop: threading.Event, interval: float = 0.25) -> None:
         """Work until ``stop`` is set; Redis outages are logged and waited out."""
         log.info("worker started")
+        self.stopping = stop
         while not stop.is_set():
             try:
                 busy = self.tick()
@@ -168,7 +172,7 @@ class Worker:
                     extra={"event": "violation", "kind": kind, "meeting": meeting_id})
         if self.metrics is not None:
             self.metrics.violations.labels(kind).inc()
-        if self.state.config["ALERT_WEBHOOK_URL"]:
+        if self.state.config.alert_webhook_url:
             self.store.enqueue(f"alert:{record['id']}", {"kind": "alert", "body": record,
                                                          "attempts": 0}, now)
         if kind in ACTS_ON and meeting.policy == "deny" and registrant:
@@ -198,6 +202,10 @@ class Worker:
                 self.send_alert(job["body"])
             elif job["kind"] == "zoom_deny":
                 self.zoom.deny_registrant(job["meeting"], job["zoom_registrant_id"], job["email"])
+            elif job["kind"] == "send_links":
+                run_send_job(self.state, job_id, job, self.stopping.is_set)
+            elif job["kind"] == "move_code":
+                run_move_code_job(self.state, job)
             self.store.finish_job(job_id)
         except ZoomNotConfigured as exc:
             log.warning("%s: %s", job_id, exc)
@@ -219,9 +227,9 @@ class Worker:
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", ALERT_TIMESTAMP_HEADER: timestamp,
                    "User-Agent": "joingate-worker"}
-        if config["ALERT_SECRET"]:
-            headers[ALERT_SIGNATURE_HEADER] = alert_signature(config["ALERT_SECRET"], timestamp, body)
-        response = self.session.post(config["ALERT_WEBHOOK_URL"], data=body, headers=headers,
+        if config.alert_secret:
+            headers[ALERT_SIGNATURE_HEADER] = alert_signature(config.alert_secret, timestamp, body)
+        response = self.session.post(config.alert_webhook_url, data=body, headers=headers,
                                      timeout=ALERT_TIMEOUT, allow_redirects=False)
         if not 200 <= response.status_code < 300:
             raise RuntimeError(f"alert receiver answered {response.status_code}")

@@ -10,6 +10,7 @@ claimed blocks (each text block of ``<main>`` carries ``data-claim``).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -69,6 +70,14 @@ class Case:
     options: Options
 
 
+def set_server_support(app: Flask, contact: str) -> None:
+    """The server's ``SUPPORT`` setting from now on (the settings are frozen: a changed copy
+    replaces them where the app reads them)."""
+    state = app.extensions["joingate"]
+    state.config = dataclasses.replace(state.config, support=contact)
+    app.config["JOINGATE"] = state.config
+
+
 class World:
     """One app on one store; every case is a fresh meeting, every browser a fresh cookie jar,
     every rate-limited client a fresh address."""
@@ -86,7 +95,7 @@ class World:
             meeting_id, topic=topic or f"Evening ceramics {self.made}", start=START, duration=90,
             rejoin=options.rejoin, max_devices=options.max_devices, support=options.support,
             timezone=options.timezone, language=language)
-        self.service.config["SUPPORT"] = ""
+        set_server_support(self.app, "")
         link = self.service.meetings.issue_links(meeting_id, [RegistrantInput(EMAIL, NAME)])[0]
         return Case(meeting_id, link.url.removeprefix(self.service.meetings.public_url), options)
 
@@ -265,22 +274,22 @@ def _expired(world: World, options: Options, language: str) -> tuple[Page, Case]
 
 def _invalid(world: World, options: Options, language: str) -> tuple[Page, Case]:
     case = world.case(options)            # the server's SUPPORT stands in for the meeting's
-    world.service.config["SUPPORT"] = options.support
+    set_server_support(world.app, options.support)
     return read_page(world.browser(language).get(case.path[:-6])), case
 
 
 def _invalid_signed(world: World, options: Options, language: str) -> tuple[Page, Case]:
     case = world.case(options)
-    world.service.config["SUPPORT"] = options.support
+    set_server_support(world.app, options.support)
     token = world.service.signer.link_token("12345678901", "0123456789abcdef", 1)
     return read_page(world.browser(language).get(f"/j/{token}")), case
 
 
 def _rate_limited(world: World, options: Options, language: str) -> tuple[Page, Case]:
     case = world.case(options)
-    world.service.config["SUPPORT"] = options.support
+    set_server_support(world.app, options.support)
     browser = world.browser(language)
-    for _ in range(world.service.config["INVALID_TOKEN_LIMIT"]):
+    for _ in range(world.service.config.invalid_token_limit):
         assert browser.get("/j/not-a-token").status_code == 404
     return read_page(browser.get("/j/not-a-token")), case
 

@@ -25,8 +25,7 @@ from werkzeug.serving import make_server
 from helpers import MEETING_ID, START, Clock, NOW, make_app
 from joingate.roster import RegistrantInput
 from page_cases import (CLOSES, EMAIL, EXPECTED_STATUS, OPENS, PAGE_CASES, Options, World,
-                        applies)
-from stack import free_port
+                        applies, set_server_support)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -50,12 +49,11 @@ def browser():
 @pytest.fixture
 def served():
     """joingate on a real HTTP server on loopback, with one meeting and two links."""
-    app = make_app("memory://", Clock(NOW), PUBLIC_URL="http://127.0.0.1:0")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = make_app("memory://", Clock(NOW), PUBLIC_URL=base)
+    server = make_server("127.0.0.1", port, app, threaded=True)
     service = app.extensions["joingate"]
-    service.config["PUBLIC_URL"] = base
-    service.meetings.public_url = base          # links are made with it (state.py copies it)
     service.meetings.add(MEETING_ID, topic="Evening ceramics", start=START, duration=90,
                         pwd="Q0x3", support="help@example.org")
     links = service.meetings.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Zoë Lima"),
@@ -64,6 +62,27 @@ def served():
     thread.start()
     yield service, [link.url for link in links]
     server.shutdown()
+
+
+def test_a_second_browser_that_only_opens_a_bound_link_is_a_second_device(browser, served):
+    """The refused open is recorded: links show counts it, the report flags second_device."""
+    service, (ana, _) = served
+    first = browser.new_context()
+    zoom_stub(first)
+    page = first.new_page()
+    page.goto(ana)
+    page.click("button[type=submit]")
+    page.wait_for_url("https://app.zoom.us/**")
+    assert service.presence.report(MEETING_ID)["registrants"][0]["flags"] == []
+    second = browser.new_context().new_page()
+    response = second.goto(ana)                       # opens only: no button pressed
+    assert response.status == 409
+    status = link_status(service, MEETING_ID, "ana@example.org")
+    assert status["refused"] == 1 and status["claims"] == 1
+    assert [entry["kind"] for entry in status["history"]] == ["open", "claim", "refused_open"]
+    assert "HeadlessChrome" in status["history"][-1]["user_agent"]
+    row = service.presence.report(MEETING_ID)["registrants"][0]
+    assert row["flags"] == ["second_device"]
 
 
 def zoom_stub(context):
@@ -225,14 +244,14 @@ def open_variant(site: Site, page, name: str) -> None:
         token = world.service.signer.link_token("12345678901", "0123456789abcdef", 1)
         url = f"{base}/j/{token}"
     elif name == "rate_limited":
-        world.service.config["SUPPORT"] = A11Y_OPTIONS.support
-        for _ in range(world.service.config["INVALID_TOKEN_LIMIT"]):
+        set_server_support(world.app, A11Y_OPTIONS.support)
+        for _ in range(world.service.config.invalid_token_limit):
             requests.get(f"{base}/j/not-a-token", timeout=10)
         url = f"{base}/j/not-a-token"
     elif name == "unavailable":
         url = down + case.path
     if name in ("invalid", "invalid_signed"):
-        world.service.config["SUPPORT"] = A11Y_OPTIONS.support
+        set_server_support(world.app, A11Y_OPTIONS.support)
     response = page.goto(url)
     expected = {**EXPECTED_STATUS, "unavailable": 503}[name]
     assert response.status == expected and page.locator("main").count() == 1, (name, url)

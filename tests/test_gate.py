@@ -205,3 +205,18 @@ def test_organizer_template_overrides_a_page(app, store_url, clock, link, tmp_pa
 def test_never_a_cacheable_redirect(client, path):
     for response in (client.get(path), client.post(path)):
         assert response.status_code not in (301, 308)
+
+
+def test_the_device_cookie_follows_a_public_url_with_a_path(app, store_url, clock):
+    """Behind a sub-path proxy the browser sees /gate/j/...: the cookie's path is that, so
+    the same browser's rejoin sends it (issue 17, item 8)."""
+    from joingate.roster import RegistrantInput
+
+    sub = make_app(store_url, clock, like=app, PUBLIC_URL="https://example.org/gate")
+    state = sub.extensions["joingate"]
+    state.meetings.add(MEETING_ID, topic="T", start=START, duration=60)
+    link = state.meetings.issue_links(MEETING_ID, [RegistrantInput("p@example.org", "P")])[0]
+    assert link.url.startswith("https://example.org/gate/j/")
+    answer = sub.test_client().post("/j/" + link.url.rsplit("/j/", 1)[1])
+    assert answer.status_code == 303
+    assert "Path=/gate/j/" in answer.headers["Set-Cookie"]

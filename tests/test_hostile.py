@@ -44,7 +44,8 @@ def test_any_token_gets_a_page_never_a_500(client, link, token, method):
 
 
 @PROPERTY
-@given(mutation=st.integers(min_value=0, max_value=200), char=st.characters())
+@given(mutation=st.integers(min_value=0, max_value=200),
+       char=st.characters(blacklist_categories=("Cs",)))   # a URL cannot carry a lone surrogate
 def test_a_mutated_real_token_is_refused(client, link, mutation, char):
     token = link.url.rsplit("/j/", 1)[1]
     position = mutation % len(token)

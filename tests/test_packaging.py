@@ -1,6 +1,6 @@
-"""The wheel carries its templates, Lua scripts and compiled message catalogs: build it, install
-it in a fresh venv (outside the checkout) and render a page in Portuguese from the installed
-copy."""
+"""The wheel carries its templates (the dashboard's too), Lua scripts and compiled message
+catalogs: build it, install it in a fresh venv (outside the checkout) and render a page in
+Portuguese from the installed copy."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import site
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,9 @@ def test_installed_wheel_renders_a_page(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                     "-q", "-w", str(wheels), str(ROOT)], check=True, timeout=300)
     wheel = next(wheels.glob("joingate-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {f"joingate/_templates/organizer/{page.name}"
+            for page in (ROOT / "templates" / "organizer").glob("*.html")} <= set(names)
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"

@@ -26,7 +26,8 @@ from helpers import NOW, PUBLIC_URL, START, Clock, make_app, store_for
 from joingate.times import iso_utc
 from joingate.views import link_status
 from page_cases import (ALL_OPTIONS, CLOSES, CONTACTS, EMAIL, EXPECTED_STATUS, NAME, OPENS,
-                        PAGE_CASES, Block, Case, Options, Page, World, applies, read_page)
+                        PAGE_CASES, Block, Case, Options, Page, World, applies, read_page,
+                        set_server_support)
 from stack import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,11 @@ UNREACHABLE = {
     "opens-soon": "too_early always carries the opening time",
     "closed": "expired always carries the closing time",
 }
+# The self-service move's button and its note: shown only where codes can be mailed (SMTP and
+# MAIL_FROM set, the meeting's max_moves > 0). The world here has no mail, so none of its pages
+# may show them (a page that did would have no check and fail); tests/test_moving.py presses the
+# button in Chromium, mails the code and checks that the link moved and the old browser is refused.
+MOVING = {"self-service-move", "move-by-code"}
 ZONE_LABEL = {"": "(UTC)", "America/Sao_Paulo": "(São Paulo time)"}
 # The unavailable page's claims are checked with Redis really down (test below).
 UNAVAILABLE = {"cannot-check", "our-side", "try-again"}
@@ -103,7 +109,7 @@ def _support_contact(world, options, page, block, case):
 
 @claim("support-none")
 def _support_none(world, options, page, block, case):
-    assert not options.support and not world.service.config["SUPPORT"]
+    assert not options.support and not world.service.config.support
 
 
 @claim("send-registration-email")
@@ -277,12 +283,6 @@ def _freed_works_again(world, options, page, block, case):
     zoom_location(world.browser().post(fresh.path))
 
 
-@claim("self-service-move")
-def _self_service_move(world, options, page, block, case):
-    pytest.fail("joingate has no self-service move yet: no page may offer one "
-                "(pages._self_service_move is the hook; give this claim its check then)")
-
-
 @claim("replaced", "newer-link")
 def _newer_link(world, options, page, block, case):
     fresh = world.case(options)
@@ -345,7 +345,7 @@ def _genuine_but_gone(world, options, page, block, case):
 
 @claim("too-many", "rate-limited")
 def _rate_limited(world, options, page, block, case):
-    window = world.service.config["INVALID_TOKEN_WINDOW"]
+    window = world.service.config.invalid_token_window
     assert page.status == 429 and page.headers["Retry-After"] == str(window)
     if block.claim == "rate-limited":
         assert f"about {math.ceil(window / 60)} minute" in block.text
@@ -355,7 +355,7 @@ def _rate_limited(world, options, page, block, case):
 def _complete_link_works(world, options, page, block, case):
     fresh = world.case(options)
     browser = world.browser()
-    for _ in range(world.service.config["INVALID_TOKEN_LIMIT"] + 1):
+    for _ in range(world.service.config.invalid_token_limit + 1):
         browser.get("/j/not-a-token")
     assert browser.get("/j/not-a-token").status_code == 429
     assert browser.get(fresh.path).status_code == 200
@@ -409,10 +409,12 @@ def test_the_gate_decides_on_rejoin_and_max_devices_alone():
     """Why the checks above may be shared between combinations that differ only in contact or
     time zone: gate.lua decides on the window, max_devices and rejoin, nothing else."""
     script = (ROOT / "joingate" / "lua" / "gate.lua").read_text()
-    read = set(re.findall(r"\bm\.(\w+)", script))
-    assert read == {"start", "open_before", "duration", "close_after", "expire_at",
-                    "max_devices", "rejoin"}
-    # ... and m holds the HMGET's first seven fields only (start ... rejoin, in that order).
+    # The meeting's fields the script decides on are these seven locals, read from the HMGET's
+    # first seven fields (start ... rejoin, in that order), and no other field of it.
+    assert re.search(r"local start, open_before, duration, close_after, expire_at, max_devices, "
+                     r"rejoin =\s+tonumber\(meeting\[1\]\), tonumber\(meeting\[2\]\), "
+                     r"tonumber\(meeting\[3\]\), tonumber\(meeting\[4\]\),\s+meeting\[5\], "
+                     r"tonumber\(meeting\[6\]\), meeting\[7\]", script)
     assert {int(n) for n in re.findall(r"\bmeeting\[(\d+)\]", script)} <= set(range(1, 8))
 
 
@@ -420,7 +422,7 @@ def test_every_claim_in_the_templates_has_a_check():
     found = set()
     for template in (ROOT / "templates").glob("*.html"):
         found |= set(re.findall(r'data-claim="([a-z-]+)"', template.read_text()))
-    known = set(CHECKS) | set(ADVICE) | set(UNREACHABLE) | UNAVAILABLE
+    known = set(CHECKS) | set(ADVICE) | set(UNREACHABLE) | UNAVAILABLE | MOVING
     assert found - known == set(), f"claims without a check: {sorted(found - known)}"
     assert set(CHECKS) - found == set(), f"checks of no claim: {sorted(set(CHECKS) - found)}"
 
@@ -435,7 +437,7 @@ def test_unavailable_offers_a_get_of_the_same_link_and_used_nothing(own_redis: R
     app = make_app(own_redis.url, clock, REDIS_TIMEOUT=0.5, SUPPORT=CONTACTS[contact][0])
     world = World(app, clock)
     case = world.case(Options(contact=contact))
-    app.extensions["joingate"].config["SUPPORT"] = CONTACTS[contact][0]
+    set_server_support(app, CONTACTS[contact][0])
     browser = world.browser()
     own_redis.stop()
     try:

@@ -108,5 +108,5 @@ def test_gate_script_returns_the_meeting_fields_store_reads():
     import re
 
     script = resources.files("joingate.lua").joinpath("gate.lua").read_text()
-    call = re.search(r"redis\.call\('HMGET', KEYS\[1\],([^)]*)\)", script).group(1)
+    call = re.search(r"redis\.call\('HMGET', meeting_key,([^)]*)\)", script).group(1)
     assert tuple(re.findall(r"'(\w+)'", call)) == GATE_MEETING_FIELDS

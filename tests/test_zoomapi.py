@@ -4,6 +4,7 @@ rate limits, sync of 1,200 registrants, registration at Zoom, denial, live recon
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 import subprocess
@@ -153,7 +154,8 @@ def test_rate_limit_per_endpoint_class_waits(zservice, fake):
         waits.append(seconds)
         time.sleep(seconds)
 
-    config = {**zservice.config, "ZOOM_RATE_LIMITS": {"light": 2, "medium": 2, "heavy": 1}}
+    config = dataclasses.replace(zservice.config,
+                                 zoom_rate_limits={"light": 2, "medium": 2, "heavy": 1})
     client = ZoomClient(config, zservice.store, sleep=sleep)
     for _ in range(5):
         client.meeting(MEETING_ID)

@@ -47,7 +47,7 @@ def sync_meeting(state: AppState, zoom: ZoomClient, meeting_id: str) -> SyncResu
              "last_name": str(person.get("last_name") or ""),
              "registrant_id": str(person.get("id") or ""),
              "join_url": str(person.get("join_url") or "")},
-            state.config["ZOOM_JOIN_DOMAIN"])
+            state.config.zoom_join_domain)
         if checked is None:
             skipped.append(f"{person.get('email')!r}: {faults[0]['message']}")
         else:
