@@ -26,6 +26,7 @@ from helpers import MEETING_ID, START, Clock, NOW, make_app
 from joingate.roster import RegistrantInput
 from page_cases import (CLOSES, EMAIL, EXPECTED_STATUS, OPENS, PAGE_CASES, Options, World,
                         applies, set_server_support)
+from stack import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
