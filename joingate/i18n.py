@@ -17,15 +17,15 @@ from __future__ import annotations
 import functools
 import io
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
-from typing import Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale, UnknownLocaleError
-from babel.localedata import locale_identifiers
 from babel.dates import format_date, format_time, get_datetime_format, get_timezone_location
+from babel.localedata import locale_identifiers
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po

@@ -24,7 +24,6 @@ from werkzeug.exceptions import HTTPException
 from .config import Settings
 from .contact import contact_parts
 from .errors import StorageUnavailable
-from .errors import StorageUnavailable
 from .i18n import ENGLISH, PageLanguage, PageTime, choose_language, seconds_until
 from .i18n import install as install_gettext
 from .records import Meeting

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
-from typing import Any, Callable
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import NOW, START, Clock
 
-from helpers import START, Clock, NOW
 from joingate.roster import RegistrantInput
 
 EMAIL = "ana.lima@example.org"
@@ -136,7 +137,7 @@ class Page:
     html: str
     lang: str = ""
     title: str = ""
-    blocks: list["Block"] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
     unclaimed: list[str] = field(default_factory=list)
     meta_refresh: str = ""
     refresh_after: str = ""
@@ -144,7 +145,7 @@ class Page:
     def claims(self) -> list[str]:
         return [block.claim for block in self.blocks]
 
-    def block(self, claim: str) -> "Block":
+    def block(self, claim: str) -> Block:
         return next(block for block in self.blocks if block.claim == claim)
 
 

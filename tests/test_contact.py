@@ -4,8 +4,8 @@ mailto:, tel: or https: link, and nothing else does (no javascript:, no markup).
 from __future__ import annotations
 
 import pytest
-
 from helpers import MEETING_ID, START, path_of
+
 from joingate.contact import contact_parts
 from joingate.roster import RegistrantInput
 

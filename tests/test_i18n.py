@@ -13,12 +13,12 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
+from helpers import MEETING_ID, START, make_app, path_of
+from page_cases import PAGE_CASES, Options, World, applies, read_page
 
-from helpers import MEETING_ID, NOW, START, Clock, make_app, path_of
 from joingate.errors import ConfigError
 from joingate.i18n import BUILTIN_LANGUAGES, CATALOG_DIR, timezone_choices
 from joingate.roster import RegistrantInput
-from page_cases import PAGE_CASES, Options, World, applies, read_page
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATED = [language for language in BUILTIN_LANGUAGES if language != "en"]
@@ -294,6 +294,7 @@ def test_api_sets_language_and_timezone(app, store_url, clock):
 
 def test_zoom_sync_takes_zooms_timezone(app, store_url, clock):
     from fake_zoom_api import FakeZoom
+
     from joingate.zoom.client import ZoomClient
     from joingate.zoom.sync import sync_meeting
 

@@ -14,21 +14,36 @@ from __future__ import annotations
 import base64
 import math
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from helpers import NOW, PUBLIC_URL, START, Clock, make_app, store_for
+from page_cases import (
+    ALL_OPTIONS,
+    CLOSES,
+    CONTACTS,
+    EMAIL,
+    EXPECTED_STATUS,
+    NAME,
+    OPENS,
+    PAGE_CASES,
+    Block,
+    Case,
+    Options,
+    Page,
+    World,
+    applies,
+    read_page,
+    set_server_support,
+)
+from stack import RedisServer
+
 from joingate.times import iso_utc
 from joingate.views import link_status
-from page_cases import (ALL_OPTIONS, CLOSES, CONTACTS, EMAIL, EXPECTED_STATUS, NAME, OPENS,
-                        PAGE_CASES, Block, Case, Options, Page, World, applies, read_page,
-                        set_server_support)
-from stack import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 Check = Callable[[World, Options, Page, Block, Case], None]
