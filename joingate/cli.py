@@ -168,6 +168,11 @@ def meeting() -> None:
 @click.option("--support", default=None, help="Contact shown on every page.")
 @click.option("--auto-submit/--no-auto-submit", default=None,
               help="Submit the confirm form by script on load (default off: scanners).")
+@click.option("--language", default=None,
+              help="Language of the registrant's pages: en, pt, es, fr, de, a regional form "
+                   "(pt-BR) or an organizer catalog; '' (default) follows the browser.")
+@click.option("--timezone", "timezone_name", default=None,
+              help="IANA time zone the pages show times in, e.g. Europe/Lisbon (default UTC).")
 @click.option("--max-moves", type=click.IntRange(0, 20), default=None,
               help="Moves to a new device a registrant may make by emailed code (default 2; "
                    "0: off).")
@@ -185,7 +190,8 @@ def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
                         passcode: str | None, target: str | None, open_before: int | None,
                         close_after: int | None, max_devices: int | None, rejoin: bool | None,
                         policy: str | None, support: str | None,
-                        auto_submit: bool | None, staff: tuple[str, ...],
+                        auto_submit: bool | None, language: str | None,
+                        timezone_name: str | None, staff: tuple[str, ...],
                         keep_registrants: bool | None, allow_past: bool,
                         max_moves: int | None) -> None:
     """Add a meeting, or update it if it exists. MEETING_ID as Zoom shows it (857 4606 5433)
@@ -198,7 +204,7 @@ def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
         target=target, open_before=None if open_before is None else open_before * 60,
         close_after=None if close_after is None else close_after * 60, max_devices=max_devices,
         rejoin=rejoin, policy=policy, support=support, auto_submit=auto_submit,
-        max_moves=max_moves,
+        language=language, timezone=timezone_name, max_moves=max_moves,
         staff=list(staff) if staff else None, keep_registrants=keep_registrants)
     click.echo(f"meeting {meeting_id} {'added' if created else 'updated'}")
     _say_target(meeting_id)

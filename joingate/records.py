@@ -50,6 +50,8 @@ class Meeting:
     policy: str = "alert"          # alert | deny
     support: str = ""
     auto_submit: bool = False
+    language: str = ""             # the pages' language (a catalog's); "": the browser's
+    timezone: str = ""             # IANA zone the pages show times in; "": UTC
     max_moves: int = 2             # moves to a new device by emailed code (0: self-service off)
 
     @property
@@ -150,6 +152,8 @@ class GateResult:
     join_url: str = ""
     device_id: str = ""            # the bound device (claimed, rejoined)
     at: float = 0.0                # opening time (too_early) or closing time (expired)
+    bound_here: bool = False       # used_elsewhere: this very browser holds the link, and the
+                                   # meeting does not let a bound browser rejoin
 
 
 @dataclass(frozen=True, slots=True)
