@@ -224,7 +224,7 @@ def _sharing(spans: list[Span], grace: float) -> tuple[str, dict] | None:
     sure_together = together_seconds(sure) if len(sure) >= 2 else 0.0
     flag = "shared" if sure_together > grace else "shared_suspected"
     people = []
-    for person, own in sorted(by_person.items(), key=lambda item: min(s.start for s, _ in item[1])):
+    for own in sorted(by_person.values(), key=lambda spans: min(s.start for s, _ in spans)):
         strongest = min((s.attribution for s, _ in own),
                         key=lambda a: (STRONG, MEDIUM, WEAK).index(a.strength))
         stays = {s.stay.key: s.stay for s, _ in own}

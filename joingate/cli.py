@@ -489,7 +489,8 @@ def zoom_sync_command(meeting_id: str, allow_loopback: bool) -> None:
 @click.option("--allow-loopback", is_flag=True,
               help="Issue links on a loopback PUBLIC_URL anyway (tests on this machine).")
 @_reported
-def zoom_register_command(meeting_id: str, csv_file: io.BufferedIOBase, allow_loopback: bool) -> None:
+def zoom_register_command(meeting_id: str, csv_file: io.BufferedIOBase,
+                          allow_loopback: bool) -> None:
     """Register everyone in CSV_FILE at Zoom (auto-approved), keep Zoom's registrant_id and
     join_url, issue gate links, print the CSV with a link column. A row Zoom refuses is
     reported (with Zoom's message) and the others go on; a rerun registers nobody twice."""

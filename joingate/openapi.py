@@ -286,7 +286,8 @@ def schemas(join_domain: str, languages: Iterable[str] = BUILTIN_LANGUAGES) -> d
         "Event": {
             "type": "object", "required": ["id", "kind", "at"],
             "properties": {"id": {"type": "string"}, "kind": {"type": "string"},
-                           "at": {"type": "string", "description": "ISO 8601 UTC"}, "email": {"type": "string"},
+                           "at": {"type": "string", "description": "ISO 8601 UTC"},
+                           "email": {"type": "string"},
                            "registrant": {"type": "string"}, "ip": {"type": "string"},
                            "user_agent": {"type": "string"}, "instance": {"type": "string"},
                            "user_name": {"type": "string"}}},

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass, field
 
 
-class GateOutcome(str, enum.Enum):
+class GateOutcome(enum.StrEnum):
     """What ``gate.lua`` decided for one open (GET/HEAD) or claim (POST). The values are the
     strings the script returns (a test checks them against the script's header)."""
 

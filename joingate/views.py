@@ -54,7 +54,8 @@ def link_status(state: AppState, meeting_id: str, email: str) -> dict[str, Any]:
         "flags": flags,
         "evidence": seen.evidence if seen else [],
         "history": [{"kind": entry.kind, "at": iso_utc(entry.at), "ip": entry.ip,
-                     "user_agent": entry.user_agent} for entry in meetings.history(meeting_id, registrant.id)],
+                     "user_agent": entry.user_agent}
+                    for entry in meetings.history(meeting_id, registrant.id)],
         # The mailed link: the state of the link now valid ("" when it was never sent), and
         # the latest send whatever its version.
         "sent": send.state_for(registrant.version) if send else "",

@@ -41,7 +41,7 @@ def check_join_url(url: str, domain: str) -> str:
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
-        parts.port  # raises ValueError on a malformed port
+        _ = parts.port  # raises ValueError on a malformed port
     except ValueError:
         raise InvalidInput("join_url is not a valid URL") from None
     if parts.scheme != "https" or not on_join_domain(host, domain) or parts.username is not None:
