@@ -57,7 +57,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore
 
     client = redis_client or connect(config["REDIS_URL"], config["REDIS_TIMEOUT"])
-    store = Store(client, config["KEY_PREFIX"])
+    store = Store(client, config["KEY_PREFIX"], wait_replicas=config["REDIS_WAIT_REPLICAS"],
+                  wait_ms=config["REDIS_WAIT_MS"])
     if store.embedded:
         log.warning("REDIS_URL is memory://: state lives in this one process and is lost on exit")
     signer = Signer(config["SECRET_KEY"], config["SECRET_KEY_FALLBACKS"])

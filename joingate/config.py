@@ -39,6 +39,13 @@ def _whole(value: str) -> int:
     return number
 
 
+def _milliseconds(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be at least 1 (Redis's WAIT 0 would wait forever)")
+    return number
+
+
 def _flag(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -117,6 +124,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ALERT_SECRET", "", _text, "Key of the HMAC signature on alerts."),
     Setting("REDIS_TIMEOUT", 2.0, _seconds,
             "Seconds a Redis call may take before the request answers 503."),
+    Setting("REDIS_WAIT_REPLICAS", 0, _whole,
+            "Replicas that must hold a claim before its 303 (Redis WAIT after the claim); fewer "
+            "within REDIS_WAIT_MS: 503. 0: no wait (asynchronous replication)."),
+    Setting("REDIS_WAIT_MS", 500, _milliseconds,
+            "Milliseconds a claim waits for REDIS_WAIT_REPLICAS replicas (less than "
+            "REDIS_TIMEOUT)."),
     Setting("KEY_PREFIX", "jg", _text, "Prefix of every Redis key."),
     Setting("RETENTION_DAYS", 30, _whole,
             "Days every key of a meeting is kept after the meeting's window closes."),
@@ -164,7 +177,27 @@ def load_config(environ: Mapping[str, str] | None = None,
     for required in ("SECRET_KEY", "REDIS_URL"):
         if not config[required]:
             raise ConfigError(f"{PREFIX}{required} is not set; joingate cannot start without it")
+    _check_replica_wait(config)
     if config["SECRET_KEY"] in config["SECRET_KEY_FALLBACKS"]:
         config["SECRET_KEY_FALLBACKS"] = [
             key for key in config["SECRET_KEY_FALLBACKS"] if key != config["SECRET_KEY"]]
     return config
+
+
+def _check_replica_wait(config: Mapping[str, Any]) -> None:
+    """REDIS_WAIT_REPLICAS needs a store where WAIT follows the claim on its connection."""
+    if not config["REDIS_WAIT_REPLICAS"]:
+        return
+    name = f"{PREFIX}REDIS_WAIT_REPLICAS"
+    scheme = urlsplit(config["REDIS_URL"]).scheme
+    if scheme == "redis+cluster":
+        raise ConfigError(f"{name} cannot work on Redis Cluster (redis+cluster://): WAIT must go "
+                          "on the connection that wrote the claim, and a cluster client sends "
+                          "it to any node; set it to 0, or use a primary with replicas "
+                          "(redis+sentinel://)")
+    if scheme == "memory":
+        raise ConfigError(f"{name} needs replicas, and memory:// has none; set it to 0")
+    if config["REDIS_WAIT_MS"] >= config["REDIS_TIMEOUT"] * 1000:
+        raise ConfigError(f"{PREFIX}REDIS_WAIT_MS ({config['REDIS_WAIT_MS']}) must be shorter "
+                          f"than {PREFIX}REDIS_TIMEOUT ({config['REDIS_TIMEOUT']} s): the claim "
+                          "would time out before the replicas are counted")

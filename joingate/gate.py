@@ -4,15 +4,18 @@ to Zoom with 303."""
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Response, current_app, g, request
 
-from .errors import BadLink, StorageUnavailable
+from .errors import BadLink, NotReplicated, StorageUnavailable
 from .signing import LinkRef, link_fingerprint
-from .observability import metrics
+from .observability import log_fields, metrics
 from .pages import format_time, render_page
 from .service import Decision, Service
 
 bp = Blueprint("gate", __name__)
+log = logging.getLogger("joingate.gate")
 
 DEVICE_COOKIE = "jg_device"
 DEVICE_COOKIE_AGE = 400 * 86400  # the longest lifetime browsers allow
@@ -99,11 +102,32 @@ def claim_link(token: str) -> Response:
     response = Response(status=303, headers={"Location": decision.redirect,
                                              "Cache-Control": "no-store",
                                              "Referrer-Policy": "no-referrer"})
+    return _with_device_cookie(response, decision.device_id)
+
+
+def _with_device_cookie(response: Response, device_id: str) -> Response:
     service = _service()
-    response.set_cookie(DEVICE_COOKIE, service.signer.device_cookie(decision.device_id),
+    response.set_cookie(DEVICE_COOKIE, service.signer.device_cookie(device_id),
                         max_age=DEVICE_COOKIE_AGE, path="/j/", httponly=True, samesite="Lax",
                         secure=service.config["PUBLIC_URL"].startswith("https://"))
     return response
+
+
+@bp.errorhandler(NotReplicated)
+def claim_not_replicated(exc: NotReplicated) -> Response:
+    """REDIS_WAIT_REPLICAS: the primary bound the link, too few replicas acknowledged it in
+    time. 503 with the unavailable page, no redirect. The device cookie goes with it, so that
+    this browser's next try is the bound device again (a rejoin, or a fresh claim of the same
+    device if a failover lost the binding), never a second device refused with 409."""
+    g.outcome = "not_replicated"
+    metrics().claims.labels("not_replicated").inc()
+    log.warning("claim not replicated: %d of %d replicas acknowledged; answered 503",
+                exc.acknowledged, exc.wanted,
+                extra=log_fields(event="claim_not_replicated", link_id=g.get("link_id", ""),
+                                 acknowledged=exc.acknowledged, wanted=exc.wanted))
+    response = render_page("unavailable", 503)
+    response.headers["Retry-After"] = "2"
+    return _with_device_cookie(response, exc.device_id)
 
 
 def _page(decision: Decision) -> Response:

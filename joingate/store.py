@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Callable, Iterable, TypeVar
@@ -19,7 +20,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .errors import NotFound, StorageUnavailable
+from .errors import NotFound, NotReplicated, StorageUnavailable
 
 EVENT_STREAM_CAP = 50_000
 UPSERT_CHUNK = 500
@@ -27,26 +28,67 @@ OUTBOX_TTL = 30 * 86400
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-         redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError,
-         redis.exceptions.ClusterError)
+# Redis cannot serve now: 503 with Retry-After, never 500. By exception class (redis-py strips the
+# error code of the classes it knows), first match wins; then by the error code that starts
+# Redis's reply (also inside a script's error on Redis < 7). The reason is what /readyz and the
+# log line say.
+_UNAVAILABLE_CLASSES: tuple[tuple[type[Exception], str], ...] = (
+    (redis.exceptions.TimeoutError, "timeout"),
+    (redis.exceptions.BusyLoadingError, "loading"),     # a ConnectionError: before it
+    (redis.exceptions.ConnectionError, "down"),
+    (redis.exceptions.MasterDownError, "masterdown"),   # a ClusterError: before it
+    (redis.exceptions.ClusterError, "cluster"),
+    (redis.exceptions.TryAgainError, "cluster"),
+    (redis.exceptions.ReadOnlyError, "readonly"),
+    (redis.exceptions.OutOfMemoryError, "oom"),
+    (redis.exceptions.NoScriptError, "noscript"),       # only when reloading failed too
+)
+_UNAVAILABLE_CODES = {"BUSY": "busy", "MISCONF": "misconf", "NOREPLICAS": "noreplicas",
+                      "LOADING": "loading", "MASTERDOWN": "masterdown", "READONLY": "readonly",
+                      "OOM": "oom", "CLUSTERDOWN": "cluster", "TRYAGAIN": "cluster",
+                      "NOSCRIPT": "noscript"}
+_UNAVAILABLE_CODE_RE = re.compile(r"^(?:ERR Error running script.*?-)?([A-Z]+) ", re.S)
+UNAVAILABLE_SENTENCES = {
+    "down": "Redis did not answer",
+    "timeout": "Redis did not answer in time",
+    "loading": "Redis is loading its data set",
+    "masterdown": "this Redis replica has lost its primary",
+    "cluster": "the Redis Cluster cannot serve this key now",
+    "readonly": "Redis is a read-only replica (a demoted primary?)",
+    "oom": "Redis is out of memory (maxmemory, noeviction): writes are refused",
+    "misconf": "Redis refuses writes after a persistence error (MISCONF: disk full or unwritable?)",
+    "busy": "Redis is busy running a long script",
+    "noreplicas": "Redis refuses writes: too few replicas (min-replicas-to-write)",
+    "noscript": "Redis lost joingate's scripts and reloading them failed",
+    "replicas": "too few Redis replicas acknowledged the claim in time",
+}
+
+
+def unavailable_reason(exc: Exception) -> str | None:
+    """The reason Redis cannot serve now, or None when ``exc`` is a fault of ours (a bug)."""
+    for cls, reason in _UNAVAILABLE_CLASSES:
+        if isinstance(exc, cls):
+            return reason
+    match = _UNAVAILABLE_CODE_RE.match(str(exc))
+    return _UNAVAILABLE_CODES.get(match.group(1)) if match else None
 
 
 def translated(method: F) -> F:
-    """Turn Redis being down or slow into StorageUnavailable, a missing object into NotFound."""
+    """Turn Redis being down, slow or refusing to serve into StorageUnavailable (with its
+    reason), a missing object into NotFound. Any other Redis error is a bug and propagates."""
 
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
-        except _DOWN as exc:
-            raise StorageUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
-        except redis.exceptions.ResponseError as exc:
+        except redis.exceptions.RedisError as exc:
+            reason = unavailable_reason(exc)
+            if reason is not None:
+                raise StorageUnavailable(
+                    f"{UNAVAILABLE_SENTENCES[reason]} ({type(exc).__name__})", reason) from exc
             message = str(exc)
             if "NOMEETING" in message or "NOTFOUND" in message:
                 raise NotFound("no such meeting or registrant") from None
-            if message.startswith(("MASTERDOWN", "LOADING", "CLUSTERDOWN", "TRYAGAIN")):
-                raise StorageUnavailable(f"Redis cannot serve now: {message}") from exc
             raise
 
     return wrapper  # type: ignore[return-value]
@@ -216,9 +258,12 @@ GATE_MEETING_FIELDS = ("start", "open_before", "duration", "close_after", "expir
 class Store:
     """Domain-level reads and writes; each method is one round trip unless it says otherwise."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "jg") -> None:
+    def __init__(self, client: redis.Redis, prefix: str = "jg", wait_replicas: int = 0,
+                 wait_ms: int = 500) -> None:
         self.redis = client
         self.keys = Keys(prefix)
+        self.wait_replicas = wait_replicas   # REDIS_WAIT_REPLICAS: see gate()
+        self.wait_ms = wait_ms
         self.scripts = {name: client.register_script(_lua(name))
                         for name in ("gate", "upsert", "manage", "participant", "instance")}
 
@@ -387,17 +432,50 @@ class Store:
     @translated
     def gate(self, mode: str, meeting_id: str, rid: str, version: int, now: float,
              presented_device: str, new_device: str, ip: str, user_agent: str) -> GateResult:
-        """Run gate.lua (one round trip); see its header for what it reads and writes."""
+        """Run gate.lua (one round trip); see its header for what it reads and writes.
+
+        With ``wait_replicas`` (REDIS_WAIT_REPLICAS), a claim sends ``WAIT wait_replicas
+        wait_ms`` in the same send as the script (still one round trip): Redis answers once that
+        many replicas hold every write of this connection, the claim's included, or the time
+        is up. A claim that bound or rejoined a device with fewer acknowledgements raises
+        NotReplicated (the primary holds the binding; the browser gets no redirect). A refused
+        claim is answered as it is (its write is evidence, not a promise), and opens never
+        wait (they bind nothing)."""
         k = self.keys
-        outcome, detail, meeting, shown = self.scripts["gate"](
-            keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id),
-                  k.user_agents(meeting_id)],
-            args=[mode, version, repr(now), presented_device, new_device, ip, user_agent,
-                  EVENT_STREAM_CAP, user_agent_id(user_agent)])
+        keys = [k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id),
+                k.user_agents(meeting_id)]
+        args = [mode, version, repr(now), presented_device, new_device, ip, user_agent,
+                EVENT_STREAM_CAP, user_agent_id(user_agent)]
+        if mode == "claim" and self.wait_replicas:
+            outcome, detail, meeting, shown = self._claim_replicated(keys, args)
+        else:
+            outcome, detail, meeting, shown = self.scripts["gate"](keys=keys, args=args)
         return GateResult(outcome, detail or "",
                           {name: value for name, value in zip(GATE_MEETING_FIELDS, meeting)
                            if value is not None},
                           shown[0] if shown else "", shown[1] if len(shown) > 1 else "")
+
+    def _claim_replicated(self, keys: list[str], args: list[Any]) -> list:
+        """gate.lua then WAIT, pipelined in one send; a script Redis lost (SCRIPT FLUSH, a
+        promoted replica) is loaded once and the pair sent again."""
+        script = self.scripts["gate"]
+        for attempt in range(2):
+            with self.redis.pipeline(transaction=False) as pipe:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+                pipe.execute_command("WAIT", self.wait_replicas, self.wait_ms)
+                result, acknowledged = pipe.execute(raise_on_error=False)
+            if not (isinstance(result, redis.exceptions.NoScriptError) and attempt == 0):
+                break
+            script.sha = self.redis.script_load(script.script)
+        for answer in (result, acknowledged):
+            if isinstance(answer, Exception):
+                raise answer
+        if result[0] in ("claimed", "rejoined") and int(acknowledged) < self.wait_replicas:
+            raise NotReplicated(
+                f"{int(acknowledged)} of {self.wait_replicas} replicas acknowledged the claim "
+                f"within {self.wait_ms} ms", device_id=result[1],
+                acknowledged=int(acknowledged), wanted=self.wait_replicas)
+        return result
 
     @translated
     def manage(self, action: str, meeting_id: str, rid: str, now: float, actor: str) -> int:

@@ -33,6 +33,7 @@ log = logging.getLogger("joingate.worker")
 BACKOFF = (2, 10, 60, 300, 900)      # seconds before attempts 2..6; then the job is dropped
 ALERT_TIMEOUT = 5.0
 RECHECK = 5.0                        # seconds before a sharing check that found no overlap yet
+STORAGE_BACKOFF = (1.0, 16.0)        # first and longest wait after Redis could not serve a pass
 
 
 class ZoomActions(Protocol):
@@ -69,13 +70,19 @@ class Worker:
     def run(self, stop: threading.Event, interval: float = 0.25) -> None:
         """Work until ``stop`` is set; Redis outages are logged and waited out."""
         log.info("worker started")
+        backoff = STORAGE_BACKOFF[0]
         while not stop.is_set():
             try:
                 busy = self.tick()
+                backoff = STORAGE_BACKOFF[0]
             except StorageUnavailable as exc:
-                log.warning("worker: %s; retrying", exc)
+                # Redis down, out of memory, refusing writes: wait longer each time (up to
+                # STORAGE_BACKOFF[1] s) rather than hammer it, and say why.
+                log.warning("worker: %s; next try in %.0f s", exc, backoff,
+                            extra={"event": "worker_backoff", "reason": exc.reason})
                 busy = False
-                stop.wait(1.0)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, STORAGE_BACKOFF[1])
             except Exception:  # noqa: BLE001 - one bad event must not stop the worker
                 log.exception("worker: a pass failed; going on")
                 busy = False

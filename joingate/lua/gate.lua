@@ -67,6 +67,12 @@ if mode == 'open' then
 end
 
 if now < opens_at then return {'too_early', tostring(opens_at), meeting, shown} end
+-- The same claim again: redis-py resends a command once after a lost connection (a Redis
+-- restart, a failover), and the first send may have bound this request's fresh device id.
+-- Answer as the first send did, write nothing more (else the device would be refused: 409).
+if presented == '' and string.find(' ' .. devices .. ' ', ' ' .. ARGV[5] .. ' ', 1, true) then
+  return {'claimed', ARGV[5], meeting, shown}
+end
 if bound_here and m.rejoin ~= '0' then
   redis.call('HINCRBY', KEYS[2], 'claims', 1)
   log('rejoin')
