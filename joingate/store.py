@@ -47,7 +47,8 @@ _UNAVAILABLE_CODES = {"BUSY": "busy", "MISCONF": "misconf", "NOREPLICAS": "norep
                       "LOADING": "loading", "MASTERDOWN": "masterdown", "READONLY": "readonly",
                       "OOM": "oom", "CLUSTERDOWN": "cluster", "TRYAGAIN": "cluster",
                       "NOSCRIPT": "noscript"}
-_UNAVAILABLE_CODE_RE = re.compile(r"^(?:ERR Error running script.*?-)?([A-Z]+) ", re.S)
+_UNAVAILABLE_CODE_RE = re.compile(r"^(?:Command # \d+ \(.*?\) of pipeline caused error: )?"
+                                  r"(?:ERR Error running script.*?-)?([A-Z]+) ", re.S)
 UNAVAILABLE_SENTENCES = {
     "down": "Redis did not answer",
     "timeout": "Redis did not answer in time",
@@ -273,8 +274,13 @@ class Store:
 
     @translated
     def ping(self) -> None:
-        """Raise StorageUnavailable unless Redis answers and accepts a write."""
-        self.redis.set(f"{self.keys.prefix}:readyz", "1", ex=60)
+        """Raise StorageUnavailable unless Redis answers and accepts a write. One round trip;
+        PING first, so that a replica that lost its primary says MASTERDOWN (the cause)
+        rather than READONLY."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.ping()
+            pipe.set(f"{self.keys.prefix}:readyz", "1", ex=60)
+            pipe.execute()
 
     @translated
     def count_invalid_token(self, client: str, window: int, kind: str = "badtok") -> int:

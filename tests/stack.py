@@ -82,6 +82,8 @@ class RedisServer:
             try:
                 client.ping()
                 return
+            except redis_lib.exceptions.ResponseError:
+                return                   # it answers, with a refusal (MASTERDOWN): started
             except redis_lib.exceptions.RedisError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     raise RuntimeError("redis-server did not start")
