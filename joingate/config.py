@@ -46,6 +46,13 @@ def _milliseconds(value: str) -> int:
     return number
 
 
+def _lease(value: str) -> float:
+    number = float(value)
+    if number < 1:
+        raise ValueError("must be at least 1 second")
+    return number
+
+
 def _flag(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -122,6 +129,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ALERT_WEBHOOK_URL", "", _http_url,
             "The organizer's URL that receives each violation as signed JSON (from the worker)."),
     Setting("ALERT_SECRET", "", _text, "Key of the HMAC signature on alerts."),
+    Setting("WORKER_LEASE", 30.0, _lease,
+            "Seconds a worker holds an alert or Zoom action it delivers (renewed while it "
+            "lives); after a crash the job is delivered again once this has run out."),
     Setting("REDIS_TIMEOUT", 2.0, _seconds,
             "Seconds a Redis call may take before the request answers 503."),
     Setting("REDIS_WAIT_REPLICAS", 0, _whole,

@@ -172,6 +172,14 @@ class Keys:
         """When each outbound job is next tried: sorted set job id -> unix time."""
         return f"{self.prefix}:{{outbox}}:due"
 
+    def outbox_owners(self) -> str:
+        """Which worker holds each leased job: hash job id -> worker id."""
+        return f"{self.prefix}:{{outbox}}:owners"
+
+    def outbox_done(self) -> str:
+        """Jobs finished: sorted set job id -> unix time (never queued again)."""
+        return f"{self.prefix}:{{outbox}}:done"
+
 
 @dataclass(frozen=True)
 class GateResult:
@@ -266,7 +274,8 @@ class Store:
         self.wait_replicas = wait_replicas   # REDIS_WAIT_REPLICAS: see gate()
         self.wait_ms = wait_ms
         self.scripts = {name: client.register_script(_lua(name))
-                        for name in ("gate", "upsert", "manage", "participant", "instance")}
+                        for name in ("gate", "upsert", "manage", "participant", "instance",
+                                     "outbox")}
 
     @property
     def embedded(self) -> bool:
@@ -648,34 +657,50 @@ class Store:
         return bool(added)
 
     @translated
+    def violation(self, meeting_id: str, key: str) -> dict[str, Any] | None:
+        """The violation recorded under ``key``, or None."""
+        raw = self.redis.hget(self.keys.violations(meeting_id), key)
+        return json.loads(raw) if raw else None
+
+    @translated
     def violations(self, meeting_id: str) -> list[dict[str, Any]]:
         rows = self.redis.hvals(self.keys.violations(meeting_id))
         return sorted((json.loads(row) for row in rows), key=lambda row: row.get("at", 0))
 
-    @translated
-    def enqueue(self, job_id: str, job: dict[str, Any], at: float) -> None:
-        """Put an outbound job (alert, Zoom action) in the outbox, due at ``at``."""
-        with self.redis.pipeline() as pipe:
-            pipe.hset(self.keys.outbox(), job_id, json.dumps(job, ensure_ascii=False))
-            pipe.zadd(self.keys.outbox_due(), {job_id: at})
-            pipe.expire(self.keys.outbox(), OUTBOX_TTL)
-            pipe.expire(self.keys.outbox_due(), OUTBOX_TTL)
-            pipe.execute()
+    def _outbox(self, action: str, now: float, *args: Any) -> Any:
+        k = self.keys
+        return self.scripts["outbox"](
+            keys=[k.outbox(), k.outbox_due(), k.outbox_owners(), k.outbox_done()],
+            args=[action, repr(now), OUTBOX_TTL, *args])
 
     @translated
-    def due_jobs(self, now: float, limit: int) -> list[tuple[str, dict[str, Any]]]:
-        ids = self.redis.zrangebyscore(self.keys.outbox_due(), "-inf", now, start=0, num=limit)
-        if not ids:
-            return []
-        bodies = self.redis.hmget(self.keys.outbox(), ids)
-        return [(job_id, json.loads(body)) for job_id, body in zip(ids, bodies) if body]
+    def enqueue(self, job_id: str, job: dict[str, Any], at: float, now: float,
+                replace: bool = False) -> bool:
+        """Queue an outbound job (alert, Zoom action), due at ``at``. A job id is taken once:
+        False (nothing changes) when the job was finished already, or is queued and
+        ``replace`` (a retry, which also gives up the lease) is False."""
+        return bool(self._outbox("enqueue", now, job_id, json.dumps(job, ensure_ascii=False),
+                                 repr(at), int(replace)))
 
     @translated
-    def finish_job(self, job_id: str) -> None:
-        with self.redis.pipeline() as pipe:
-            pipe.zrem(self.keys.outbox_due(), job_id)
-            pipe.hdel(self.keys.outbox(), job_id)
-            pipe.execute()
+    def lease_jobs(self, worker: str, now: float, limit: int,
+                   lease: float) -> list[tuple[str, dict[str, Any]]]:
+        """Up to ``limit`` due jobs, now held by ``worker`` until ``now + lease``: no other
+        worker gets them unless the lease runs out (the worker died or stopped renewing)."""
+        flat = self._outbox("lease", now, worker, limit, lease)
+        return [(flat[i], json.loads(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    @translated
+    def renew_leases(self, worker: str, job_ids: Iterable[str], now: float,
+                     lease: float) -> int:
+        """Extend to ``now + lease`` the leases ``worker`` still holds among ``job_ids``."""
+        job_ids = list(job_ids)
+        return int(self._outbox("renew", now, worker, lease, *job_ids)) if job_ids else 0
+
+    @translated
+    def finish_job(self, job_id: str, now: float) -> None:
+        """The job is done: remove it, and refuse to queue it again for OUTBOX_TTL."""
+        self._outbox("finish", now, job_id)
 
 
 def _lua(name: str) -> str:

@@ -5,9 +5,17 @@ unmatched join) is appended to the meeting's event stream *by the same Lua scrip
 it, in the request's single round trip; rq jobs cannot be enqueued from inside a Lua script, so
 the stream is the queue. The worker keeps its place in each stream (a cursor key), takes the
 sharing checks whose grace has run out from a sorted set, records each violation once, and puts
-outbound work (alerts, Zoom actions) in an outbox (a hash plus a sorted set of due times) that it
-delivers with retries and back-off. Several workers may run: a violation is recorded with HSETNX,
-so it is alerted once; a job may be delivered twice at worst (receivers dedupe on ``id``).
+outbound work (alerts, Zoom actions) in an outbox (``lua/outbox.lua``) that it delivers with
+retries and back-off.
+
+Several workers may run, and any may be killed at any moment:
+- a violation is recorded once (HSETNX); whoever finds it recorded queues its jobs again, and the
+  outbox takes a job id once (never again once finished), so a worker killed between recording
+  and queueing loses nothing and two workers queue nothing twice;
+- a job is delivered under a lease (one worker at a time, renewed while the worker lives): two
+  workers never act on one job at once; a killed worker's jobs are due again when the lease
+  (``WORKER_LEASE``) runs out, so every job is delivered at least once. An alert delivered just
+  before the kill is delivered again with the same body and the same ``Idempotency-Key``.
 """
 
 from __future__ import annotations
@@ -18,12 +26,14 @@ import json
 import logging
 import threading
 import time
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 import requests
 
-from .alert_signing import ALERT_SIGNATURE_HEADER, ALERT_TIMESTAMP_HEADER, alert_signature
+from .alert_signing import (ALERT_ID_HEADER, ALERT_SIGNATURE_HEADER, ALERT_TIMESTAMP_HEADER,
+                            IDEMPOTENCY_HEADER, alert_signature)
 from .errors import JoingateError, StorageUnavailable
 from .service import Service
 from .store import event_time
@@ -64,6 +74,9 @@ class Worker:
         self.pool = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="joingate-send")
         self.in_flight: dict[str, Future] = {}
         self.lock = threading.Lock()
+        self.id = uuid.uuid4().hex[:16]                # whose lease a job is under
+        self.lease = float(service.config["WORKER_LEASE"])
+        self.renewed_at = 0.0
 
     # The loop
 
@@ -151,55 +164,78 @@ class Worker:
                                  "name": registrant.get("name", ""),
                                  "display_name": registrant.get("display", "")} if rid else None,
                   "evidence": evidence}
-        if not self.store.add_violation(meeting_id, key, record):
-            return
-        log.warning("violation %s in meeting %s (%s)", kind, meeting_id, record["id"],
-                    extra={"event": "violation", "kind": kind, "meeting": meeting_id})
-        if self.metrics is not None:
-            self.metrics.violations.labels(kind).inc()
+        if self.store.add_violation(meeting_id, key, record):
+            log.warning("violation %s in meeting %s (%s)", kind, meeting_id, record["id"],
+                        extra={"event": "violation", "kind": kind, "meeting": meeting_id})
+            if self.metrics is not None:
+                self.metrics.violations.labels(kind).inc()
+        else:
+            # Recorded before: by another worker just now, or by one killed before it queued
+            # the jobs. Queue them (again) from the stored record; the outbox takes each job
+            # id once, so nothing goes out twice.
+            record = self.store.violation(meeting_id, key) or record
         if self.service.config["ALERT_WEBHOOK_URL"]:
             self.store.enqueue(f"alert:{record['id']}", {"kind": "alert", "body": record,
-                                                         "attempts": 0}, now)
+                                                         "attempts": 0}, now, now)
         if kind == "shared" and record["policy"] == "deny" and rid:
-            self.service.manage_registrant("revoke", meeting_id, rid, actor="worker")
+            if registrant.get("revoked") != "1":
+                self.service.manage_registrant("revoke", meeting_id, rid, actor="worker")
             self.store.enqueue(f"deny:{record['id']}", {
                 "kind": "zoom_deny", "meeting": meeting_id, "attempts": 0,
                 "zoom_registrant_id": registrant.get("zid", ""),
-                "email": registrant.get("email", "")}, now)
+                "email": registrant.get("email", "")}, now, now)
 
     # Delivery
 
     def send_due(self) -> bool:
+        """Renew the leases of the jobs in flight, then lease the due ones and send them."""
+        now = self.service.clock()
         with self.lock:
             done = [job_id for job_id, future in self.in_flight.items() if future.done()]
             for job_id in done:
                 del self.in_flight[job_id]
-        jobs = [(job_id, job) for job_id, job in self.store.due_jobs(self.service.clock(), 20)
-                if job_id not in self.in_flight]
+            flying = list(self.in_flight)
+        if flying and now - self.renewed_at >= self.lease / 3:
+            self.store.renew_leases(self.id, flying, now, self.lease)
+            self.renewed_at = now
+        room = 20 - len(flying)
+        jobs = self.store.lease_jobs(self.id, now, room, self.lease) if room > 0 else []
         for job_id, job in jobs:
             with self.lock:
                 self.in_flight[job_id] = self.pool.submit(self._attempt, job_id, job)
         return bool(jobs)
 
     def _attempt(self, job_id: str, job: dict[str, Any]) -> None:
+        """Deliver one leased job; finish it, or queue its retry (which gives up the lease)."""
         try:
             if job["kind"] == "alert":
                 self.send_alert(job["body"])
             elif job["kind"] == "zoom_deny":
                 self.zoom.deny_registrant(job["meeting"], job["zoom_registrant_id"], job["email"])
-            self.store.finish_job(job_id)
         except ZoomNotConfigured as exc:
             log.warning("%s: %s", job_id, exc)
-            self.store.finish_job(job_id)
         except Exception as exc:  # noqa: BLE001 - best effort: any failure is retried, logged
             attempts = job.get("attempts", 0) + 1
-            if attempts > len(BACKOFF):
-                log.error("%s failed %d times, dropped: %s", job_id, attempts, exc)
-                self.store.finish_job(job_id)
+            if attempts <= len(BACKOFF):
+                log.warning("%s failed (attempt %d): %s", job_id, attempts, exc)
+                now = self.service.clock()
+                self._outbox(job_id, "retry", lambda: self.store.enqueue(
+                    job_id, {**job, "attempts": attempts}, now + BACKOFF[attempts - 1], now,
+                    replace=True))
                 return
-            log.warning("%s failed (attempt %d): %s", job_id, attempts, exc)
-            self.store.enqueue(job_id, {**job, "attempts": attempts},
-                               self.service.clock() + BACKOFF[attempts - 1])
+            log.error("%s failed %d times, dropped: %s", job_id, attempts, exc)
+        self._outbox(job_id, "finish",
+                     lambda: self.store.finish_job(job_id, self.service.clock()))
+
+    def _outbox(self, job_id: str, what: str, change: Any) -> None:
+        """Apply ``change`` to the outbox; if Redis cannot take it, the lease runs out and the
+        job is sent again (at least once, same Idempotency-Key): say so."""
+        try:
+            change()
+        except StorageUnavailable as exc:
+            log.warning("%s: could not %s it (%s); it goes out again when its lease ends",
+                        job_id, what, exc, extra={"event": "outbox_unavailable",
+                                                  "reason": exc.reason})
 
     def send_alert(self, record: dict[str, Any]) -> None:
         """POST the violation to ALERT_WEBHOOK_URL, signed; raises unless a 2xx comes back."""
@@ -207,7 +243,8 @@ class Worker:
         body = json.dumps({"type": "violation", **record}, ensure_ascii=False).encode()
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", ALERT_TIMESTAMP_HEADER: timestamp,
-                   "User-Agent": "joingate-worker"}
+                   "User-Agent": "joingate-worker", ALERT_ID_HEADER: record["id"],
+                   IDEMPOTENCY_HEADER: record["id"]}
         if config["ALERT_SECRET"]:
             headers[ALERT_SIGNATURE_HEADER] = alert_signature(config["ALERT_SECRET"], timestamp, body)
         response = self.session.post(config["ALERT_WEBHOOK_URL"], data=body, headers=headers,
