@@ -5,10 +5,12 @@ Every process is started here and ended here, by its own handle."""
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,13 +98,80 @@ class RedisServer:
         self.process = None
 
 
-def replica_of(directory: Path, primary: RedisServer) -> RedisServer:
-    """A started redis-server replicating ``primary`` (already in sync when this returns)."""
+class LaggyLink:
+    """A TCP link on loopback in front of a Redis primary for one replica's replication stream:
+    what the primary sends reaches the replica ``lag`` seconds later (a distant or congested
+    network); what the replica sends (acknowledgements) passes at once. When the primary's
+    side closes (it died), what is still on the way is dropped: it never left that machine."""
+
+    def __init__(self, target_port: int, lag: float) -> None:
+        self.target, self.lag = target_port, lag
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                replica, _ = self.listener.accept()
+            except OSError:
+                continue
+            try:
+                primary = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                replica.close()                     # the primary is down: so is the link
+                continue
+            late: queue.Queue = queue.Queue()
+            threading.Thread(target=self._read_primary, args=(primary, replica, late),
+                             daemon=True).start()
+            threading.Thread(target=self._deliver, args=(replica, late), daemon=True).start()
+            threading.Thread(target=self._pass, args=(replica, primary), daemon=True).start()
+
+    def _read_primary(self, primary: socket.socket, replica: socket.socket,
+                      late: queue.Queue) -> None:
+        try:
+            while data := primary.recv(65536):
+                late.put((time.monotonic() + self.lag, data))
+        except OSError:
+            pass
+        late.put(None)                              # the primary is gone: drop what is left
+
+    def _deliver(self, replica: socket.socket, late: queue.Queue) -> None:
+        try:
+            while (item := late.get()) is not None:
+                due, data = item
+                time.sleep(max(0.0, due - time.monotonic()))
+                if any(entry is None for entry in list(late.queue)):
+                    break                           # the primary died while this was on the way
+                replica.sendall(data)
+        except OSError:
+            pass
+        finally:
+            replica.close()
+
+    def _pass(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            sink.close()
+
+    def close(self) -> None:
+        self.closed = True
+        self.listener.close()
+
+
+def replica_of(directory: Path, primary: RedisServer, via_port: int | None = None) -> RedisServer:
+    """A started redis-server replicating ``primary`` (already in sync when this returns),
+    directly or through a link listening on ``via_port``."""
     directory.mkdir(parents=True, exist_ok=True)
     # Redis 7 waits 5 s for more replicas before a full sync by default.
     redis_lib.Redis(port=primary.port).config_set("repl-diskless-sync-delay", 0)
     replica = RedisServer(directory, extra=(
-        "--appendonly", "no", "--replicaof", "127.0.0.1", str(primary.port),
+        "--appendonly", "no", "--replicaof", "127.0.0.1", str(via_port or primary.port),
         "--repl-diskless-sync-delay", "0"))
     replica.start()
     wait_for_replicas(primary.port, 1, at_least=True)
@@ -167,15 +236,19 @@ class Sentinel:
 class SentinelGroup:
     """A Redis primary, ``replicas`` replicas and three sentinels (quorum 2) on loopback. Failure
     detection is short (``down_after_ms``), so that a failover takes seconds. ``url`` is
-    joingate's ``redis+sentinel://`` URL for the group."""
+    joingate's ``redis+sentinel://`` URL for the group. With ``lag``, each replica replicates
+    through a LaggyLink (the sentinels would point a replica replicating from another address
+    back at the primary after ``failover_timeout_ms``, so that is long then)."""
 
     directory: Path
     replicas: int = 2
     service: str = "jgprimary"
     down_after_ms: int = 1000
     failover_timeout_ms: int = 4000
+    lag: float = 0.0
     servers: list[RedisServer] = field(default_factory=list)
     sentinels: list[Sentinel] = field(default_factory=list)
+    links: list[LaggyLink] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -189,12 +262,17 @@ class SentinelGroup:
         primary.start()
         self.servers.append(primary)
         for n in range(self.replicas):
-            self.servers.append(replica_of(self.directory / f"r{n + 1}", primary))
+            via = None
+            if self.lag:
+                self.links.append(LaggyLink(primary.port, self.lag))
+                via = self.links[-1].port
+            self.servers.append(replica_of(self.directory / f"r{n + 1}", primary, via))
         wait_for_replicas(primary.port, self.replicas)
         for n in range(3):
             sentinel = Sentinel(self.directory / f"s{n}", primary.port, self.service,
                                 down_after_ms=self.down_after_ms,
-                                failover_timeout_ms=self.failover_timeout_ms)
+                                failover_timeout_ms=max(self.failover_timeout_ms, 120_000)
+                                if self.lag else self.failover_timeout_ms)
             sentinel.start()
             self.sentinels.append(sentinel)
         self.wait_until_watched()
@@ -253,6 +331,8 @@ class SentinelGroup:
             sentinel.stop()
         for server in self.servers:
             server.stop()
+        for link in self.links:
+            link.close()
 
 
 @dataclass
