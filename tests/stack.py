@@ -88,6 +88,7 @@ class RedisServer:
                 return                   # it answers, with a refusal (MASTERDOWN): started
             except redis_lib.exceptions.RedisError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop(kill=True)
                     raise RuntimeError("redis-server did not start")
                 time.sleep(0.05)
 
@@ -256,6 +257,13 @@ class SentinelGroup:
                 + f"/{self.service}/0")
 
     def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()                  # whatever did start
+            raise
+
+    def _start(self) -> None:
         primary = RedisServer(self.directory / "r0", extra=(
             "--appendonly", "no", "--repl-diskless-sync-delay", "0"))
         primary.directory.mkdir(parents=True)

@@ -37,7 +37,11 @@ class Pair:
 def pair(tmp_path) -> Iterator[Pair]:
     (tmp_path / "primary").mkdir()
     primary = started(RedisServer(tmp_path / "primary"))
-    replica = replica_of(tmp_path / "replica", primary)
+    try:
+        replica = replica_of(tmp_path / "replica", primary)
+    except BaseException:
+        primary.stop()
+        raise
     pair = Pair(primary, replica)
     yield pair
     if replica.process is not None:
