@@ -175,7 +175,11 @@ def replica_of(directory: Path, primary: RedisServer, via_port: int | None = Non
         "--appendonly", "no", "--replicaof", "127.0.0.1", str(via_port or primary.port),
         "--repl-diskless-sync-delay", "0"))
     replica.start()
-    wait_for_replicas(primary.port, 1, at_least=True)
+    try:
+        wait_for_replicas(primary.port, 1, at_least=True)
+    except BaseException:
+        replica.stop()
+        raise
     return replica
 
 
