@@ -94,18 +94,22 @@ def failover_run(directory: Path, clock, wait_replicas: int) -> Outcome:
         stop_load = threading.Event()
 
         def claim(n: int, session: requests.Session, sent: float) -> int:
-            """POST link ``n`` from ``session``; record the answer; returns its status."""
-            response = session.post(base + path_of(links[n]), allow_redirects=False,
-                                    timeout=30)
+            """POST link ``n`` from ``session``; record the answer (0: none, the connection
+            failed); returns its status."""
+            try:
+                status = session.post(base + path_of(links[n]), allow_redirects=False,
+                                      timeout=30).status_code
+            except requests.RequestException:
+                status = 0
             with outcome.lock:
-                outcome.statuses[response.status_code] += 1
-                if response.status_code == 303:
+                outcome.statuses[status] += 1
+                if status == 303:
                     device = device_of(service, session)
                     if outcome.acknowledged.setdefault(n, device) != device:
                         outcome.double.add(n)
                     if outcome.killed_at and sent > outcome.killed_at and not outcome.back_at:
                         outcome.back_at = time.time()
-            return response.status_code
+            return status
 
         # gunicorn listens before its workers have imported the app: wait for them.
         assert requests.get(base + "/readyz", timeout=60).status_code == 200
