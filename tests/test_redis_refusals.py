@@ -290,8 +290,8 @@ def test_flushed_scripts_are_reloaded_noscript(app, clock, service):
      "readonly"),
     (redis_lib.exceptions.NoScriptError("No matching script."), "noscript"),
     (redis_lib.exceptions.TimeoutError("Timeout reading from socket"), "timeout"),
-], ids=["busy", "misconf-aof", "noreplicas", "busy-in-a-pipeline", "oom-in-a-redis-6-script", "oom", "readonly",
-        "noscript", "timeout"])
+], ids=["busy", "misconf-aof", "noreplicas", "busy-in-a-pipeline", "oom-in-a-redis-6-script",
+        "oom", "readonly", "noscript", "timeout"])
 def test_each_refusal_is_translated_to_storage_unavailable(error, reason):
     """The forms real servers produce above, plus those this Redis cannot be made to send (an
     AOF write error, min-replicas-to-write, Redis 6's script errors)."""
