@@ -284,11 +284,12 @@ class Store:
     @translated
     def ping(self) -> None:
         """Raise StorageUnavailable unless Redis answers and accepts a write. One round trip;
-        PING first, so that a replica that lost its primary says MASTERDOWN (the cause)
-        rather than READONLY."""
+        a read first, so that a replica that lost its primary says MASTERDOWN (the cause)
+        rather than READONLY (one key: a Redis Cluster pipeline cannot carry PING)."""
+        key = f"{self.keys.prefix}:readyz"
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.ping()
-            pipe.set(f"{self.keys.prefix}:readyz", "1", ex=60)
+            pipe.get(key)
+            pipe.set(key, "1", ex=60)
             pipe.execute()
 
     @translated

@@ -21,7 +21,7 @@ import redis as redis_lib
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from conftest import MEETING_ID, make_app, path_of, started
+from conftest import MEETING_ID, make_app, path_of, started, store_for
 from joingate.errors import StorageUnavailable
 from joingate.roster import RegistrantInput
 from joingate.store import translated, unavailable_reason
@@ -346,3 +346,12 @@ def test_the_worker_backs_off_and_logs_while_redis_is_out_of_memory(own_redis, c
         direct.config_set("maxmemory", 0)
         stop.set()
         worker.join(20)
+
+
+def test_readyz_answers_on_each_kind_of_store(request, clock):
+    """The readiness probe's one round trip works on the embedded store, one Redis and a
+    Redis Cluster (whose pipelines refuse keyless commands)."""
+    for kind in ("memory", "redis", "cluster"):
+        app = make_app(store_for(request, kind), clock)
+        answer = app.test_client().get("/readyz")
+        assert (answer.status_code, answer.get_json()) == (200, {"status": "ready"}), kind
