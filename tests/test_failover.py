@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import MEETING_ID, make_app, path_of, started
+from helpers import MEETING_ID, make_app, path_of, started
 from joingate.roster import RegistrantInput
 from stack import SentinelGroup, gunicorn_env, start_gunicorn, stop
 
@@ -79,9 +79,9 @@ def failover_run(directory: Path, clock, wait_replicas: int) -> Outcome:
     try:
         clock.now = time.time()
         service = make_app(group.url, clock).extensions["joingate"]
-        service.add_meeting(MEETING_ID, topic="Failover", start=datetime.now(timezone.utc),
+        service.meetings.add(MEETING_ID, topic="Failover", start=datetime.now(timezone.utc),
                             duration=60)
-        links = service.issue_links(MEETING_ID, [RegistrantInput(f"f{n}@example.org", f"F {n}")
+        links = service.meetings.issue_links(MEETING_ID, [RegistrantInput(f"f{n}@example.org", f"F {n}")
                                                  for n in range(LINKS)])
         gunicorn, port = start_gunicorn(
             # Plain http: the device cookie is then not Secure, and requests sends it back

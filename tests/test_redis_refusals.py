@@ -21,7 +21,7 @@ import redis as redis_lib
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from conftest import MEETING_ID, make_app, path_of, started, store_for
+from helpers import MEETING_ID, make_app, path_of, started, store_for
 from joingate.errors import StorageUnavailable
 from joingate.roster import RegistrantInput
 from joingate.store import translated, unavailable_reason
@@ -37,9 +37,9 @@ def open_meeting(url: str, clock, **config):
     clock.now = datetime.now(timezone.utc).timestamp()
     app = make_app(url, clock, ADMIN_TOKEN=ADMIN, **config)
     service = app.extensions["joingate"]
-    service.add_meeting(MEETING_ID, topic="Refusals", start=datetime.now(timezone.utc),
+    service.meetings.add(MEETING_ID, topic="Refusals", start=datetime.now(timezone.utc),
                         duration=60)
-    links = service.issue_links(MEETING_ID, [RegistrantInput(f"x{n}@example.org", f"X {n}")
+    links = service.meetings.issue_links(MEETING_ID, [RegistrantInput(f"x{n}@example.org", f"X {n}")
                                              for n in range(2)])
     return app, links
 
@@ -256,9 +256,9 @@ def test_flushed_scripts_are_reloaded_noscript(app, clock, service):
     """SCRIPT FLUSH (or a Redis restarted without them) between calls: every script is loaded
     again by the call that finds it missing. On fakeredis and on a real redis-server."""
     clock.now = datetime.now(timezone.utc).timestamp()
-    service.add_meeting(MEETING_ID, topic="Flush", start=datetime.now(timezone.utc),
+    service.meetings.add(MEETING_ID, topic="Flush", start=datetime.now(timezone.utc),
                         duration=60)
-    links = service.issue_links(MEETING_ID, [RegistrantInput("f@example.org", "F")])
+    links = service.meetings.issue_links(MEETING_ID, [RegistrantInput("f@example.org", "F")])
     client = app.test_client()
     service.store.redis.script_flush()
     assert client.get(path_of(links[0])).status_code == 200
@@ -269,7 +269,7 @@ def test_flushed_scripts_are_reloaded_noscript(app, clock, service):
                                       at="2026-12-01T18:01:00Z"), int(clock()))
     assert client.post("/webhooks/zoom", data=raw, headers=headers).status_code == 200
     service.store.redis.script_flush()
-    added = service.issue_links(MEETING_ID, [RegistrantInput("g@example.org", "G")])
+    added = service.meetings.issue_links(MEETING_ID, [RegistrantInput("g@example.org", "G")])
     assert added[0].created
 
 

@@ -12,9 +12,10 @@ from typing import Iterator
 import pytest
 import redis as redis_lib
 
-from conftest import MEETING_ID, make_app, path_of, started
+from helpers import MEETING_ID, make_app, path_of, started
 from joingate.config import load_config
 from joingate.errors import ConfigError
+from joingate.records import GateOutcome
 from joingate.roster import RegistrantInput
 from stack import RedisServer, replica_of, wait_for_replicas
 
@@ -56,9 +57,9 @@ def waiting(pair, clock):
     clock.now = datetime.now(timezone.utc).timestamp()
     app = make_app(pair.primary.url, clock, REDIS_WAIT_REPLICAS=1, REDIS_WAIT_MS=WAIT_MS)
     service = app.extensions["joingate"]
-    service.add_meeting(MEETING_ID, topic="Replicated", start=datetime.now(timezone.utc),
+    service.meetings.add(MEETING_ID, topic="Replicated", start=datetime.now(timezone.utc),
                         duration=60)
-    links = service.issue_links(MEETING_ID, [RegistrantInput(f"r{n}@example.org", f"R {n}")
+    links = service.meetings.issue_links(MEETING_ID, [RegistrantInput(f"r{n}@example.org", f"R {n}")
                                              for n in range(3)])
     wait_for_replicas(pair.primary.port, 1)
     return app, links
@@ -150,12 +151,13 @@ def test_a_resent_claim_is_answered_as_the_first_and_binds_once(service, link, m
     store = service.store
     answers = [store.gate("claim", meeting, link.registrant_id, link.version, service.clock(),
                           "", "d" * 24, "203.0.113.7", "UA") for _ in range(2)]
-    assert [(a.outcome, a.detail) for a in answers] == [("claimed", "d" * 24)] * 2
-    fields = store.registrant(meeting, link.registrant_id)
-    assert fields["devices"] == "d" * 24 and fields["claims"] == "1"
+    assert [(a.outcome, a.device_id) for a in answers] == [(GateOutcome.CLAIMED, "d" * 24)] * 2
+    registrant = store.registrant(meeting, link.registrant_id)
+    assert registrant is not None
+    assert registrant.devices == ("d" * 24,) and registrant.claims == 1
     other = store.gate("claim", meeting, link.registrant_id, link.version, service.clock(),
                        "", "e" * 24, "203.0.113.8", "UA")
-    assert other.outcome == "used_elsewhere"
+    assert other.outcome is GateOutcome.USED_ELSEWHERE
 
 
 BASE = {"JOINGATE_SECRET_KEY": "k" * 40, "JOINGATE_REDIS_URL": "redis://127.0.0.1:6379/0"}
