@@ -165,8 +165,8 @@ def failover_run(directory: Path, clock, wait_replicas: int) -> Outcome:
         # What the new primary holds, read through the sentinels as the app does.
         reader = make_app(group.url, clock).extensions["joingate"]
         for n, device in sorted(outcome.acknowledged.items()):
-            fields = reader.store.registrant(MEETING_ID, links[n].registrant_id)
-            bound = fields.get("devices", "").split()
+            registrant = reader.store.registrant(MEETING_ID, links[n].registrant_id)
+            bound = registrant.devices if registrant is not None else ()
             if device not in bound:
                 outcome.lost.append(n)
             if len(bound) > 1:
