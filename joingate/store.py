@@ -667,7 +667,8 @@ class Store:
         is up. A claim that bound or rejoined a device with fewer acknowledgements raises
         NotReplicated (the primary holds the binding; the browser gets no redirect). A refused
         claim is answered as it is (its write is evidence, not a promise), and opens never
-        wait (they bind nothing). ``mode`` is open (GET/HEAD: records the open, binds nothing) or claim (POST)."""
+        wait (they bind nothing). ``mode`` is open (GET/HEAD: records the open, binds nothing)
+        or claim (POST)."""
         k = self.keys
         keys = [k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id),
                 k.user_agents(meeting_id)]

@@ -21,15 +21,15 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
-
 from helpers import MEETING_ID, make_app, path_of, started
-from joingate.roster import RegistrantInput
 from stack import SentinelGroup, gunicorn_env, start_gunicorn, stop
+
+from joingate.roster import RegistrantInput
 
 RUNS = int(os.environ.get("JOINGATE_FAILOVER_RUNS", "1"))
 LINKS = 3000
@@ -79,10 +79,10 @@ def failover_run(directory: Path, clock, wait_replicas: int) -> Outcome:
     try:
         clock.now = time.time()
         service = make_app(group.url, clock).extensions["joingate"]
-        service.meetings.add(MEETING_ID, topic="Failover", start=datetime.now(timezone.utc),
-                            duration=60)
-        links = service.meetings.issue_links(MEETING_ID, [RegistrantInput(f"f{n}@example.org", f"F {n}")
-                                                 for n in range(LINKS)])
+        service.meetings.add(MEETING_ID, topic="Failover", start=datetime.now(UTC),
+                             duration=60)
+        links = service.meetings.issue_links(MEETING_ID, [
+            RegistrantInput(f"f{n}@example.org", f"F {n}") for n in range(LINKS)])
         gunicorn, port = start_gunicorn(
             # Plain http: the device cookie is then not Secure, and requests sends it back
             # over http to 127.0.0.1 as a browser would over https.

@@ -12,35 +12,35 @@ import subprocess
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 import redis as redis_lib
+from helpers import MEETING_ID, make_app, path_of, started, store_for
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from stack import RedisServer, free_port, replica_of, wait_for_port
+from webhook_events import participant, signed
 
-from helpers import MEETING_ID, make_app, path_of, started, store_for
 from joingate.errors import StorageUnavailable
 from joingate.roster import RegistrantInput
 from joingate.store import translated, unavailable_reason
 from joingate.worker import Worker
-from stack import RedisServer, free_port, replica_of, wait_for_port
-from webhook_events import participant, signed
 
 ADMIN = "refusals-admin-token"
 
 
 def open_meeting(url: str, clock, **config):
     """An app on ``url`` with the API on, a meeting open now and two links."""
-    clock.now = datetime.now(timezone.utc).timestamp()
+    clock.now = datetime.now(UTC).timestamp()
     app = make_app(url, clock, ADMIN_TOKEN=ADMIN, **config)
     service = app.extensions["joingate"]
-    service.meetings.add(MEETING_ID, topic="Refusals", start=datetime.now(timezone.utc),
-                        duration=60)
-    links = service.meetings.issue_links(MEETING_ID, [RegistrantInput(f"x{n}@example.org", f"X {n}")
-                                             for n in range(2)])
+    service.meetings.add(MEETING_ID, topic="Refusals", start=datetime.now(UTC),
+                         duration=60)
+    links = service.meetings.issue_links(MEETING_ID, [
+        RegistrantInput(f"x{n}@example.org", f"X {n}") for n in range(2)])
     return app, links
 
 
@@ -255,9 +255,9 @@ def test_a_data_set_still_loading(tmp_path, clock):
 def test_flushed_scripts_are_reloaded_noscript(app, clock, service):
     """SCRIPT FLUSH (or a Redis restarted without them) between calls: every script is loaded
     again by the call that finds it missing. On fakeredis and on a real redis-server."""
-    clock.now = datetime.now(timezone.utc).timestamp()
-    service.meetings.add(MEETING_ID, topic="Flush", start=datetime.now(timezone.utc),
-                        duration=60)
+    clock.now = datetime.now(UTC).timestamp()
+    service.meetings.add(MEETING_ID, topic="Flush", start=datetime.now(UTC),
+                         duration=60)
     links = service.meetings.issue_links(MEETING_ID, [RegistrantInput("f@example.org", "F")])
     client = app.test_client()
     service.store.redis.script_flush()

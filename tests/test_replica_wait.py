@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import os
 import signal
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import redis as redis_lib
-
 from helpers import MEETING_ID, make_app, path_of, started
+from stack import RedisServer, replica_of, wait_for_replicas
+
 from joingate.config import load_config
 from joingate.errors import ConfigError
 from joingate.records import GateOutcome
 from joingate.roster import RegistrantInput
-from stack import RedisServer, replica_of, wait_for_replicas
 
 WAIT_MS = 300
 
@@ -54,13 +54,13 @@ def pair(tmp_path) -> Iterator[Pair]:
 @pytest.fixture
 def waiting(pair, clock):
     """An app that waits for 1 replica, a meeting open now, three links."""
-    clock.now = datetime.now(timezone.utc).timestamp()
+    clock.now = datetime.now(UTC).timestamp()
     app = make_app(pair.primary.url, clock, REDIS_WAIT_REPLICAS=1, REDIS_WAIT_MS=WAIT_MS)
     service = app.extensions["joingate"]
-    service.meetings.add(MEETING_ID, topic="Replicated", start=datetime.now(timezone.utc),
-                        duration=60)
-    links = service.meetings.issue_links(MEETING_ID, [RegistrantInput(f"r{n}@example.org", f"R {n}")
-                                             for n in range(3)])
+    service.meetings.add(MEETING_ID, topic="Replicated", start=datetime.now(UTC),
+                         duration=60)
+    links = service.meetings.issue_links(MEETING_ID, [
+        RegistrantInput(f"r{n}@example.org", f"R {n}") for n in range(3)])
     wait_for_replicas(pair.primary.port, 1)
     return app, links
 

@@ -12,19 +12,19 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis as redis_lib
-
 from alert_receiver import Receiver
-from helpers import MEETING_ID, make_app, path_of
 from fake_zoom_api import FakeZoom
-from joingate.roster import RegistrantInput
-from joingate.worker import Worker
+from helpers import MEETING_ID, make_app, path_of
 from stack import ROOT, gunicorn_env, stop
 from webhook_events import participant, signed
+
+from joingate.roster import RegistrantInput
+from joingate.worker import Worker
 
 ALERT_SECRET = "alert-secret"
 LEASE = 2
@@ -52,11 +52,11 @@ def shared_registrations(url: str, clock, count: int) -> list[str]:
     clock.now = time.time()
     app = make_app(url, clock, SHARED_GRACE=0)
     service = app.extensions["joingate"]
-    service.meetings.add(MEETING_ID, topic="Faults", start=datetime.now(timezone.utc),
-                        duration=60, policy="deny")
+    service.meetings.add(MEETING_ID, topic="Faults", start=datetime.now(UTC),
+                         duration=60, policy="deny")
     zids = [f"zr{n:04d}AAAAAAAAAAAAAAAAA" for n in range(count)]
-    service.meetings.issue_links(MEETING_ID, [RegistrantInput(f"s{n}@example.org", f"Sharer {n}", zid)
-                                     for n, zid in enumerate(zids)])
+    service.meetings.issue_links(MEETING_ID, [
+        RegistrantInput(f"s{n}@example.org", f"Sharer {n}", zid) for n, zid in enumerate(zids)])
     client = app.test_client()
     for n, zid in enumerate(zids):
         for copy, ago in ((1, 90), (2, 60)):
@@ -157,7 +157,7 @@ def test_a_worker_killed_between_recording_and_queueing_loses_no_alert(
     alert_app = make_app(store_url, clock, like=app, ALERT_WEBHOOK_URL=receiver.url)
     service = alert_app.extensions["joingate"]
     clock.now = time.time()
-    service.meetings.add(MEETING_ID, topic="Faults", start=datetime.now(timezone.utc), duration=60)
+    service.meetings.add(MEETING_ID, topic="Faults", start=datetime.now(UTC), duration=60)
     link = service.meetings.issue_links(MEETING_ID, [RegistrantInput("b@example.org", "B")])[0]
     assert alert_app.test_client().post(path_of(link)).status_code == 303
     assert alert_app.test_client().post(path_of(link)).status_code == 409   # second_device
