@@ -32,6 +32,11 @@ class Pair:
     def resume_replica(self) -> None:
         os.kill(self.replica.process.pid, signal.SIGCONT)
         wait_for_replicas(self.primary.port, 1)
+        # Until the replica has caught up with everything written while it was stopped (on a
+        # loaded machine that can take longer than WAIT_MS): a write, then WAIT for it.
+        primary = redis_lib.Redis(port=self.primary.port)
+        primary.set("resume-marker", "1")
+        assert primary.execute_command("WAIT", 1, 10_000) == 1
 
 
 @pytest.fixture
