@@ -78,13 +78,15 @@ MAX_FAULTS_SHOWN = 50
 MAX_UNMATCHED_SHOWN = 100
 RID_RE = re.compile(r"^[0-9a-f]{16}$")
 STATUSES = ("issued", "opened", "claimed", "joined", "revoked")
-FLAGS = ("shared", "shared_suspected", "second_device")
-CANNOT_UNDO = {"revoke": "The link stops working at once. A new link (reissue) is the only way "
-                         "back.",
+FLAGS = ("shared", "shared_suspected", "second_device", "moved")
+CANNOT_UNDO = {"revoke": "The link stops working at once. Restore (the same link) or reissue "
+                         "(a new one) brings it back.",
                "reissue": "The current link stops working at once; the registrant needs the "
                           "new one."}
-ACTION_LABELS = {"reset": "Reset device", "revoke": "Revoke", "reissue": "Reissue"}
+ACTION_LABELS = {"reset": "Reset device", "restore": "Restore", "revoke": "Revoke",
+                 "reissue": "Reissue"}
 DONE = {"reset": "Device binding freed: the next device to claim the link gets it.",
+        "restore": "Link restored: no longer revoked, no device bound; the same link works.",
         "revoke": "Link revoked: it answers 410 from now on.",
         "reissue": "New link issued; the old one answers 410 from now on."}
 # Endpoints reachable without a session.
@@ -501,6 +503,8 @@ FEED_TEXT = {"open": "opened the link", "claim": "claimed the link",
              "refused": "was refused: the link is bound to another device",
              "refused_open": "opened the link on another device (refused)",
              "revoke": "link revoked", "reset": "device binding reset",
+             "restore": "link restored", "conflict": "a registration was refused (conflict)",
+             "moved": "moved to a new device",
              "reissue": "link reissued", "import": "registrants added",
              "joined": "joined Zoom", "left": "left Zoom"}
 

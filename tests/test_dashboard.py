@@ -81,7 +81,7 @@ def test_a_cli_token_signs_in_without_admin_token_and_the_cookie_is_strict(app, 
     made = runner(["tokens", "create", "--name", "organizer", "--scope", "manage"])
     token = made.stdout.split()[0]
     assert not service.config["ADMIN_TOKEN"]
-    assert app.test_client().get("/api/v1/meetings").status_code == 404     # no API at all
+    assert app.test_client().get("/api/v1/meetings").status_code == 401     # a token exists
     client = app.test_client()
     form = client.get(f"{ORG}/sign-in")
     answer = client.post(f"{ORG}/sign-in", data={"csrf": csrf_of(form), "token": token})
@@ -404,9 +404,10 @@ def test_add_registrants_by_paste_and_upload_with_the_cli_rules(app, service, ma
     ({"csv_text": "email,name\nok@example.org,Ok\nnot-an-email,X\n,Y\n"},
      ["line 3: email:", "line 4: email: email is empty"]),
     ({"csv_text": "mail,name\nok@example.org,Ok\n"}, ["line 1: the header has no 'email'"]),
-    ({"csv_text": "email,name\nok@example.org,Ok,extra\n"}, ["line 2: more fields"]),
+    ({"csv_text": "email,name\nok@example.org,Ok,extra\n"},
+     ["line 2: 3 fields, but the header has 2 columns"]),
     ({"csv_text": "email,name\nok@example.org,Ok,\nx@example.org,X,https://evil.example/\n"},
-     ["line 2: more fields", "line 3: more fields"]),
+     ["line 3: 3 fields, but the header has 2"]),   # a trailing empty field is fine
     ({"csv_text": ""}, ["Paste the CSV or choose a file"]),
     ({"csv_file": b"email,name\nok@example.org,Ok\nx@example.org,Caf\xe9\n"},
      ["not UTF-8 text (line 3)"]),
