@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from stack import RedisServer  # noqa: E402
+from stack import RedisServer, replica_of  # noqa: E402
 
 CALLS = 2000
 
@@ -52,6 +52,38 @@ def main() -> None:
             "203.0.113.7", "Mozilla/5.0"))
         stats = service.store.redis.info("commandstats").get("cmdstat_evalsha", {})
         print(f"{'  inside Redis (gate.lua)':<40} {stats.get('usec_per_call', 0):7.1f} us")
+        # With a replica attached: the claim answered once the primary has it (WAIT 0), and
+        # once the replica has it too (REDIS_WAIT_REPLICAS=1: EVALSHA and WAIT in one send).
+        # Blocks of 100 calls alternate between the two, so that both see the same machine.
+        replica = replica_of(server.directory / "replica", server)
+        try:
+            stores, fresh = {}, {}
+            for replicas in (0, 1):
+                waiting = create_app({"SECRET_KEY": "k", "REDIS_URL": server.url,
+                                      "REDIS_WAIT_REPLICAS": replicas},
+                                     environ={}).extensions["joingate"]
+                stores[replicas] = waiting.store
+                fresh[replicas] = [waiting.read_token(link.url.rsplit("/", 1)[1])
+                                   for link in waiting.issue_links("85746065432", [
+                                       RegistrantInput(f"w{replicas}-{n}@x.org", f"W {n}")
+                                       for n in range(CALLS)])]
+            walls: dict[int, list[float]] = {0: [], 1: []}
+            for block in range(2 * CALLS // 100):
+                replicas = block % 2
+                for _ in range(100):
+                    n = len(walls[replicas])
+                    began = time.perf_counter()
+                    stores[replicas].gate("claim", "85746065432",
+                                          fresh[replicas][n].registrant_id, 1, time.time(), "",
+                                          f"wdev{replicas}-{n}", "203.0.113.7", "Mozilla/5.0")
+                    walls[replicas].append(time.perf_counter() - began)
+            for replicas in (0, 1):
+                ordered = sorted(walls[replicas])
+                print(f"{f'  replica attached, WAIT {replicas}':<40} median "
+                      f"{ordered[len(ordered) // 2] * 1e6:7.1f} us   p99 "
+                      f"{ordered[len(ordered) * 99 // 100] * 1e6:7.1f} us")
+        finally:
+            replica.stop()
         measure("Redis PING round trip", lambda n: service.store.redis.ping())
         measure("verify a link token", lambda n: service.signer.read_link_token(tokens[n]))
         measure("sign a device cookie", lambda n: service.signer.device_cookie("ab" * 12))

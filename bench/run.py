@@ -12,6 +12,9 @@ generator would. Every claim and every open uses a link never used before (bench
 Prints, per scenario: requests per second, p50 and p99 latency, server CPU per request (utime +
 stime of gunicorn's workers and redis-server, from /proc), errors, and the ratio to the floor
 and to nginx. Then: 50,000 links issued from one CSV (seconds), and Redis memory per registrant.
+
+``--only replica-wait`` runs only the claims with a replica attached, with
+JOINGATE_REDIS_WAIT_REPLICAS 0 and 1 (rows 2d, 2e; also part of the whole run).
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from stack import (RedisServer, free_port, nginx_binary, start_gunicorn,  # noqa: E402
-                   stop, wait_for_port, write_nginx)
+from stack import (RedisServer, free_port, nginx_binary, replica_of,  # noqa: E402
+                   start_gunicorn, stop, wait_for_port, write_nginx)
 
 SECRET = "bench-secret-key"
 HOOK_SECRET = "bench-zoom-secret"
@@ -311,7 +314,7 @@ def run(args: argparse.Namespace) -> list[Result]:
         via_nginx.floor_rps, via_nginx.nginx_rps = floor_post.rps, limit.rps
 
         results = [limit, floor_get, floor_post, floor_hook, confirm, claim, rejoin, burst,
-                   hooks, via_nginx]
+                   hooks, via_nginx, *replica_wait(args, wrk_binary)]
         api_seconds = api_bulk_seconds(gate_url)
         memory = memory_per_registrant(redis_server.url)
         print_table(results, bulk_seconds, api_seconds, memory, args)
@@ -321,6 +324,65 @@ def run(args: argparse.Namespace) -> list[Result]:
             stop(process)
         redis_server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def replica_wait(args: argparse.Namespace, wrk_binary: str) -> list[Result]:
+    """Claims of fresh links on a primary with one replica on loopback (both on these 2
+    cores), under JOINGATE_REDIS_WAIT_REPLICAS 0 (the 303 once the primary has the claim) and
+    1 (once the replica has it too: EVALSHA and WAIT in one send). Same primary, replica and
+    gunicorn settings in both rows; only the setting differs."""
+    from datetime import datetime, timezone
+
+    from joingate import create_app
+    from joingate.roster import RegistrantInput
+
+    folder = Path(tempfile.mkdtemp(prefix="joingate-bench-wait-"))
+    (folder / "primary").mkdir()
+    primary = RedisServer(folder / "primary", extra=("--appendonly", "yes",
+                                                     "--appendfsync", args.appendfsync))
+    primary.start()
+    replica = replica_of(folder / "replica", primary)
+    results = []
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JOINGATE_")}
+        env.update(JOINGATE_SECRET_KEY=SECRET, JOINGATE_REDIS_URL=primary.url,
+                   PROMETHEUS_MULTIPROC_DIR=str(folder / "metrics"))
+        service = create_app({"SECRET_KEY": SECRET, "REDIS_URL": primary.url},
+                             environ={}).extensions["joingate"]
+        service.add_meeting(MEETING, topic="Bench", start=datetime.now(timezone.utc),
+                            duration=120)
+        script = ROOT / "bench" / "paths.lua"
+        for replicas in (0, 1):
+            print(f"2{'de'[replicas]}. claim, replica attached, WAIT {replicas} ...",
+                  file=sys.stderr)
+            people = [RegistrantInput(f"wait{replicas}-{n}@example.org", f"Wait {n}")
+                      for n in range(max(20_000, 2_500 * args.seconds))]
+            paths = [link.url.split("/j/", 1)[1] for link in service.issue_links(MEETING,
+                                                                                  people)]
+            (folder / "paths").write_text("".join(f"/j/{path}\n" for path in paths))
+            gate, port = start_gunicorn({**env, "JOINGATE_REDIS_WAIT_REPLICAS": str(replicas)},
+                                        workers=None, log=folder / f"gate{replicas}.log")
+            try:
+                warm = [f"/j/{path}" for path in paths[-2000:]]
+                (folder / "warm").write_text("\n".join(warm) + "\n")
+                subprocess.run([wrk_binary, "-t2", f"-c{args.connections}", "-d2s", "-s",
+                                str(script), f"http://127.0.0.1:{port}"], capture_output=True,
+                               timeout=60, env={**os.environ, "THREADS": "2",
+                                                "PATHS_FILE": str(folder / "warm"),
+                                                "METHOD": "POST"})
+                results.append(wrk(
+                    wrk_binary, f"http://127.0.0.1:{port}", args.seconds, args.connections,
+                    script=script, cpu_pids=[gate.pid, primary.process.pid,
+                                             replica.process.pid],
+                    name=f"2{'de'[replicas]}. claim, replica attached, WAIT {replicas}",
+                    env={"PATHS_FILE": str(folder / "paths"), "METHOD": "POST"}))
+            finally:
+                stop(gate)
+    finally:
+        replica.stop()
+        primary.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    return results
 
 
 def api_bulk_seconds(gate_url: str) -> tuple[float, float]:
@@ -377,6 +439,15 @@ def print_table(results: list[Result], bulk_seconds: float, api_seconds: tuple[f
     print(f"\njoingate benchmarks: {os.cpu_count()} cores, {args.seconds} s per scenario, "
           f"{args.connections} connections, wrk, loopback, Redis appendfsync "
           f"{args.appendfsync}\n")
+    print_rows(results)
+    print(f"\n5. bulk issue: 50,000 links from one CSV (joingate links issue): "
+          f"{bulk_seconds:.1f} s")
+    print(f"5b. API bulk upsert of 5,000 registrants (POST /registrants/bulk): "
+          f"{api_seconds[0]:.2f} s; replayed with its Idempotency-Key: {api_seconds[1]:.2f} s")
+    print(f"6. Redis memory per registrant (link, open, claim, one stay): {memory:.0f} bytes")
+
+
+def print_rows(results: list[Result]) -> None:
     print(f"{'scenario':<48} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} "
           f"{'errors':>6} {'/floor':>7} {'/nginx':>7}")
     for r in results:
@@ -385,11 +456,6 @@ def print_table(results: list[Result], bulk_seconds: float, api_seconds: tuple[f
         to_nginx = f"{r.rps / r.nginx_rps:.1%}" if r.nginx_rps else "-"
         print(f"{r.name:<48} {r.rps:>8.0f} {r.p50_ms:>7.1f} {r.p99_ms:>7.1f} {cpu:>10} "
               f"{r.errors:>6} {to_floor:>7} {to_nginx:>7}")
-    print(f"\n5. bulk issue: 50,000 links from one CSV (joingate links issue): "
-          f"{bulk_seconds:.1f} s")
-    print(f"5b. API bulk upsert of 5,000 registrants (POST /registrants/bulk): "
-          f"{api_seconds[0]:.2f} s; replayed with its Idempotency-Key: {api_seconds[1]:.2f} s")
-    print(f"6. Redis memory per registrant (link, open, claim, one stay): {memory:.0f} bytes")
 
 
 def main() -> None:
@@ -398,9 +464,17 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--appendfsync", choices=["always", "everysec", "no"], default="always",
                         help="Redis's appendfsync (default: always, as deploy/redis ships)")
+    parser.add_argument("--only", choices=["all", "replica-wait"], default="all",
+                        help="replica-wait: only the claims with a replica, WAIT 0 and 1")
     args = parser.parse_args()
     args.seconds = max(1, min(args.seconds, 60))
-    run(args)
+    if args.only == "replica-wait":
+        print(f"\njoingate benchmarks, claims with a replica: {os.cpu_count()} cores, "
+              f"{args.seconds} s per scenario, {args.connections} connections, wrk, loopback, "
+              f"Redis appendfsync {args.appendfsync}\n")
+        print_rows(replica_wait(args, ensure_wrk()))
+    else:
+        run(args)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore
 
     client = redis_client or connect(config.redis_url, config.redis_timeout)
-    store = Store(client, config.key_prefix)
+    store = Store(client, config.key_prefix, wait_replicas=config.redis_wait_replicas,
+                  wait_ms=config.redis_wait_ms)
     if store.embedded:
         log.warning("REDIS_URL is memory://: state lives in this one process and is lost on exit")
     signer = Signer(config.secret_key, config.secret_key_fallbacks)

@@ -8,6 +8,10 @@ import hmac
 
 ALERT_SIGNATURE_HEADER = "X-Joingate-Signature"
 ALERT_TIMESTAMP_HEADER = "X-Joingate-Timestamp"
+# The alert's id, in both headers: the same on every delivery of one alert (a retry, a worker
+# restarted after a crash), so that the receiver can drop duplicates.
+ALERT_ID_HEADER = "X-Joingate-Alert-Id"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def alert_signature(secret: str, timestamp: str, body: bytes) -> str:

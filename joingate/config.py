@@ -47,6 +47,20 @@ def _whole(value: str) -> int:
     return number
 
 
+def _milliseconds(value: str) -> int:
+    number = _whole(value)
+    if number < 1:
+        raise ValueError("must be at least 1 (Redis's WAIT 0 would wait forever)")
+    return number
+
+
+def _lease(value: str) -> float:
+    number = _seconds(value)
+    if number < 1:
+        raise ValueError("must be at least 1 second")
+    return number
+
+
 def _flag(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -186,6 +200,15 @@ class Settings:
     alert_secret: str = setting("", _text, "Key of the HMAC signature on alerts.")
     redis_timeout: float = setting(
         2.0, _seconds, "Seconds a Redis call may take before the request answers 503.")
+    redis_wait_replicas: int = setting(
+        0, _whole, "Replicas that must hold a claim before its 303 (Redis WAIT after the "
+        "claim); fewer within REDIS_WAIT_MS: 503. 0: no wait (asynchronous replication).")
+    redis_wait_ms: int = setting(
+        500, _milliseconds,
+        "Milliseconds a claim waits for REDIS_WAIT_REPLICAS replicas (less than REDIS_TIMEOUT).")
+    worker_lease: float = setting(
+        30.0, _lease, "Seconds a worker holds an alert or Zoom action it delivers (renewed while "
+        "it lives); after a crash the job is delivered again once this has run out.")
     key_prefix: str = setting("jg", _text, "Prefix of every Redis key.")
     retention_days: int = setting(
         30, _whole, "Days every key of a meeting is kept after the meeting's window closes.")
@@ -255,7 +278,27 @@ def load_config(environ: Mapping[str, str] | None = None,
         if not getattr(settings, required):
             raise ConfigError(f"{PREFIX}{required.upper()} is not set; joingate cannot start "
                               "without it")
+    _check_replica_wait(settings)
     if settings.secret_key in settings.secret_key_fallbacks:
         settings = replace(settings, secret_key_fallbacks=[
             key for key in settings.secret_key_fallbacks if key != settings.secret_key])
     return settings
+
+
+def _check_replica_wait(settings: Settings) -> None:
+    """REDIS_WAIT_REPLICAS needs a store where WAIT follows the claim on its connection."""
+    if not settings.redis_wait_replicas:
+        return
+    name = f"{PREFIX}REDIS_WAIT_REPLICAS"
+    scheme = urlsplit(settings.redis_url).scheme
+    if scheme == "redis+cluster":
+        raise ConfigError(f"{name} cannot work on Redis Cluster (redis+cluster://): WAIT must go "
+                          "on the connection that wrote the claim, and a cluster client sends "
+                          "it to any node; set it to 0, or use a primary with replicas "
+                          "(redis+sentinel://)")
+    if scheme == "memory":
+        raise ConfigError(f"{name} needs replicas, and memory:// has none; set it to 0")
+    if settings.redis_wait_ms >= settings.redis_timeout * 1000:
+        raise ConfigError(f"{PREFIX}REDIS_WAIT_MS ({settings.redis_wait_ms}) must be shorter "
+                          f"than {PREFIX}REDIS_TIMEOUT ({settings.redis_timeout} s): the claim "
+                          "would time out before the replicas are counted")

@@ -9,12 +9,13 @@ bind, count, log), then redirect (:mod:`joingate.zoom.urls`) or render the page 
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, g, request
 
-from .errors import BadLink
-from .observability import metrics
+from .errors import BadLink, NotReplicated
+from .observability import log_fields, metrics
 from .pages import format_time, render_page
 from .records import GateOutcome, GateResult
 from .signing import LinkRef, link_fingerprint, new_device_id
@@ -23,6 +24,7 @@ from .throttle import over_limit
 from .zoom.urls import redirect_url
 
 bp = Blueprint("gate", __name__)
+log = logging.getLogger("joingate.gate")
 
 DEVICE_COOKIE = "jg_device"
 DEVICE_COOKIE_AGE = 400 * 86400  # the longest lifetime browsers allow
@@ -158,3 +160,22 @@ def _page(result: GateResult) -> Response:
                        superseded=result.outcome is GateOutcome.SUPERSEDED,
                        at=format_time(result.at) if result.at else None,
                        signed=True, bound_here=result.bound_here)
+
+
+@bp.errorhandler(NotReplicated)
+def claim_not_replicated(exc: NotReplicated) -> Response:
+    """REDIS_WAIT_REPLICAS: the primary bound the link, too few replicas acknowledged it in
+    time. 503 with the unavailable page, no redirect. The device cookie goes with it, so that
+    this browser's next try is the bound device again (a rejoin, or a fresh claim of the same
+    device if a failover lost the binding), never a second device refused with 409."""
+    state: AppState = current_app.extensions["joingate"]
+    g.outcome = "not_replicated"
+    metrics().claims.labels("not_replicated").inc()
+    log.warning("claim not replicated: %d of %d replicas acknowledged; answered 503",
+                exc.acknowledged, exc.wanted,
+                extra=log_fields(event="claim_not_replicated", link_id=g.get("link_id", ""),
+                                 acknowledged=exc.acknowledged, wanted=exc.wanted))
+    response = render_page("unavailable", 503)
+    response.headers["Retry-After"] = "2"
+    set_device_cookie(state, response, exc.device_id)
+    return response

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from importlib import resources
 from typing import Any, Callable, Iterable, TypeVar
 
@@ -18,7 +19,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .errors import NotFound, SendBusy, StorageUnavailable
+from .errors import NotFound, NotReplicated, SendBusy, StorageUnavailable
 from .records import (SEND_COUNTERS, FeedEvent, GateOutcome, GateResult, HistoryEntry,
                       Instance, Meeting, Registrant, SendRecord, SendRun, Stay)
 from .zoom.events import ParticipantEvent
@@ -29,26 +30,68 @@ OUTBOX_TTL = 30 * 86400
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-         redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError,
-         redis.exceptions.ClusterError)
+# Redis cannot serve now: 503 with Retry-After, never 500. By exception class (redis-py strips the
+# error code of the classes it knows), first match wins; then by the error code that starts
+# Redis's reply (also inside a script's error on Redis < 7). The reason is what /readyz and the
+# log line say.
+_UNAVAILABLE_CLASSES: tuple[tuple[type[Exception], str], ...] = (
+    (redis.exceptions.TimeoutError, "timeout"),
+    (redis.exceptions.BusyLoadingError, "loading"),     # a ConnectionError: before it
+    (redis.exceptions.ConnectionError, "down"),
+    (redis.exceptions.MasterDownError, "masterdown"),   # a ClusterError: before it
+    (redis.exceptions.ClusterError, "cluster"),
+    (redis.exceptions.TryAgainError, "cluster"),
+    (redis.exceptions.ReadOnlyError, "readonly"),
+    (redis.exceptions.OutOfMemoryError, "oom"),
+    (redis.exceptions.NoScriptError, "noscript"),       # only when reloading failed too
+)
+_UNAVAILABLE_CODES = {"BUSY": "busy", "MISCONF": "misconf", "NOREPLICAS": "noreplicas",
+                      "LOADING": "loading", "MASTERDOWN": "masterdown", "READONLY": "readonly",
+                      "OOM": "oom", "CLUSTERDOWN": "cluster", "TRYAGAIN": "cluster",
+                      "NOSCRIPT": "noscript"}
+_UNAVAILABLE_CODE_RE = re.compile(r"^(?:Command # \d+ \(.*?\) of pipeline caused error: )?"
+                                  r"(?:ERR Error running script.*?-)?([A-Z]+) ", re.S)
+UNAVAILABLE_SENTENCES = {
+    "down": "Redis did not answer",
+    "timeout": "Redis did not answer in time",
+    "loading": "Redis is loading its data set",
+    "masterdown": "this Redis replica has lost its primary",
+    "cluster": "the Redis Cluster cannot serve this key now",
+    "readonly": "Redis is a read-only replica (a demoted primary?)",
+    "oom": "Redis is out of memory (maxmemory, noeviction): writes are refused",
+    "misconf": "Redis refuses writes after a persistence error (MISCONF: disk full or unwritable?)",
+    "busy": "Redis is busy running a long script",
+    "noreplicas": "Redis refuses writes: too few replicas (min-replicas-to-write)",
+    "noscript": "Redis lost joingate's scripts and reloading them failed",
+    "replicas": "too few Redis replicas acknowledged the claim in time",
+}
+
+
+def unavailable_reason(exc: Exception) -> str | None:
+    """The reason Redis cannot serve now, or None when ``exc`` is a fault of ours (a bug)."""
+    for cls, reason in _UNAVAILABLE_CLASSES:
+        if isinstance(exc, cls):
+            return reason
+    match = _UNAVAILABLE_CODE_RE.match(str(exc))
+    return _UNAVAILABLE_CODES.get(match.group(1)) if match else None
 
 
 def translated(method: F) -> F:
-    """Turn Redis being down or slow into StorageUnavailable, a missing object into NotFound."""
+    """Turn Redis being down, slow or refusing to serve into StorageUnavailable (with its
+    reason), a missing object into NotFound. Any other Redis error is a bug and propagates."""
 
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
-        except _DOWN as exc:
-            raise StorageUnavailable(f"Redis did not answer: {type(exc).__name__}") from exc
-        except redis.exceptions.ResponseError as exc:
+        except redis.exceptions.RedisError as exc:
+            reason = unavailable_reason(exc)
+            if reason is not None:
+                raise StorageUnavailable(
+                    f"{UNAVAILABLE_SENTENCES[reason]} ({type(exc).__name__})", reason) from exc
             message = str(exc)
             if "NOMEETING" in message or "NOTFOUND" in message:
                 raise NotFound("no such meeting or registrant") from None
-            if message.startswith(("MASTERDOWN", "LOADING", "CLUSTERDOWN", "TRYAGAIN")):
-                raise StorageUnavailable(f"Redis cannot serve now: {message}") from exc
             raise
 
     return wrapper  # type: ignore[return-value]
@@ -210,6 +253,15 @@ class Keys:
     def outbox_due(self) -> str:
         """When each outbound job is next tried: sorted set job id -> unix time."""
         return f"{self.prefix}:{{outbox}}:due"
+
+    def outbox_owners(self) -> str:
+        """Which worker holds each leased job: hash job id -> worker id."""
+        return f"{self.prefix}:{{outbox}}:owners"
+
+    def outbox_done(self) -> str:
+        """Jobs finished: sorted set job id -> unix time (never queued again)."""
+        return f"{self.prefix}:{{outbox}}:done"
+
 
     def organizer_session(self, digest: str) -> str:
         """One dashboard session, keyed by sha256 of its cookie value: JSON (see
@@ -386,14 +438,17 @@ def stay_from_json(instance: str, key: str, raw: str) -> Stay:
 class Store:
     """Domain-level reads and writes; each method is one round trip unless it says otherwise."""
 
-    def __init__(self, client: Any, prefix: str = "jg") -> None:
+    def __init__(self, client: Any, prefix: str = "jg", wait_replicas: int = 0,
+                 wait_ms: int = 500) -> None:
         # redis.Redis, RedisCluster, a Sentinel's master or FakeRedis, all decoding to str:
         # typed Any, since their stubs describe bytes responses.
         self.redis: Any = client
         self.keys = Keys(prefix)
+        self.wait_replicas = wait_replicas   # REDIS_WAIT_REPLICAS: see gate()
+        self.wait_ms = wait_ms
         self.scripts = {name: client.register_script(_lua(name))
                         for name in ("gate", "upsert", "manage", "participant", "instance",
-                                     "send", "move")}
+                                     "send", "move", "outbox")}
 
     @property
     def embedded(self) -> bool:
@@ -416,8 +471,14 @@ class Store:
 
     @translated
     def ping(self) -> None:
-        """Raise StorageUnavailable unless Redis answers and accepts a write."""
-        self.redis.set(self.keys.readiness(), "1", ex=60)
+        """Raise StorageUnavailable unless Redis answers and accepts a write. One round trip;
+        a read first, so that a replica that lost its primary says MASTERDOWN (the cause)
+        rather than READONLY (one key: a Redis Cluster pipeline cannot carry PING)."""
+        key = self.keys.readiness()
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(key)
+            pipe.set(key, "1", ex=60)
+            pipe.execute()
 
     @translated
     def count_invalid_token(self, client: str, window: int, kind: str = "badtok") -> int:
@@ -600,13 +661,24 @@ class Store:
     def gate(self, mode: str, meeting_id: str, rid: str, version: int, now: float,
              presented_device: str, new_device: str, ip: str, user_agent: str) -> GateResult:
         """Run gate.lua (one round trip); see its header for what it reads and writes.
-        ``mode`` is open (GET/HEAD: records the open, binds nothing) or claim (POST)."""
+
+        With ``wait_replicas`` (REDIS_WAIT_REPLICAS), a claim sends ``WAIT wait_replicas
+        wait_ms`` in the same send as the script (still one round trip): Redis answers once that
+        many replicas hold every write of this connection, the claim's included, or the time
+        is up. A claim that bound or rejoined a device with fewer acknowledgements raises
+        NotReplicated (the primary holds the binding; the browser gets no redirect). A refused
+        claim is answered as it is (its write is evidence, not a promise), and opens never
+        wait (they bind nothing). ``mode`` is open (GET/HEAD: records the open, binds nothing)
+        or claim (POST)."""
         k = self.keys
-        outcome, detail, meeting, shown = self.scripts["gate"](
-            keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id),
-                  k.user_agents(meeting_id)],
-            args=[mode, version, repr(now), presented_device, new_device, ip, user_agent,
-                  EVENT_STREAM_CAP, user_agent_id(user_agent)])
+        keys = [k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id),
+                k.user_agents(meeting_id)]
+        args = [mode, version, repr(now), presented_device, new_device, ip, user_agent,
+                EVENT_STREAM_CAP, user_agent_id(user_agent)]
+        if mode == "claim" and self.wait_replicas:
+            outcome, detail, meeting, shown = self._claim_replicated(keys, args)
+        else:
+            outcome, detail, meeting, shown = self.scripts["gate"](keys=keys, args=args)
         result = GateOutcome(outcome)
         if result is GateOutcome.UNKNOWN:
             return GateResult(result)
@@ -630,6 +702,28 @@ class Store:
             _, expire_at = pipe.execute()
         if expire_at is not None:
             self.redis.expireat(name, int(expire_at))
+
+    def _claim_replicated(self, keys: list[str], args: list[Any]) -> list:
+        """gate.lua then WAIT, pipelined in one send; a script Redis lost (SCRIPT FLUSH, a
+        promoted replica) is loaded once and the pair sent again."""
+        script = self.scripts["gate"]
+        for attempt in range(2):
+            with self.redis.pipeline(transaction=False) as pipe:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+                pipe.execute_command("WAIT", self.wait_replicas, self.wait_ms)
+                result, acknowledged = pipe.execute(raise_on_error=False)
+            if not (isinstance(result, redis.exceptions.NoScriptError) and attempt == 0):
+                break
+            script.sha = self.redis.script_load(script.script)
+        for answer in (result, acknowledged):
+            if isinstance(answer, Exception):
+                raise answer
+        if result[0] in ("claimed", "rejoined") and int(acknowledged) < self.wait_replicas:
+            raise NotReplicated(
+                f"{int(acknowledged)} of {self.wait_replicas} replicas acknowledged the claim "
+                f"within {self.wait_ms} ms", device_id=result[1],
+                acknowledged=int(acknowledged), wanted=self.wait_replicas)
+        return result
 
     @translated
     def manage(self, action: str, meeting_id: str, rid: str, now: float, actor: str) -> int:
@@ -848,34 +942,51 @@ class Store:
         return bool(added)
 
     @translated
+    def violation(self, meeting_id: str, key: str) -> dict[str, Any] | None:
+        """The violation recorded under ``key``, or None."""
+        raw = self.redis.hget(self.keys.violations(meeting_id), key)
+        return json.loads(raw) if raw else None
+
+    @translated
     def violations(self, meeting_id: str) -> list[dict[str, Any]]:
         rows = self.redis.hvals(self.keys.violations(meeting_id))
         return sorted((json.loads(row) for row in rows), key=lambda row: row.get("at", 0))
 
-    @translated
-    def enqueue(self, job_id: str, job: dict[str, Any], at: float) -> None:
-        """Put an outbound job (alert, Zoom action) in the outbox, due at ``at``."""
-        with self.redis.pipeline() as pipe:
-            pipe.hset(self.keys.outbox(), job_id, json.dumps(job, ensure_ascii=False))
-            pipe.zadd(self.keys.outbox_due(), {job_id: at})
-            pipe.expire(self.keys.outbox(), OUTBOX_TTL)
-            pipe.expire(self.keys.outbox_due(), OUTBOX_TTL)
-            pipe.execute()
+    def _outbox(self, action: str, now: float, *args: Any) -> Any:
+        k = self.keys
+        return self.scripts["outbox"](
+            keys=[k.outbox(), k.outbox_due(), k.outbox_owners(), k.outbox_done()],
+            args=[action, repr(now), OUTBOX_TTL, *args])
 
     @translated
-    def due_jobs(self, now: float, limit: int) -> list[tuple[str, dict[str, Any]]]:
-        ids = self.redis.zrangebyscore(self.keys.outbox_due(), "-inf", now, start=0, num=limit)
-        if not ids:
-            return []
-        bodies = self.redis.hmget(self.keys.outbox(), ids)
-        return [(job_id, json.loads(body)) for job_id, body in zip(ids, bodies) if body]
+    def enqueue(self, job_id: str, job: dict[str, Any], at: float, now: float | None = None,
+                replace: bool = False) -> bool:
+        """Queue an outbound job (alert, Zoom action, send, move code), due at ``at``; ``now``
+        is the time of queueing (``at`` when not given). A job id is taken once: False
+        (nothing changes) when the job was finished already, or is queued and ``replace`` (a
+        retry, which also gives up the lease) is False."""
+        return bool(self._outbox("enqueue", at if now is None else now, job_id,
+                                 json.dumps(job, ensure_ascii=False), repr(at), int(replace)))
 
     @translated
-    def finish_job(self, job_id: str) -> None:
-        with self.redis.pipeline() as pipe:
-            pipe.zrem(self.keys.outbox_due(), job_id)
-            pipe.hdel(self.keys.outbox(), job_id)
-            pipe.execute()
+    def lease_jobs(self, worker: str, now: float, limit: int,
+                   lease: float) -> list[tuple[str, dict[str, Any]]]:
+        """Up to ``limit`` due jobs, now held by ``worker`` until ``now + lease``: no other
+        worker gets them unless the lease runs out (the worker died or stopped renewing)."""
+        flat = self._outbox("lease", now, worker, limit, lease)
+        return [(flat[i], json.loads(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    @translated
+    def renew_leases(self, worker: str, job_ids: Iterable[str], now: float,
+                     lease: float) -> int:
+        """Extend to ``now + lease`` the leases ``worker`` still holds among ``job_ids``."""
+        job_ids = list(job_ids)
+        return int(self._outbox("renew", now, worker, lease, *job_ids)) if job_ids else 0
+
+    @translated
+    def finish_job(self, job_id: str, now: float) -> None:
+        """The job is done: remove it, and refuse to queue it again for OUTBOX_TTL."""
+        self._outbox("finish", now, job_id)
 
     # Sending the links (send.lua holds the lock check and every write)
 

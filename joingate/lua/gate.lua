@@ -101,6 +101,13 @@ if mode == 'open' then
 end
 
 if now < opens_at then return {'too_early', tostring(opens_at), meeting, shown} end
+-- The same claim again: redis-py resends a command once after a lost connection (a Redis
+-- restart, a failover), and the first send may have bound this request's fresh device id.
+-- Answer as the first send did, write nothing more (else the device would be refused: 409).
+if presented_device == '' and
+    string.find(' ' .. devices .. ' ', ' ' .. new_device .. ' ', 1, true) then
+  return {'claimed', new_device, meeting, shown}
+end
 if bound_here and rejoin ~= '0' then
   redis.call('HINCRBY', registrant_key, 'claims', 1)
   log('rejoin')
