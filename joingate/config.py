@@ -15,6 +15,10 @@ from urllib.parse import urlsplit
 from .errors import ConfigError
 
 PREFIX = "JOINGATE_"
+# An HMAC key guessable offline from one link forges every link and device cookie: 32 characters
+# of token_urlsafe are 192 bits.
+MIN_KEY_LENGTH = 32
+MAKE_A_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 def _text(value: str) -> str:
@@ -87,7 +91,8 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("SECRET_KEY", None, _text, "Signs links and device cookies. Required."),
+    Setting("SECRET_KEY", None, _text,
+            "Signs links and device cookies. Required; at least 32 characters."),
     Setting("SECRET_KEY_FALLBACKS", [], _key_list,
             "Older keys, comma-separated: links signed with them still verify."),
     Setting("REDIS_URL", None, _redis_url,
@@ -164,7 +169,20 @@ def load_config(environ: Mapping[str, str] | None = None,
     for required in ("SECRET_KEY", "REDIS_URL"):
         if not config[required]:
             raise ConfigError(f"{PREFIX}{required} is not set; joingate cannot start without it")
+    _refuse_weak_keys(config)
     if config["SECRET_KEY"] in config["SECRET_KEY_FALLBACKS"]:
         config["SECRET_KEY_FALLBACKS"] = [
             key for key in config["SECRET_KEY_FALLBACKS"] if key != config["SECRET_KEY"]]
     return config
+
+
+def _refuse_weak_keys(config: dict[str, Any]) -> None:
+    """Raise ConfigError (without the key) when SECRET_KEY or a fallback key is shorter than
+    MIN_KEY_LENGTH characters: a fallback key still verifies, so it forges as well."""
+    if len(config["SECRET_KEY"]) < MIN_KEY_LENGTH:
+        raise ConfigError(f"{PREFIX}SECRET_KEY is shorter than {MIN_KEY_LENGTH} characters; "
+                          f"make one with {MAKE_A_KEY}")
+    if any(len(key) < MIN_KEY_LENGTH for key in config["SECRET_KEY_FALLBACKS"]):
+        raise ConfigError(f"{PREFIX}SECRET_KEY_FALLBACKS holds a key shorter than "
+                          f"{MIN_KEY_LENGTH} characters; remove it (links signed with it then "
+                          "stop working: reissue them)")

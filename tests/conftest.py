@@ -22,7 +22,7 @@ from joingate.cli import main as cli_main
 from joingate.roster import RegistrantInput
 
 MEETING_ID = "85746065432"
-SECRET = "test-secret-key"
+SECRET = "test-secret-key-of-at-least-32-characters"
 NOW = datetime(2026, 12, 1, 17, 50, tzinfo=timezone.utc)   # links opened at 17:45
 START = datetime(2026, 12, 1, 18, 0, tzinfo=timezone.utc)
 

@@ -159,10 +159,10 @@ def test_valid_signature_for_unknown_registrant_is_404(client, meeting):
 
 
 def test_fallback_key_still_verifies(app, store_url, clock, link):
-    rotated = make_app(store_url, clock, like=app, SECRET_KEY="new-key",
+    rotated = make_app(store_url, clock, like=app, SECRET_KEY="new-key-of-at-least-32-characters-too",
                        SECRET_KEY_FALLBACKS=[SECRET])
     assert rotated.test_client().post(path_of(link)).status_code == 303
-    dropped = make_app(store_url, clock, like=app, SECRET_KEY="new-key")
+    dropped = make_app(store_url, clock, like=app, SECRET_KEY="new-key-of-at-least-32-characters-too")
     assert dropped.test_client().post(path_of(link)).status_code == 404
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from conftest import MEETING_ID, SECRET, make_app, path_of
+
+NEW_KEY = "key-2026-of-at-least-thirty-two-characters"
 from joingate.signing import Signer
 from joingate.roster import RegistrantInput
 from webhook_events import participant, signed
@@ -12,7 +14,7 @@ def test_rotation_old_links_work_while_their_key_is_a_fallback(app, store_url, c
     client = app.test_client()
     first = client.post(path_of(link))
     assert first.status_code == 303
-    rotated = make_app(store_url, clock, like=app, SECRET_KEY="key-2026",
+    rotated = make_app(store_url, clock, like=app, SECRET_KEY=NEW_KEY,
                        SECRET_KEY_FALLBACKS=[SECRET])
     rotated_client = rotated.test_client()
     rotated_client.set_cookie("jg_device", first.headers["Set-Cookie"].split(";")[0].split("=", 1)[1],
@@ -20,8 +22,8 @@ def test_rotation_old_links_work_while_their_key_is_a_fallback(app, store_url, c
     assert rotated_client.post(path_of(link)).status_code == 303      # link and cookie verify
     reissued = rotated.extensions["joingate"].issue_links(
         MEETING_ID, [RegistrantInput("new@example.org", "New")])[0]
-    assert Signer("key-2026").read_link_token(reissued.url.rsplit("/", 1)[1])  # new key signs
-    retired = make_app(store_url, clock, like=app, SECRET_KEY="key-2026").test_client()
+    assert Signer(NEW_KEY).read_link_token(reissued.url.rsplit("/", 1)[1])  # new key signs
+    retired = make_app(store_url, clock, like=app, SECRET_KEY=NEW_KEY).test_client()
     assert retired.post(path_of(link)).status_code == 404              # old key removed
     assert retired.post(path_of(reissued)).status_code == 303
 
