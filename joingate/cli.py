@@ -20,7 +20,7 @@ import click
 from flask import Flask
 
 from .errors import ConfigError, InvalidInput, JoingateError, NotFound, StorageUnavailable
-from .exports import write_links_csv, write_report_csv
+from .exports import SpreadsheetDictWriter, write_links_csv, write_report_csv
 from .signing import registrant_id_for
 from .roster import RegistrantInput, read_csv
 from .service import Service, parse_start
@@ -142,9 +142,8 @@ def links_issue_command(meeting_id: str, csv_file: io.TextIOBase) -> None:
 
 
 def _csv_with_links(header: list[str]) -> csv.DictWriter:
-    """stdout as CSV: every input column, then ``link``."""
-    out = csv.DictWriter(sys.stdout, fieldnames=[*[h for h in header if h != "link"], "link"],
-                         lineterminator="\n")
+    """stdout as CSV: every input column, then ``link`` (cells made safe for spreadsheets)."""
+    out = SpreadsheetDictWriter(sys.stdout, [*[h for h in header if h != "link"], "link"])
     out.writeheader()
     return out
 

