@@ -23,6 +23,9 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
 access_log = logging.getLogger("joingate.access")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 REQUEST_ID_HEADER = "X-Request-ID"
+# Metric labels come from fixed sets only: a label made from request text (any method string,
+# any path) grows /metrics without bound.
+METHOD_LABELS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class Metrics:
@@ -66,6 +69,13 @@ def redacted_path() -> str:
     return path[:200]
 
 
+def latency_labels() -> tuple[str, str]:
+    """``(route, method)`` of the request: its URL rule (``unmatched`` when none) and its
+    method, or ``other`` for a method outside METHOD_LABELS."""
+    route = request.url_rule.rule if request.url_rule else "unmatched"
+    return route, request.method if request.method in METHOD_LABELS else "other"
+
+
 def init_app(app: Flask) -> None:
     app.extensions["joingate_metrics"] = Metrics()
 
@@ -78,12 +88,11 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def finish_request(response: Response) -> Response:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        route = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics().latency.labels(route, request.method).observe(elapsed)
+        metrics().latency.labels(*latency_labels()).observe(elapsed)
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
         access_log.info("request", extra={
             "event": "request", "request_id": g.get("request_id", ""),
-            "method": request.method, "path": redacted_path(), "status": response.status_code,
+            "method": request.method[:20], "path": redacted_path(), "status": response.status_code,
             "duration_ms": round(elapsed * 1000, 2), "ip": request.remote_addr or "",
             "outcome": g.get("outcome", "")})
         return response
