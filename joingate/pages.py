@@ -7,10 +7,11 @@ browsers apply it to the redirect that follows the claim form.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import secrets
-from typing import Any
+from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, g, render_template, request
@@ -97,8 +98,38 @@ def wants_json() -> bool:
     return request.path.startswith(("/api/", "/webhooks/", "/readyz", "/healthz"))
 
 
+class ChunkedBodyLimit:
+    """WSGI middleware: a body sent without a length (``Transfer-Encoding: chunked``) is read
+    here, at most one byte past ``limit``, and handed on with its ``Content-Length``; so the one
+    413 check below sees it as it sees any other body. (Werkzeug alone would cut such a body to
+    the limit without a word.)"""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ: dict[str, Any],
+                 start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if (self.limit > 0 and not environ.get("CONTENT_LENGTH")
+                and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()):
+            stream, wanted, parts = environ["wsgi.input"], self.limit + 1, []
+            while wanted > 0:
+                part = stream.read(min(wanted, 65536))
+                if not part:
+                    break
+                parts.append(part)
+                wanted -= len(part)
+            body = b"".join(parts)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            del environ["HTTP_TRANSFER_ENCODING"]   # werkzeug ignores a length beside it
+        return self.app(environ, start_response)
+
+
 def init_app(app: Flask) -> None:
     """Error handlers: one place turns errors into pages (or JSON for machine routes)."""
+    app.wsgi_app = ChunkedBodyLimit(  # type: ignore[method-assign]
+        app.wsgi_app, app.config["MAX_CONTENT_LENGTH"] or 0)
 
     @app.before_request
     def refuse_large_bodies() -> None:

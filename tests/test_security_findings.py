@@ -7,17 +7,24 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
+import time
 
 import pytest
+import redis as redis_lib
+import requests
 from click.testing import CliRunner
+from werkzeug.serving import make_server
 
-from conftest import SECRET, make_app, path_of
+from conftest import MEETING_ID, SECRET, START, make_app, path_of
 from fake_zoom_api import FakeZoom
+from stack import gunicorn_env, start_gunicorn, stop
 from webhook_events import participant, sample, signed
 from joingate import create_app
 from joingate.cli import main as cli_main
 from joingate.errors import ConfigError
 from joingate.exports import spreadsheet_cell
+from joingate.roster import RegistrantInput
 
 
 # Finding 15: a weak SECRET_KEY was accepted (`x`, `changeme`).
@@ -162,3 +169,68 @@ def test_finding_5_metric_labels_come_from_a_fixed_set(app, client, link):
     assert methods == {"GET", "other"}
     assert routes <= {rule.rule for rule in app.url_map.iter_rules()} | {"unmatched"}
     assert len(labels) <= 3
+
+
+# Finding 17: a chunked body over MAX_BODY_BYTES was cut to the limit without a word.
+
+def chunked(data: bytes, size: int = 4096):
+    """A request body that requests sends with Transfer-Encoding: chunked (no length)."""
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
+
+
+def send_chunked_bodies(base: str, token_path: str, now: int) -> dict[str, int]:
+    """Oversized chunked bodies to each route that takes a body, and one small signed webhook
+    that must still be read whole."""
+    big = b'{"pad": "' + b"x" * 20_000 + b'"}'
+    raw, headers = signed(big, now)
+    statuses = {
+        "webhook": requests.post(base + "/webhooks/zoom", data=chunked(raw), headers=headers,
+                                 timeout=10).status_code,
+        "api": requests.post(base + "/api/v1/meetings", data=chunked(big), timeout=10,
+                             headers={"Authorization": "Bearer organizer-token",
+                                      "Content-Type": "application/json"}).status_code,
+        "claim": requests.post(base + token_path, data=chunked(big), timeout=10,
+                               allow_redirects=False).status_code}
+    small, headers = signed(participant("joined", user_id="c1", name="Chunk",
+                                        at="2026-12-01T18:01:00Z"), now)
+    answer = requests.post(base + "/webhooks/zoom", data=chunked(small, 50), headers=headers,
+                           timeout=10)
+    statuses["small_webhook"] = answer.status_code
+    return statuses
+
+
+EXPECTED_CHUNKED = {"webhook": 413, "api": 413, "claim": 413, "small_webhook": 200}
+
+
+def test_finding_17_chunked_bodies_over_the_limit_get_413_on_werkzeug(clock):
+    app = make_app("memory://", clock, MAX_BODY_BYTES=10_000, ADMIN_TOKEN="organizer-token")
+    service = app.extensions["joingate"]
+    service.add_meeting(MEETING_ID, topic="Chunks", start=START, duration=90)
+    issued = service.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Ana")])[0]
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        statuses = send_chunked_bodies(f"http://127.0.0.1:{server.server_port}",
+                                       path_of(issued), int(clock()))
+    finally:
+        server.shutdown()
+    assert statuses == EXPECTED_CHUNKED
+
+
+def test_finding_17_chunked_bodies_over_the_limit_get_413_on_gunicorn(redis_server):
+    redis_lib.Redis.from_url(redis_server.url).flushdb()
+    env = gunicorn_env(redis_server.url, secret=SECRET, JOINGATE_MAX_BODY_BYTES="10000",
+                       JOINGATE_ADMIN_TOKEN="organizer-token",
+                       JOINGATE_ZOOM_WEBHOOK_SECRET="zoom-secret-token")
+    app = create_app(environ=env)
+    service = app.extensions["joingate"]
+    service.add_meeting(MEETING_ID, topic="Chunks", start=int(time.time()), duration=90)
+    issued = service.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Ana")])[0]
+    process, port = start_gunicorn(env, workers=1)
+    try:
+        statuses = send_chunked_bodies(f"http://127.0.0.1:{port}", path_of(issued),
+                                       int(time.time()))
+    finally:
+        stop(process)
+    assert statuses == EXPECTED_CHUNKED
