@@ -53,13 +53,14 @@ def zoom_webhook() -> ResponseReturnValue:
             metrics().webhooks.labels(URL_VALIDATION, "answered").inc()
             return jsonify(url_validation_answer(secret, plain))
         event = read_event(data)
+        # A registration whose registrant joingate cannot use is refused inside the service.
+        status = "ignored" if event is None else service.record_zoom_event(event)
     except InvalidInput as exc:
         log.warning("zoom webhook unreadable: %s", exc.message,
                     extra=log_fields(event="webhook_unreadable"))
         metrics().webhooks.labels("unreadable", "bad_request").inc()
         return _error(400, "bad_request", exc.message)
     name = str(data.get("event"))[:80] if event is None else data["event"]
-    status = "ignored" if event is None else service.record_zoom_event(event)
     metrics().webhooks.labels(name if event is not None else "other", status).inc()
     log.info("zoom webhook %s", status,
              extra=log_fields(event="webhook", zoom_event=name, outcome=status))

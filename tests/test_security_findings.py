@@ -22,9 +22,9 @@ from stack import gunicorn_env, start_gunicorn, stop
 from webhook_events import participant, sample, signed
 from joingate import create_app
 from joingate.cli import main as cli_main
-from joingate.errors import ConfigError
+from joingate.errors import ConfigError, InvalidInput
 from joingate.exports import spreadsheet_cell
-from joingate.roster import RegistrantInput
+from joingate.roster import RegistrantInput, read_csv
 
 
 # Finding 15: a weak SECRET_KEY was accepted (`x`, `changeme`).
@@ -234,3 +234,43 @@ def test_finding_17_chunked_bodies_over_the_limit_get_413_on_gunicorn(redis_serv
     finally:
         stop(process)
     assert statuses == EXPECTED_CHUNKED
+
+
+# Finding 16: participant names with terminal escapes reached `joingate report` on a terminal.
+
+ESCAPED_NAME = "\x1b[2J\x1b]0;owned\x07Eve\x1b[31m Lima\x9b0m\x1b[0m"
+TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def test_finding_16_names_lose_terminal_escapes_on_the_way_in(app, clock, meeting, tmp_path):
+    client = app.test_client()
+    joined = participant("joined", user_id="u1", name=ESCAPED_NAME, at="2026-12-01T18:01:00Z")
+    assert deliver(client, clock, joined).get_json() == {"status": "recorded"}
+    registration = sample("registration_created")
+    registration["payload"]["object"]["registrant"].update(
+        first_name="\x1b[1mAna\x1b[0m", last_name="Li\x07ma\x1b]8;;http://evil.example\x1b\\")
+    assert deliver(client, clock, registration).get_json() == {"status": "recorded"}
+    roster = tmp_path / "people.csv"
+    roster.write_text(f"email,name\nben@example.org,\"Ben\x1b[8m Okafor\"\n", encoding="utf-8")
+    cli = CliRunner()
+    issued = cli.invoke(cli_main, ["links", "issue", meeting, str(roster)], obj=app)
+    assert issued.exit_code == 0, issued.output
+    outputs = [cli.invoke(cli_main, args, obj=app).output for args in (
+        ["report", meeting], ["report", meeting, "--format", "json"],
+        ["links", "show", meeting, "ana.lima@example.org"],
+        ["links", "show", meeting, "ben@example.org"], ["links", "export", meeting])]
+    for output in outputs:
+        assert not TERMINAL_CONTROLS.search(output), repr(output)
+    unmatched = app.extensions["joingate"].report(meeting)["unmatched"]
+    assert [row["user_name"] for row in unmatched] == ["Eve Lima"]            # still readable
+    assert "Ana Lima" in outputs[2] and "Ben Okafor" in outputs[3]
+
+
+def test_finding_16_an_email_with_control_characters_is_refused(app, clock, meeting):
+    registration = sample("registration_created")
+    registration["payload"]["object"]["registrant"]["email"] = "ana\x1b[2J@example.org"
+    assert deliver(app.test_client(), clock, registration).status_code == 400
+    with pytest.raises(InvalidInput) as caught:
+        read_csv("email,name\n\"ana\x1b[2J@example.org\",Ana\n", "zoom.us")
+    assert caught.value.details[0]["line"] == 2 and caught.value.details[0]["field"] == "email"
+    assert "\x1b" not in caught.value.details[0]["message"]

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import BadWebhook, InvalidInput
+from ..roster import clean_name
 
 ZOOM_SIGNATURE_HEADER = "x-zm-signature"
 ZOOM_TIMESTAMP_HEADER = "x-zm-request-timestamp"
@@ -67,12 +68,23 @@ def parse_time(value: Any) -> float | None:
 
 
 def _text(mapping: dict, name: str) -> str:
+    """A text field of the event as sent (ids and emails are compared, never altered), at most
+    MAX_FIELD characters."""
     value = mapping.get(name)
     if value is None:
         return ""
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise InvalidInput(f"{name} has the wrong type")
     return str(value)[:MAX_FIELD]
+
+
+def _name(mapping: dict, name: str) -> str:
+    """A person's typed name from the event, cleaned as every name joingate keeps (no terminal
+    escapes, no control characters, white space folded: clean_name)."""
+    value = mapping.get(name)
+    if value is not None and (not isinstance(value, (str, int)) or isinstance(value, bool)):
+        raise InvalidInput(f"{name} has the wrong type")
+    return clean_name(str(value if value is not None else "")[:MAX_FIELD * 4])[:MAX_FIELD]
 
 
 @dataclass(frozen=True)
@@ -142,7 +154,7 @@ def read_event(data: Any) -> ParticipantEvent | InstanceEvent | RegistrationEven
         if not isinstance(registrant, dict):
             raise InvalidInput("object.registrant missing")
         return RegistrationEvent(meeting_id, _text(registrant, "email"),
-                                 _text(registrant, "first_name"), _text(registrant, "last_name"),
+                                 _name(registrant, "first_name"), _name(registrant, "last_name"),
                                  _text(registrant, "id"), _text(registrant, "join_url"))
     instance = _text(obj, "uuid")
     if not instance:
@@ -166,7 +178,7 @@ def read_event(data: Any) -> ParticipantEvent | InstanceEvent | RegistrationEven
     host_id = _text(obj, "host_id")
     return ParticipantEvent(
         kind=kind, meeting_id=meeting_id, instance=instance, at=at, at_text=at_text,
-        user_id=_text(participant, "user_id"), user_name=_text(participant, "user_name"),
+        user_id=_text(participant, "user_id"), user_name=_name(participant, "user_name"),
         participant_id=participant_id, participant_uuid=_text(participant, "participant_uuid"),
         email=_text(participant, "email"), registrant_id=_text(participant, "registrant_id"),
         customer_key=_text(participant, "customer_key"),

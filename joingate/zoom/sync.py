@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..signing import registrant_id_for
-from ..roster import RegistrantInput, check_registrant
+from ..roster import RegistrantInput, check_registrant, clean_name
 from ..service import IssuedLink, Service, parse_start
 from .client import ZoomClient, ZoomError
 from .events import ParticipantEvent, parse_time
@@ -105,7 +105,8 @@ def reconcile_live(service: Service, zoom: ZoomClient, meeting_id: str) -> tuple
         return bool((uuid and uuid in (stay.get("u"), key))
                     or (zid and stay.get("r") and service.store.zoom_id_of(
                         meeting_id, stay["r"]) == zid)
-                    or (person.get("user_name") and person.get("user_name") == stay.get("n")))
+                    or (person.get("user_name")
+                        and clean_name(str(person["user_name"])) == stay.get("n")))
 
     added = closed = 0
     matched: set[str] = set()
@@ -136,7 +137,7 @@ def _event(kind: str, meeting_id: str, instance: str, stay_key: str, at: float,
     from datetime import datetime, timezone
 
     at_text = datetime.fromtimestamp(at, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    user_name = str(person.get("user_name") or "")
+    user_name = clean_name(str(person.get("user_name") or ""))
     if stay_key.startswith("name:"):
         user_id, user_name = "", stay_key[5:]
     else:
