@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .zoom.urls import check_join_domain
 
 PREFIX = "JOINGATE_"
 # An HMAC key guessable offline from one link forges every link and device cookie: 32 characters
@@ -73,6 +74,10 @@ def _rate_limits(value: str) -> dict[str, int]:
     return limits
 
 
+def _join_domain(value: str) -> str:
+    return check_join_domain(value.strip().lower().strip("."))
+
+
 def _redis_url(value: str) -> str:
     value = value.strip()
     scheme = urlsplit(value).scheme
@@ -104,7 +109,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ADMIN_TOKEN", "", _text, "Seeds one manage token of the organizer API."),
     Setting("TEMPLATE_DIR", "", _text, "Organizer templates, searched before the built-in ones."),
     Setting("ZOOM_WEB_HOST", "https://app.zoom.us", _http_url, "Host of the Zoom web client."),
-    Setting("ZOOM_JOIN_DOMAIN", "zoom.us", _text,
+    Setting("ZOOM_JOIN_DOMAIN", "zoom.us", _join_domain,
             "Registrant join URLs must be https on this domain or a subdomain of it."),
     Setting("ZOOM_ACCOUNT_ID", "", _text, "Server-to-Server OAuth account id."),
     Setting("ZOOM_CLIENT_ID", "", _text, "Server-to-Server OAuth client id."),
@@ -170,6 +175,10 @@ def load_config(environ: Mapping[str, str] | None = None,
         if not config[required]:
             raise ConfigError(f"{PREFIX}{required} is not set; joingate cannot start without it")
     _refuse_weak_keys(config)
+    try:   # a value given as an override is checked too: an empty domain admits every host
+        config["ZOOM_JOIN_DOMAIN"] = _join_domain(config["ZOOM_JOIN_DOMAIN"])
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}ZOOM_JOIN_DOMAIN {exc}") from None
     if config["SECRET_KEY"] in config["SECRET_KEY_FALLBACKS"]:
         config["SECRET_KEY_FALLBACKS"] = [
             key for key in config["SECRET_KEY_FALLBACKS"] if key != config["SECRET_KEY"]]

@@ -7,8 +7,9 @@ applies is expressed here too, so a body the document calls valid is accepted.
 
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from .zoom import urls
 
 # Patterns avoid \s and \S: JSON Schema (ECMA-262) and Python disagree on what is white space.
 SPACES = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
@@ -20,8 +21,8 @@ STREAM_ID = r"^[0-9]{1,19}-[0-9]{1,19}$"     # fits Redis's 64-bit stream ids
 
 
 def join_url_pattern(domain: str) -> str:
-    return (r"^$|^https://([A-Za-z0-9-]+\.)*" + re.escape(domain.lower().strip("."))
-            + r"(:[0-9]{1,4})?(/[!-~]*)?$")
+    """Empty, or a join URL check_join_url accepts (one definition: zoom.urls)."""
+    return "^$|" + urls.join_url_pattern(domain)
 
 
 def _error_response(description: str) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def schemas(join_domain: str) -> dict[str, Any]:
             "first_name": {"type": "string", "maxLength": 99},
             "last_name": {"type": "string", "maxLength": 99},
             "registrant_id": {"type": "string", "maxLength": 64, "pattern": NO_SPACE},
-            "join_url": {"type": "string", "maxLength": 2048,
+            "join_url": {"type": "string", "maxLength": urls.MAX_JOIN_URL,
                          "pattern": join_url_pattern(join_domain)},
         },
         "anyOf": [{"required": ["name"], "properties": {"name": name}},

@@ -25,6 +25,7 @@ from joingate.cli import main as cli_main
 from joingate.errors import ConfigError, InvalidInput
 from joingate.exports import spreadsheet_cell
 from joingate.roster import RegistrantInput, read_csv
+from joingate.zoom.urls import check_join_url
 
 
 # Finding 15: a weak SECRET_KEY was accepted (`x`, `changeme`).
@@ -274,3 +275,73 @@ def test_finding_16_an_email_with_control_characters_is_refused(app, clock, meet
         read_csv("email,name\n\"ana\x1b[2J@example.org\",Ana\n", "zoom.us")
     assert caught.value.details[0]["line"] == 2 and caught.value.details[0]["field"] == "email"
     assert "\x1b" not in caught.value.details[0]["message"]
+
+
+# Finding 6: open redirect through a join_url that urlsplit and browsers read differently.
+
+BAD_JOIN_URLS = {
+    "backslash": "https://evil.example\\.zoom.us/j/1?pwd=x",
+    "encoded-backslash-in-host": "https://evil.example%5C.zoom.us/j/1",
+    "empty-host": "https:///evil.example/x",
+    "userinfo": "https://evil.example@us06web.zoom.us/w/1",
+    "port": "https://us06web.zoom.us:8443/w/1",
+    "space": "https://us06web.zoom.us/w/1 x",
+    "non-ascii": "https://us06web.zoom.us/w/1?pwd=\u00e4",
+    "fullwidth-dot": "https://zoom.us\uff0eevil.example/w/1",
+    "uppercase-scheme-and-host": "HTTPS://EVIL.EXAMPLE\\.ZOOM.US/w/1",
+    "http": "http://us06web.zoom.us/w/1",
+}
+
+
+@pytest.mark.parametrize("bad", BAD_JOIN_URLS.values(), ids=BAD_JOIN_URLS.keys())
+def test_finding_6_no_path_stores_a_join_url_browsers_read_elsewhere(app, store_url, clock,
+                                                                     meeting, bad):
+    email = "mal@example.org"
+    with pytest.raises(InvalidInput) as caught:                            # CSV import
+        read_csv(f"email,name,join_url\n{email},Mal,\"{bad}\"\n", "zoom.us")
+    assert caught.value.details[0]["field"] == "join_url"
+
+    zoom = FakeZoom()
+    zoom.add_meeting(meeting)
+    zoom.registrants[meeting].append({"id": "malZoomId", "email": email, "first_name": "Mal",
+                                      "last_name": "", "status": "approved", "join_url": bad})
+    try:
+        zoom_app = make_app(store_url, clock, like=app, ADMIN_TOKEN="organizer-token",
+                            **zoom.settings())
+        api = zoom_app.test_client().post(
+            f"/api/v1/meetings/{meeting}/registrants", json={"email": email, "name": "Mal",
+                                                             "join_url": bad},
+            headers={"Authorization": "Bearer organizer-token"})
+        registration = sample("registration_created")
+        registration["payload"]["object"]["registrant"].update(email=email, join_url=bad)
+        hook = deliver(zoom_app.test_client(), clock, registration)
+        cli = CliRunner()
+        synced = cli.invoke(cli_main, ["zoom", "sync", meeting], obj=zoom_app)
+        roster = f"email,name\n{email},Mal\n"
+        registered = cli.invoke(cli_main, ["zoom", "register", meeting, "-"], obj=zoom_app,
+                                input=roster)
+    finally:
+        zoom.close()
+    assert api.status_code == 422 and hook.status_code == 400
+    assert "skipped 'mal@example.org'" in synced.stderr
+    assert registered.exit_code == 1 and "line 2: mal@example.org" in registered.stderr
+    stored = app.extensions["joingate"].export_links(meeting)
+    assert [row["email"] for row in stored] == []                 # nobody was created
+
+
+@pytest.mark.parametrize("domain", ["", " ", ".", "us", "evil.example/", "zoom.us\\"],
+                         ids=["empty", "space", "dot", "top-level-only", "slash", "backslash"])
+def test_finding_6_a_join_domain_that_is_not_a_domain_stops_the_start(domain):
+    with pytest.raises(ConfigError, match="JOINGATE_ZOOM_JOIN_DOMAIN"):
+        create_app(environ={"JOINGATE_SECRET_KEY": SECRET, "JOINGATE_REDIS_URL": "memory://",
+                            "JOINGATE_ZOOM_JOIN_DOMAIN": domain})
+
+
+@pytest.mark.parametrize("url,rebuilt", [
+    ("https://us06web.zoom.us/w/85746065432?tk=a.b_c-d&pwd=Q0x3", None),
+    ("https://zoom.us/w/85746065432?tk=x", None),
+    ("https://us06web.zoom.us?tk=x", "https://us06web.zoom.us/?tk=x"),
+    ("https://us06web.zoom.us/w/1?pwd=%C3%A4", None),
+], ids=["subdomain", "bare-domain", "no-path", "percent-encoded"])
+def test_finding_6_valid_join_urls_are_kept_rebuilt_from_their_parts(url, rebuilt):
+    assert check_join_url(url, "zoom.us") == (rebuilt or url)

@@ -75,10 +75,17 @@ def register_at_zoom(service: Service, zoom: ZoomClient, meeting_id: str,
         except ZoomError as exc:
             results.append(RegisterResult(line, person.email, error=exc.message))
             continue
-        ready.append((line, RegistrantInput(person.email, person.name,
-                                            str(answer.get("registrant_id") or answer.get("id")
-                                                or ""),
-                                            str(answer.get("join_url") or ""))))
+        # Zoom's answer is input like any other: checked as a CSV row would be.
+        checked, faults = check_registrant(
+            {"email": person.email, "name": person.name,
+             "registrant_id": str(answer.get("registrant_id") or answer.get("id") or ""),
+             "join_url": str(answer.get("join_url") or "")},
+            service.config["ZOOM_JOIN_DOMAIN"])
+        if checked is None:
+            results.append(RegisterResult(line, person.email, error="Zoom's answer is not "
+                                          f"usable: {faults[0]['message']}"))
+            continue
+        ready.append((line, checked))
     links = service.issue_links(meeting_id, [person for _, person in ready])
     results += [RegisterResult(line, person.email, link)
                 for (line, person), link in zip(ready, links)]
