@@ -12,7 +12,6 @@ import logging
 import os
 import secrets
 from typing import Any, Callable, Iterable
-from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, g, render_template, request
 from jinja2 import FileSystemLoader, TemplateError, TemplateNotFound
@@ -20,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from .errors import StorageUnavailable
 from .service import utc_datetime
+from .zoom.urls import redirect_origins
 
 log = logging.getLogger("joingate.pages")
 
@@ -46,8 +46,10 @@ def _nonce() -> str:
 
 
 def _zoom_origins(config: dict[str, Any]) -> str:
-    web = urlsplit(config["ZOOM_WEB_HOST"])
-    return f"{web.scheme}://{web.netloc} https://*.{config['ZOOM_JOIN_DOMAIN']}"
+    """The CSP sources of every redirect a claim may make (zoom.urls.redirect_origins: the same
+    settings, the same rule as the join URL check; ``https://*.zoom.us`` alone would not admit
+    the bare ``https://zoom.us``)."""
+    return " ".join(redirect_origins(config["ZOOM_WEB_HOST"], config["ZOOM_JOIN_DOMAIN"]))
 
 
 def render_page(page: str, status: int, **context: Any) -> Response:

@@ -345,3 +345,17 @@ def test_finding_6_a_join_domain_that_is_not_a_domain_stops_the_start(domain):
 ], ids=["subdomain", "bare-domain", "no-path", "percent-encoded"])
 def test_finding_6_valid_join_urls_are_kept_rebuilt_from_their_parts(url, rebuilt):
     assert check_join_url(url, "zoom.us") == (rebuilt or url)
+
+
+# Finding 7: the CSP's form-action did not admit the bare join domain that validation accepts
+# (in Chromium: tests/test_browser_security.py::test_finding_7_*).
+
+def test_finding_7_form_action_follows_the_join_domain_and_web_host(app, store_url, clock,
+                                                                    link):
+    custom = make_app(store_url, clock, like=app, ZOOM_JOIN_DOMAIN="zoom.example",
+                      ZOOM_WEB_HOST="https://web.zoom.example").test_client()
+    csp = custom.get(path_of(link)).headers["Content-Security-Policy"]
+    form_action = next(part.split()[1:] for part in csp.split(";")
+                       if part.split()[:1] == ["form-action"])
+    assert form_action == ["'self'", "https://web.zoom.example", "https://zoom.example",
+                           "https://*.zoom.example"]
