@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from flask import Flask
-from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import load_config
@@ -47,11 +46,6 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     # answers with one.
     app.url_map.merge_slashes = False
     app.config["JOINGATE"] = config
-    if config["TEMPLATE_DIR"]:
-        from .pages import OrganizerTemplateLoader
-
-        app.jinja_loader = ChoiceLoader([OrganizerTemplateLoader(config["TEMPLATE_DIR"]),
-                                         FileSystemLoader(app.template_folder)])
     if config["PROXY_HOPS"]:
         hops = config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore

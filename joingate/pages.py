@@ -1,8 +1,11 @@
 """The registrant's pages: which template, which status, which headers, chosen in one place.
 
-Every page is a template the organizer may override through ``TEMPLATE_DIR``. Pages work without
-JavaScript and carry a Content-Security-Policy whose ``form-action`` admits the Zoom hosts, since
-browsers apply it to the redirect that follows the claim form.
+Every page is a template the organizer may override through ``TEMPLATE_DIR``. Pages are rendered
+in Jinja's SandboxedEnvironment with no globals and only the documented context (PAGE_CONTEXT in
+the README): an organizer template reaches no setting, secret, request or Python object, and
+one that fails for any reason gives way to the built-in page. Pages work without JavaScript and
+carry a Content-Security-Policy whose ``form-action`` admits the Zoom hosts, since browsers
+apply it to the redirect that follows the claim form.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import os
 import secrets
 from typing import Any, Callable, Iterable
 
-from flask import Flask, Response, abort, current_app, g, render_template, request
-from jinja2 import FileSystemLoader, TemplateError, TemplateNotFound
+from flask import Flask, Response, abort, current_app, g, request
+from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, TemplateNotFound
+from jinja2.sandbox import SandboxedEnvironment
 from werkzeug.exceptions import HTTPException
 
 from .errors import StorageUnavailable
@@ -39,6 +43,38 @@ class OrganizerTemplateLoader(FileSystemLoader):
         return source, filename, uptodate
 
 
+def sandbox(loader: BaseLoader) -> SandboxedEnvironment:
+    """A page environment: sandboxed (no attribute that starts with ``_``, no unsafe method),
+    HTML autoescaped, and no globals at all (Jinja's ``cycler``, ``lipsum``, ``range``...;
+    Flask's ``config``, ``request``, ``url_for`` are never added)."""
+    environment = SandboxedEnvironment(loader=loader, autoescape=True)
+    environment.globals.clear()
+    return environment
+
+
+class PageTemplates:
+    """The pages' templates: the built-in ones, and the organizer's (``TEMPLATE_DIR``, searched
+    first; they may extend or include the built-in ones)."""
+
+    def __init__(self, builtin_dir: str, organizer_dir: str = "") -> None:
+        self.builtin = sandbox(FileSystemLoader(builtin_dir))
+        self.organizer = sandbox(ChoiceLoader([OrganizerTemplateLoader(organizer_dir),
+                                               FileSystemLoader(builtin_dir)])
+                                 ) if organizer_dir else None
+
+    def render(self, page: str, context: dict[str, Any]) -> str:
+        """``page``.html with ``context``: the organizer's version when there is one that
+        renders, else the built-in one."""
+        if self.organizer is not None:
+            try:
+                return self.organizer.get_template(f"{page}.html").render(context)
+            except Exception as exc:  # noqa: BLE001 - any failure of theirs: our page instead
+                # An organizer's broken template must not turn a class start into 500s.
+                log.error("template %s.html failed (%s); using the built-in page", page,
+                          type(exc).__name__)
+        return self.builtin.get_template(f"{page}.html").render(context)
+
+
 def _nonce() -> str:
     if "csp_nonce" not in g:
         g.csp_nonce = secrets.token_urlsafe(16)
@@ -57,14 +93,7 @@ def render_page(page: str, status: int, **context: Any) -> Response:
     assert page in PAGES, page
     meeting = context.pop("meeting", None) or {}
     context.update(page=page, meeting=_meeting_view(meeting), nonce=_nonce())
-    try:
-        body = render_template(f"{page}.html", **context)
-    except TemplateError as exc:
-        # An organizer's broken template must not turn a class start into 500s.
-        log.error("template %s.html failed (%s); using the built-in page", page, exc)
-        builtin = current_app.jinja_env.overlay(
-            loader=FileSystemLoader(current_app.template_folder))
-        body = builtin.get_template(f"{page}.html").render(**context)
+    body = current_app.extensions["joingate_pages"].render(page, context)
     response = Response(body, status=status, mimetype="text/html")
     return with_page_headers(response)
 
@@ -129,7 +158,10 @@ class ChunkedBodyLimit:
 
 
 def init_app(app: Flask) -> None:
-    """Error handlers: one place turns errors into pages (or JSON for machine routes)."""
+    """The page templates, and the error handlers: one place turns errors into pages (or JSON
+    for machine routes)."""
+    app.extensions["joingate_pages"] = PageTemplates(
+        app.template_folder, app.config["JOINGATE"]["TEMPLATE_DIR"])  # type: ignore[arg-type]
     app.wsgi_app = ChunkedBodyLimit(  # type: ignore[method-assign]
         app.wsgi_app, app.config["MAX_CONTENT_LENGTH"] or 0)
 

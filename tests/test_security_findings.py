@@ -359,3 +359,57 @@ def test_finding_7_form_action_follows_the_join_domain_and_web_host(app, store_u
                        if part.split()[:1] == ["form-action"])
     assert form_action == ["'self'", "https://web.zoom.example", "https://zoom.example",
                            "https://*.zoom.example"]
+
+
+# Finding 8: an organizer template (TEMPLATE_DIR) printed SECRET_KEY and ran `id`.
+
+TEMPLATE_PROBES = {
+    "config": "{{ config.JOINGATE.SECRET_KEY }} {{ config }}",
+    "config-items": "{% for k, v in config.items() %}{{ k }}={{ v }} {% endfor %}",
+    "cycler-globals": "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+    "lipsum-globals": "{{ lipsum.__globals__['os'].popen('id').read() }}",
+    "url-for-globals": "{{ url_for.__globals__['current_app'].config }}",
+    "request": "{{ request.environ }} {{ request.application.__self__ }}",
+    "g-and-session": "{{ g }} {{ session }} {{ get_flashed_messages.__globals__ }}",
+    "self-reference": "{{ self.__init__.__globals__ }} {{ self._TemplateReference__context }}",
+    "string-class": "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "meeting-class": "{{ meeting.__class__.__init__.__globals__ }} {{ meeting.items() }}",
+    "format": "{{ '{0.__class__.__init__.__globals__}'.format(meeting) }}",
+    "attr-filter": "{{ meeting|attr('__class__') }} {{ (meeting|attr('__init__')) }}",
+}
+SECRETS_IN_REACH = (SECRET, "organizer-admin-token", "zoom-secret-token", "alert-secret",
+                    "enc0ded", "uid=", "wsgi.", "&lt;class", "&lt;function", "&lt;module",
+                    "&lt;built-in", "&lt;bound", "&lt;flask", "&lt;Flask", "&lt;Request")
+
+
+@pytest.mark.parametrize("probe", TEMPLATE_PROBES.values(), ids=TEMPLATE_PROBES.keys())
+def test_finding_8_organizer_templates_reach_no_secret_and_no_code(app, store_url, clock, link,
+                                                                   tmp_path, probe):
+    folder = tmp_path / "organizer"
+    folder.mkdir()
+    (folder / "confirm.html").write_text("<p>[" + probe + "]</p>")
+    organizer = make_app(store_url, clock, like=app, TEMPLATE_DIR=str(folder),
+                         ADMIN_TOKEN="organizer-admin-token", ALERT_SECRET="alert-secret")
+    page = organizer.test_client().get(path_of(link))
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    for secret in SECRETS_IN_REACH:
+        assert secret not in body, (secret, body[:400])
+    # Either the probe rendered to nothing, or it failed and the built-in page took its place.
+    assert body.startswith("<p>[") or '<form method="post"' in body
+
+
+def test_finding_8_organizer_templates_see_the_documented_context(app, store_url, clock, link,
+                                                                 tmp_path):
+    folder = tmp_path / "organizer"
+    folder.mkdir()
+    (folder / "confirm.html").write_text(
+        '{% extends "base.html" %}{% block content %}<h1>Welcome, {{ display_name }}</h1>'
+        "<p id=when>{{ meeting.start.text }} {{ meeting.start.iso }}</p>"
+        "<p id=support>{{ meeting.support }} {{ page }} {{ nonce|length > 10 }}</p>"
+        '<form method="post"><button>Join</button></form>{% endblock %}')
+    organizer = make_app(store_url, clock, like=app, TEMPLATE_DIR=str(folder))
+    body = organizer.test_client().get(path_of(link)).get_data(as_text=True)
+    assert "<h1>Welcome, Ana Lima</h1>" in body and "Evening ceramics, week 3" in body
+    assert "Tuesday 01 December 2026, 18:00 UTC 2026-12-01T18:00:00Z" in body
+    assert "help@example.org confirm True" in body
