@@ -24,6 +24,7 @@ from referencing.jsonschema import DRAFT202012
 from . import openapi
 from .errors import InvalidInput, NotFound, StorageUnavailable
 from .exports import write_links_csv, write_report_csv
+from .json_body import read_json
 from .signing import registrant_id_for
 from .roster import check_registrant
 from .service import Service, meeting_options, parse_start
@@ -77,9 +78,9 @@ def _body(schema: str) -> Any:
         raise ApiError(error(415, "unsupported_media_type",
                              "send the body as application/json"))
     try:
-        data = json.loads(request.get_data(cache=False).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(error(400, "invalid_json", "the body is not valid JSON")) from None
+        data = read_json(request.get_data(cache=False))
+    except InvalidInput as exc:
+        raise ApiError(error(400, "invalid_json", exc.message)) from None
     faults = []
     for fault in _schemas().validators[schema].iter_errors(data):
         path = list(fault.absolute_path)

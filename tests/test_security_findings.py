@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import threading
 import time
@@ -413,3 +414,104 @@ def test_finding_8_organizer_templates_see_the_documented_context(app, store_url
     assert "<h1>Welcome, Ana Lima</h1>" in body and "Evening ceramics, week 3" in body
     assert "Tuesday 01 December 2026, 18:00 UTC 2026-12-01T18:00:00Z" in body
     assert "help@example.org confirm True" in body
+
+
+# Finding 12: 500s on odd input.
+
+ADMIN = {"Authorization": "Bearer organizer-admin-token"}
+
+
+@pytest.fixture
+def api_app(app, store_url, clock):
+    return make_app(store_url, clock, like=app, ADMIN_TOKEN="organizer-admin-token")
+
+
+@pytest.mark.parametrize("timestamp", ["\xb2", "1\xb2\xb3", "\xbd", "\u00b9" * 10],
+                         ids=["superscript-two", "digits-and-superscripts", "one-half",
+                              "superscript-ones"])
+def test_finding_12_a_timestamp_of_unicode_digits_is_401(client, clock, meeting, timestamp):
+    body = participant("joined", user_id="1", name="Ana", at="2026-12-01T18:01:00Z")
+    raw, headers = signed(body, int(clock()))
+    headers["x-zm-request-timestamp"] = timestamp
+    answer = client.post("/webhooks/zoom", data=raw, headers=headers)
+    assert answer.status_code == 401 and answer.get_json()["error"] == "unauthorized"
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [200, 5_000, 100_000], ids=["200", "5000", "100000"])
+def test_finding_12_deeply_nested_json_is_400(api_app, clock, meeting, depth):
+    client = api_app.test_client()
+    raw, headers = signed(('{"event": "meeting.participant_joined", "payload": '
+                           + nested(depth) + "}").encode(), int(clock()))
+    hook = client.post("/webhooks/zoom", data=raw, headers=headers)
+    assert hook.status_code == 400 and hook.get_json()["error"] == "bad_request"
+    for method, path, body in [
+            ("POST", "/api/v1/meetings", '{"id": "123456789", "topic": ' + nested(depth) + "}"),
+            ("PATCH", f"/api/v1/meetings/{meeting}", '{"topic": ' + nested(depth) + "}"),
+            ("POST", f"/api/v1/meetings/{meeting}/registrants",
+             '{"email": "a@example.org", "name": "A", "x": ' + nested(depth) + "}"),
+            ("POST", f"/api/v1/meetings/{meeting}/registrants/bulk",
+             '{"registrants": ' + nested(depth) + "}")]:
+        answer = client.open(path, method=method, data=body, headers=ADMIN,
+                             content_type="application/json")
+        assert answer.status_code in (400, 422), (path, answer.status_code)
+        assert answer.get_json()["error"] in ("invalid_json", "invalid_input")
+
+
+LONE_SURROGATE = '"Ana \\ud800 Lima"'      # valid JSON, not valid Unicode
+
+
+def test_finding_12_lone_surrogates_are_refused_or_replaced(api_app, clock, meeting):
+    client = api_app.test_client()
+    for method, path, body in [
+            ("POST", "/api/v1/meetings", '{"id": "123456789", "topic": ' + LONE_SURROGATE
+             + ', "start": "2026-12-01T18:00:00Z", "duration": 60}'),
+            ("PATCH", f"/api/v1/meetings/{meeting}", '{"topic": ' + LONE_SURROGATE + "}"),
+            ("POST", f"/api/v1/meetings/{meeting}/registrants",
+             '{"email": "ana@example.org", "name": ' + LONE_SURROGATE + "}"),
+            ("POST", f"/api/v1/meetings/{meeting}/registrants/bulk",
+             '{"registrants": [{"email": "ana@example.org", "name": ' + LONE_SURROGATE + "}]}")]:
+        answer = client.open(path, method=method, data=body, headers=ADMIN,
+                             content_type="application/json")
+        assert answer.status_code == 400, (path, answer.status_code)
+        assert answer.get_json()["error"] == "invalid_json"
+    body = participant("joined", user_id="s1", name="placeholder", at="2026-12-01T18:01:00Z")
+    raw = json.dumps(body).replace('"placeholder"', LONE_SURROGATE).encode()
+    raw, headers = signed(raw, int(clock()))
+    hook = client.post("/webhooks/zoom", data=raw, headers=headers)
+    assert hook.status_code == 200 and hook.get_json() == {"status": "recorded"}
+    assert api_app.extensions["joingate"].report(meeting)["unmatched"][0]["user_name"] == \
+        "Ana \ufffd Lima"                                   # recorded, the bad half replaced
+    validation = sample("url_validation")
+    raw = json.dumps(validation).replace(
+        json.dumps(validation["payload"]["plainToken"]), LONE_SURROGATE).encode()
+    raw, headers = signed(raw, int(clock()))
+    assert client.post("/webhooks/zoom", data=raw, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("field,value", [
+    ("join_time", "0001-01-01T00:00:00+01:00"), ("join_time", "9999-12-31T23:59:59-01:00"),
+    ("leave_time", "0001-01-01T00:00:00+14:00"), ("join_time", "1969-07-20T20:17:40Z"),
+], ids=["year-1-east", "year-9999-west", "leave-year-1", "before-1970"])
+def test_finding_12_times_out_of_range_are_clamped_and_reports_answer(api_app, clock, meeting,
+                                                                      service, field, value):
+    service.issue_links(meeting, [RegistrantInput("ana@example.org", "Ana Lima")])
+    client = api_app.test_client()
+    kind = "joined" if field == "join_time" else "left"
+    for event in ([participant("joined", user_id="t1", name="Ana Lima",
+                               at="2026-12-01T18:01:00Z")] if kind == "left" else []) + [
+            participant(kind, user_id="t1", name="Ana Lima", at=value),
+            participant("joined", user_id="t2", name="Stranger", at=value)]:
+        assert deliver(client, clock, event).status_code == 200
+    for path in ("report", "report.csv", "links.csv", "registrants",
+                 "registrants/ana@example.org", "events"):
+        answer = client.get(f"/api/v1/meetings/{meeting}/{path}", headers=ADMIN)
+        assert answer.status_code == 200, (path, answer.status_code)
+    report = client.get(f"/api/v1/meetings/{meeting}/report", headers=ADMIN).get_json()
+    for row in report["unmatched"]:
+        assert "1970-01-01T00:00:00Z" <= row["join_time"] <= "9999-12-31T23:59:59Z"
+    result = CliRunner().invoke(cli_main, ["report", meeting], obj=api_app)
+    assert result.exit_code == 0, result.output
