@@ -22,6 +22,10 @@ MIN_KEY_LENGTH = 32
 MAKE_A_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
+class Refused(ValueError):
+    """A value a parser below refuses; its message never repeats the value."""
+
+
 def _text(value: str) -> str:
     return value.strip()
 
@@ -33,14 +37,14 @@ def _key_list(value: str) -> list[str]:
 def _seconds(value: str) -> float:
     number = float(value)
     if number < 0:
-        raise ValueError("must not be negative")
+        raise Refused("must not be negative")
     return number
 
 
 def _whole(value: str) -> int:
     number = int(value)
     if number < 0:
-        raise ValueError("must not be negative")
+        raise Refused("must not be negative")
     return number
 
 
@@ -50,7 +54,7 @@ def _flag(value: str) -> bool:
         return True
     if lowered in {"0", "false", "no", "off", ""}:
         return False
-    raise ValueError("must be true or false")
+    raise Refused("must be true or false")
 
 
 def _http_url(value: str) -> str:
@@ -59,7 +63,7 @@ def _http_url(value: str) -> str:
         return value
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError("must be an http:// or https:// URL")
+        raise Refused("must be an http:// or https:// URL")
     return value
 
 
@@ -69,7 +73,7 @@ def _rate_limits(value: str) -> dict[str, int]:
     for part in value.split(","):
         name, _, number = part.partition("=")
         if name.strip() not in ("light", "medium", "heavy") or not number.strip().isdigit():
-            raise ValueError("must look like light=30,medium=20,heavy=10")
+            raise Refused("must look like light=30,medium=20,heavy=10")
         limits[name.strip()] = int(number)
     return limits
 
@@ -82,7 +86,7 @@ def _redis_url(value: str) -> str:
     value = value.strip()
     scheme = urlsplit(value).scheme
     if scheme not in {"redis", "rediss", "unix", "memory", "redis+sentinel", "redis+cluster"}:
-        raise ValueError("must start with redis://, rediss://, unix://, redis+sentinel://, "
+        raise Refused("must start with redis://, rediss://, unix://, redis+sentinel://, "
                          "redis+cluster:// or memory://")
     return value
 
@@ -93,27 +97,30 @@ class Setting:
     default: Any
     parse: Callable[[str], Any]
     doc: str
+    secret: bool = False    # a wrong value is never repeated in the error (keys, passwords)
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", None, _text,
-            "Signs links and device cookies. Required; at least 32 characters."),
+            "Signs links and device cookies. Required; at least 32 characters.", secret=True),
     Setting("SECRET_KEY_FALLBACKS", [], _key_list,
-            "Older keys, comma-separated: links signed with them still verify."),
+            "Older keys, comma-separated: links signed with them still verify.", secret=True),
     Setting("REDIS_URL", None, _redis_url,
-            "redis://, rediss://, unix:// or memory:// (embedded, one process only). Required."),
+            "redis://, rediss://, unix:// or memory:// (embedded, one process only). Required.",
+            secret=True),
     Setting("PUBLIC_URL", "http://127.0.0.1:8000", _http_url,
             "Where registrants reach joingate; links are PUBLIC_URL/j/<token>."),
     Setting("ZOOM_WEBHOOK_SECRET", "", _text,
-            "The Zoom app's secret token; without it the webhook endpoint answers 503."),
-    Setting("ADMIN_TOKEN", "", _text, "Seeds one manage token of the organizer API."),
+            "The Zoom app's secret token; without it the webhook endpoint answers 503.",
+            secret=True),
+    Setting("ADMIN_TOKEN", "", _text, "Seeds one manage token of the organizer API.", secret=True),
     Setting("TEMPLATE_DIR", "", _text, "Organizer templates, searched before the built-in ones."),
     Setting("ZOOM_WEB_HOST", "https://app.zoom.us", _http_url, "Host of the Zoom web client."),
     Setting("ZOOM_JOIN_DOMAIN", "zoom.us", _join_domain,
             "Registrant join URLs must be https on this domain or a subdomain of it."),
     Setting("ZOOM_ACCOUNT_ID", "", _text, "Server-to-Server OAuth account id."),
     Setting("ZOOM_CLIENT_ID", "", _text, "Server-to-Server OAuth client id."),
-    Setting("ZOOM_CLIENT_SECRET", "", _text, "Server-to-Server OAuth client secret."),
+    Setting("ZOOM_CLIENT_SECRET", "", _text, "Server-to-Server OAuth client secret.", secret=True),
     Setting("ZOOM_API_URL", "https://api.zoom.us/v2", _http_url, "Zoom REST API base."),
     Setting("ZOOM_OAUTH_URL", "https://zoom.us/oauth/token", _http_url, "Zoom OAuth token URL."),
     Setting("ZOOM_RATE_LIMITS", {"light": 30, "medium": 20, "heavy": 10}, _rate_limits,
@@ -123,8 +130,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHARED_GRACE", 120.0, _seconds,
             "Seconds two stays of one registrant may overlap before it counts as sharing."),
     Setting("ALERT_WEBHOOK_URL", "", _http_url,
-            "The organizer's URL that receives each violation as signed JSON (from the worker)."),
-    Setting("ALERT_SECRET", "", _text, "Key of the HMAC signature on alerts."),
+            "The organizer's URL that receives each violation as signed JSON (from the worker).",
+            secret=True),
+    Setting("ALERT_SECRET", "", _text, "Key of the HMAC signature on alerts.", secret=True),
     Setting("REDIS_TIMEOUT", 2.0, _seconds,
             "Seconds a Redis call may take before the request answers 503."),
     Setting("KEY_PREFIX", "jg", _text, "Prefix of every Redis key."),
@@ -133,7 +141,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_BODY_BYTES", 1_048_576, _whole, "Largest request body; larger gets 413."),
     Setting("PROXY_HOPS", 0, _whole,
             "How many proxies (nginx) stand in front: X-Forwarded-For/-Proto are trusted that deep."),
-    Setting("METRICS_TOKEN", "", _text, "If set, /metrics needs Authorization: Bearer <token>."),
+    Setting("METRICS_TOKEN", "", _text, "If set, /metrics needs Authorization: Bearer <token>.",
+            secret=True),
     Setting("INVALID_TOKEN_LIMIT", 30, _whole,
             "Invalid link tokens one client address may send per window before 429 (0: off)."),
     Setting("INVALID_TOKEN_WINDOW", 60, _whole, "Seconds of that window."),
@@ -170,7 +179,7 @@ def load_config(environ: Mapping[str, str] | None = None,
         try:
             config[setting.name] = setting.parse(raw)
         except ValueError as exc:
-            raise ConfigError(f"{PREFIX}{setting.name} {exc} (got {raw!r})") from None
+            raise ConfigError(_refusal(setting, raw, exc)) from None
     for required in ("SECRET_KEY", "REDIS_URL"):
         if not config[required]:
             raise ConfigError(f"{PREFIX}{required} is not set; joingate cannot start without it")
@@ -195,3 +204,14 @@ def _refuse_weak_keys(config: dict[str, Any]) -> None:
         raise ConfigError(f"{PREFIX}SECRET_KEY_FALLBACKS holds a key shorter than "
                           f"{MIN_KEY_LENGTH} characters; remove it (links signed with it then "
                           "stop working: reissue them)")
+
+
+def _refusal(setting: Setting, raw: str, exc: ValueError) -> str:
+    """The sentence for a wrong value: the variable, why, and the value itself unless the
+    setting may hold a secret (a Redis password, an alert URL's secret path). A library's own
+    message may quote the value (urlsplit quotes the host, passwords included): for a secret
+    setting only a Refused message is shown."""
+    if not setting.secret:
+        return f"{PREFIX}{setting.name} {exc} (got {raw!r})"
+    reason = str(exc) if isinstance(exc, Refused) else "is not a valid value"
+    return f"{PREFIX}{setting.name} {reason} (the value is not shown: it may hold a secret)"

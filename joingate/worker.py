@@ -25,6 +25,7 @@ import requests
 
 from .alert_signing import ALERT_SIGNATURE_HEADER, ALERT_TIMESTAMP_HEADER, alert_signature
 from .errors import JoingateError, StorageUnavailable
+from .observability import redact_urls
 from .service import Service
 from .store import event_time
 
@@ -187,10 +188,11 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - best effort: any failure is retried, logged
             attempts = job.get("attempts", 0) + 1
             if attempts > len(BACKOFF):
-                log.error("%s failed %d times, dropped: %s", job_id, attempts, exc)
+                log.error("%s failed %d times, dropped: %s", job_id, attempts,
+                          failure_text(exc))
                 self.store.finish_job(job_id)
                 return
-            log.warning("%s failed (attempt %d): %s", job_id, attempts, exc)
+            log.warning("%s failed (attempt %d): %s", job_id, attempts, failure_text(exc))
             self.store.enqueue(job_id, {**job, "attempts": attempts},
                                self.service.clock() + BACKOFF[attempts - 1])
 
@@ -203,7 +205,18 @@ class Worker:
                    "User-Agent": "joingate-worker"}
         if config["ALERT_SECRET"]:
             headers[ALERT_SIGNATURE_HEADER] = alert_signature(config["ALERT_SECRET"], timestamp, body)
-        response = self.session.post(config["ALERT_WEBHOOK_URL"], data=body, headers=headers,
-                                     timeout=ALERT_TIMEOUT, allow_redirects=False)
+        try:
+            response = self.session.post(config["ALERT_WEBHOOK_URL"], data=body,
+                                         headers=headers, timeout=ALERT_TIMEOUT,
+                                         allow_redirects=False)
+        except requests.RequestException as exc:
+            # requests names the whole URL; its path and query may be the receiver's secret.
+            raise RuntimeError(f"{type(exc).__name__} reaching "
+                               f"{redact_urls(config['ALERT_WEBHOOK_URL'])}") from None
         if not 200 <= response.status_code < 300:
             raise RuntimeError(f"alert receiver answered {response.status_code}")
+
+
+def failure_text(exc: Exception) -> str:
+    """An outbound job's failure fit for a log: URLs cut to their origin (observability)."""
+    return redact_urls(f"{exc}") or type(exc).__name__

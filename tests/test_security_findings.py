@@ -7,9 +7,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import redis as redis_lib
@@ -17,7 +22,7 @@ import requests
 from click.testing import CliRunner
 from werkzeug.serving import make_server
 
-from conftest import MEETING_ID, SECRET, START, make_app, path_of
+from conftest import MEETING_ID, SECRET, START, free_port, make_app, path_of, wait_for_port
 from fake_zoom_api import FakeZoom
 from stack import gunicorn_env, start_gunicorn, stop
 from webhook_events import participant, sample, signed
@@ -26,7 +31,10 @@ from joingate.cli import main as cli_main
 from joingate.errors import ConfigError, InvalidInput
 from joingate.exports import spreadsheet_cell
 from joingate.roster import RegistrantInput, read_csv
+from joingate.worker import Worker
 from joingate.zoom.urls import check_join_url
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # Finding 15: a weak SECRET_KEY was accepted (`x`, `changeme`).
@@ -515,3 +523,101 @@ def test_finding_12_times_out_of_range_are_clamped_and_reports_answer(api_app, c
         assert "1970-01-01T00:00:00Z" <= row["join_time"] <= "9999-12-31T23:59:59Z"
     result = CliRunner().invoke(cli_main, ["report", meeting], obj=api_app)
     assert result.exit_code == 0, result.output
+
+
+# Finding 3: tokens and secrets in logs (Flask's 500 log, `joingate serve`'s access log, a
+# config error, the worker's alert failures). conftest.no_secret_in_logs checks every test.
+
+def logged(caplog) -> str:
+    """Everything logged, as the handlers would write it (message and traceback)."""
+    import logging
+
+    formatter = logging.Formatter("%(name)s %(message)s")
+    return "\n".join(formatter.format(record) for record in caplog.records)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_finding_3_a_500_on_a_link_logs_no_token(app, client, link, caplog, monkeypatch, method):
+    service = app.extensions["joingate"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected fault: nothing real can make this 500 any more")
+
+    monkeypatch.setattr(service, "open_link" if method == "GET" else "claim_link", broken)
+    answer = client.open(path_of(link), method=method)
+    assert answer.status_code == 500
+    token = link.url.rsplit("/", 1)[1]
+    text = logged(caplog)
+    assert "injected fault" in text and f"[{method}]" in text          # the 500 is logged...
+    assert token not in text and "/j/WyI" not in text                  # ...without the token
+    assert "Exception on /j/" in text
+
+
+def test_finding_3_joingate_serve_logs_no_token(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOINGATE_")}
+    env["JOINGATE_SECRET_KEY"] = SECRET
+    errors = tmp_path / "serve.stderr"
+    with open(errors, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "joingate.cli", "serve", "--demo",
+                                    "--port", str(port)], cwd=ROOT, env=env,
+                                   stdout=subprocess.PIPE, stderr=stderr, text=True)
+        try:
+            links: list[str] = []
+            deadline = time.monotonic() + 20
+            while len(links) < 2 and time.monotonic() < deadline:
+                links += re.findall(r"http://127\.0\.0\.1:\d+/j/\S+", process.stdout.readline())
+            wait_for_port(port)
+            assert requests.get(links[0], timeout=5).status_code == 200
+            assert requests.post(links[1], allow_redirects=False, timeout=5).status_code == 303
+            assert requests.get(links[0] + "?x=1", timeout=5).status_code == 200
+            mangled = links[0][:-3] + "xyz"
+            assert requests.get(mangled, timeout=5).status_code == 404
+            raw = socket.create_connection(("127.0.0.1", port), timeout=5)   # a bad request line
+            raw.sendall(f"GET {links[0].split(str(port), 1)[1]} JUNK/9\r\n\r\n".encode())
+            raw.recv(1000)
+            raw.close()
+        finally:
+            stop(process)
+    text = errors.read_text()
+    assert '"GET /j/- HTTP/1.1" 200' in text and '"POST /j/- HTTP/1.1" 303' in text
+    for link in links + [mangled]:
+        token = link.rsplit("/", 1)[1]
+        assert token not in text and token[:40] not in text
+    assert "/j/WyI" not in text and SECRET not in text
+
+
+@pytest.mark.parametrize("variable,value,secret", [
+    ("REDIS_URL", "mysql://admin:pa55word-redis@db.example:3306/0", "pa55word-redis"),
+    ("ALERT_WEBHOOK_URL", "ftp://hooks.example/s3cret-path?key=s3cret-key", "s3cret"),
+    ("ZOOM_JOIN_DOMAIN", "s3cret.example/", None),
+], ids=["redis-password", "alert-url-path", "harmless-value-is-shown"])
+def test_finding_3_a_config_error_echoes_no_secret(variable, value, secret, monkeypatch):
+    monkeypatch.setenv("JOINGATE_SECRET_KEY", SECRET)
+    monkeypatch.setenv("JOINGATE_REDIS_URL", "memory://")
+    monkeypatch.setenv(f"JOINGATE_{variable}", value)
+    result = CliRunner().invoke(cli_main, ["report", "85746065432"])
+    assert result.exit_code == 1 and f"JOINGATE_{variable} " in result.output
+    if secret:
+        assert secret not in result.output
+    else:
+        assert value in result.output              # non-secret settings still show the value
+    wsgi = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, text=True,
+                          capture_output=True, timeout=60,
+                          env={**os.environ, f"JOINGATE_{variable}": value})
+    assert wsgi.returncode != 0 and f"JOINGATE_{variable} " in wsgi.stderr
+    assert secret is None or secret not in wsgi.stderr
+
+
+def test_finding_3_the_worker_logs_no_alert_url_secret(app, store_url, clock, meeting, caplog):
+    closed = free_port()                                  # nothing listens there
+    url = f"http://127.0.0.1:{closed}/hooks/s3cret-path-part?key=q5ecret-query-part"
+    alerting = make_app(store_url, clock, like=app, ALERT_WEBHOOK_URL=url)
+    joined = participant("joined", user_id="w1", name="Stranger", at="2026-12-01T18:01:00Z")
+    assert deliver(alerting.test_client(), clock, joined).status_code == 200
+    worker = Worker(alerting.extensions["joingate"])
+    worker.tick()                                         # records the violation, sends
+    worker.pool.shutdown(wait=True)
+    text = logged(caplog)
+    assert "failed (attempt 1)" in text and f"127.0.0.1:{closed}" in text
+    assert "s3cret" not in text and "q5ecret" not in text and "/hooks/" not in text
