@@ -25,7 +25,6 @@ from . import openapi
 from .errors import InvalidInput, NotFound, StorageUnavailable
 from .exports import write_links_csv, write_report_csv
 from .json_body import read_json
-from .signing import registrant_id_for
 from .roster import check_registrant
 from .service import Service, meeting_options, parse_start
 from .store import event_time
@@ -298,7 +297,7 @@ def _link_action(action: str, meeting_id: str, email: str) -> ResponseReturnValu
     service = _service()
     meeting_id = _meeting_id(meeting_id)
     link = service.manage_link(action, meeting_id, email, actor="api")   # 404 if unknown
-    fields = service.store.registrant(meeting_id, registrant_id_for(email))
+    fields = service.store.registrant(meeting_id, service.registrant_id(email))
     return jsonify(email=fields.get("email", ""), display_name=fields.get("display", ""),
                    link=link, created=False)
 

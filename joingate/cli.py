@@ -21,7 +21,6 @@ from flask import Flask
 
 from .errors import ConfigError, InvalidInput, JoingateError, NotFound, StorageUnavailable
 from .exports import SpreadsheetDictWriter, write_links_csv, write_report_csv
-from .signing import registrant_id_for
 from .roster import RegistrantInput, read_csv
 from .service import Service, parse_start
 
@@ -174,7 +173,7 @@ def links_reset_command(meeting_id: str, email: str, approve: bool) -> None:
     """Free the device binding: the next device to claim the link gets it."""
     _manage("reset", meeting_id, email)
     if approve:
-        fields = _service().store.registrant(meeting_id, registrant_id_for(email))
+        fields = _service().store.registrant(meeting_id, _service().registrant_id(email))
         _zoom().set_registrant_status(meeting_id, "approve", fields.get("zid", ""),
                                       fields["email"])
         click.echo(f"approved {email} again at Zoom")

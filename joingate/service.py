@@ -6,6 +6,7 @@ service's clock, which tests may replace); errors are those of :mod:`joingate.er
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -103,6 +104,15 @@ class Service:
         self.signer = signer
         self.clock = clock
 
+    @functools.cached_property
+    def _registrant_id_key(self) -> str:
+        return self.store.registrant_id_key()
+
+    def registrant_id(self, email: str) -> str:
+        """The id of ``email``'s registrant in any meeting (keyed: signing.registrant_id_for).
+        The key is read from the store once per process."""
+        return registrant_id_for(email, self._registrant_id_key)
+
     # Meetings
 
     def add_meeting(self, meeting_id: str, *, topic: str, start: datetime | int, duration: int,
@@ -189,7 +199,7 @@ class Service:
         gives the same registrant and, while key and version are unchanged, the same link."""
         self.store.meeting(meeting_id)  # NotFound before anything is written
         registrants = list(registrants)
-        rows = [(registrant_id_for(r.email), r.email.strip(),
+        rows = [(self.registrant_id(r.email), r.email.strip(),
                  clean_name(r.name)[:MAX_NAME].strip() or r.email.strip()[:MAX_NAME],
                  r.zoom_registrant_id, r.join_url) for r in registrants]
         results = self.store.upsert_registrants(meeting_id, rows)
@@ -198,13 +208,13 @@ class Service:
                 for (rid, email, *_), (version, display, created) in zip(rows, results)]
 
     def _rid(self, meeting_id: str, email: str) -> str:
-        rid = registrant_id_for(email)
+        rid = self.registrant_id(email)
         self.store.registrant(meeting_id, rid)  # NotFound names the problem
         return rid
 
     def manage_link(self, action: str, meeting_id: str, email: str, actor: str = "cli") -> str:
         """Revoke, reset or reissue the link of ``email``; returns the link now valid."""
-        return self.manage_registrant(action, meeting_id, registrant_id_for(email), actor)
+        return self.manage_registrant(action, meeting_id, self.registrant_id(email), actor)
 
     def manage_registrant(self, action: str, meeting_id: str, rid: str, actor: str) -> str:
         version = self.store.manage(action, meeting_id, rid, self.clock(), actor)
@@ -334,7 +344,7 @@ class Service:
         status, _rid, _open = self.store.record_participant(
             event,
             customer_rid=customer if re.fullmatch(r"[0-9a-f]{16}", customer) else "",
-            email_rid=registrant_id_for(event.email) if "@" in event.email else "",
+            email_rid=self.registrant_id(event.email) if "@" in event.email else "",
             name_key=clean_name(event.user_name).casefold(),
             email_key=event.email.strip().casefold(),
             now=self.clock(), grace=self.config["SHARED_GRACE"])

@@ -5,6 +5,8 @@ and so run on the embedded store (fakeredis) and on a real redis-server."""
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import json
 import os
@@ -31,6 +33,7 @@ from joingate.cli import main as cli_main
 from joingate.errors import ConfigError, InvalidInput
 from joingate.exports import spreadsheet_cell
 from joingate.roster import RegistrantInput, read_csv
+from joingate.signing import Signer
 from joingate.worker import Worker
 from joingate.zoom.urls import check_join_url
 
@@ -621,3 +624,37 @@ def test_finding_3_the_worker_logs_no_alert_url_secret(app, store_url, clock, me
     text = logged(caplog)
     assert "failed (attempt 1)" in text and f"127.0.0.1:{closed}" in text
     assert "s3cret" not in text and "q5ecret" not in text and "/hooks/" not in text
+
+
+# Finding 14: the registrant id in every token was sha256(email)[:16]: a forwarded link let
+# anyone test candidate emails, and knowing an email gave the customer_key matching accepts.
+
+def test_finding_14_registrant_ids_are_keyed_and_stable_across_key_rotation(app, store_url,
+                                                                            clock, meeting):
+    email = "ana.lima@example.org"
+    first = app.extensions["joingate"].issue_links(meeting, [RegistrantInput(email, "Ana")])[0]
+    rid = Signer(SECRET).read_link_token(first.url.rsplit("/", 1)[1]).registrant_id
+    assert re.fullmatch(r"[0-9a-f]{16}", rid)
+    for guess in (email, email.upper(), f" {email} "):               # not computable from it
+        assert rid != hashlib.sha256(guess.strip().lower().encode()).hexdigest()[:16]
+    assert rid != hmac.new(SECRET.encode(), email.encode(), hashlib.sha256).hexdigest()[:16]
+
+    new_key = "rotated-secret-key-of-at-least-32-characters"
+    rotated = make_app(store_url, clock, like=app, SECRET_KEY=new_key,
+                       SECRET_KEY_FALLBACKS=[SECRET])
+    service = rotated.extensions["joingate"]
+    again = service.issue_links(meeting, [RegistrantInput(email, "Ana")])[0]
+    assert again.created is False and again.registrant_id == rid        # the same registrant
+    assert Signer(new_key).read_link_token(again.url.rsplit("/", 1)[1]).registrant_id == rid
+    assert rotated.test_client().post(path_of(first)).status_code == 303     # old link works
+    assert service.link_status(meeting, email)["claims"] == 1
+    retired = make_app(store_url, clock, like=app, SECRET_KEY=new_key).extensions["joingate"]
+    assert retired.registrant_id(email) == rid       # even with the first key gone entirely
+
+    joined = participant("joined", user_id="c1", name="Somebody", at="2026-12-01T18:01:00Z",
+                         customer_key=rid)
+    assert deliver(rotated.test_client(), clock, joined).get_json() == {"status": "recorded"}
+    assert service.report(meeting)["registrants"][0]["joins"] == 1   # customer_key matches
+
+    other = make_app(store_url, clock, like=app, KEY_PREFIX="other").extensions["joingate"]
+    assert other.registrant_id(email) != rid        # another store: another id key

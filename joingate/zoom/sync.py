@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..signing import registrant_id_for
 from ..roster import RegistrantInput, check_registrant, clean_name
 from ..service import IssuedLink, Service, parse_start
 from .client import ZoomClient, ZoomError
@@ -65,7 +64,7 @@ def register_at_zoom(service: Service, zoom: ZoomClient, meeting_id: str,
     service.meeting(meeting_id)
     results, ready = [], []
     for line, person in rows:
-        known = service.store.registrant_or_none(meeting_id, registrant_id_for(person.email))
+        known = service.store.registrant_or_none(meeting_id, service.registrant_id(person.email))
         if known and known.get("zid"):
             ready.append((line, person))
             continue
