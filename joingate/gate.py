@@ -15,7 +15,20 @@ from .service import Decision, Service
 bp = Blueprint("gate", __name__)
 
 DEVICE_COOKIE = "jg_device"
+# Over https the device cookie is a __Host- cookie: browsers accept it only with Secure,
+# Path=/ and no Domain, so no sibling subdomain can plant a device id before the registrant
+# claims. Cost: it goes with every request to the gate's host (it is HttpOnly, SameSite=Lax and
+# holds only a signed device id). Over http (development) browsers refuse the prefix.
+SECURE_DEVICE_COOKIE = "__Host-jg_device"
 DEVICE_COOKIE_AGE = 400 * 86400  # the longest lifetime browsers allow
+
+
+def device_cookie_name(public_url: str) -> tuple[str, str]:
+    """The device cookie's name and path for PUBLIC_URL: ``__Host-jg_device`` on ``/`` over
+    https; ``jg_device`` on ``/j/`` over http. A cookie of the other name is never read."""
+    if public_url.startswith("https://"):
+        return SECURE_DEVICE_COOKIE, "/"
+    return DEVICE_COOKIE, "/j/"
 
 # Outcome of gate.lua -> (page, status). claimed/rejoined redirect instead.
 REFUSALS = {
@@ -34,7 +47,8 @@ def _service() -> Service:
 
 
 def _request_facts() -> dict[str, str | None]:
-    return {"device_cookie": request.cookies.get(DEVICE_COOKIE),
+    name, _ = device_cookie_name(_service().config["PUBLIC_URL"])
+    return {"device_cookie": request.cookies.get(name),
             "ip": request.remote_addr or "",
             "user_agent": request.headers.get("User-Agent", "")}
 
@@ -100,9 +114,10 @@ def claim_link(token: str) -> Response:
                                              "Cache-Control": "no-store",
                                              "Referrer-Policy": "no-referrer"})
     service = _service()
-    response.set_cookie(DEVICE_COOKIE, service.signer.device_cookie(decision.device_id),
-                        max_age=DEVICE_COOKIE_AGE, path="/j/", httponly=True, samesite="Lax",
-                        secure=service.config["PUBLIC_URL"].startswith("https://"))
+    name, path = device_cookie_name(service.config["PUBLIC_URL"])
+    response.set_cookie(name, service.signer.device_cookie(decision.device_id),
+                        max_age=DEVICE_COOKIE_AGE, path=path, httponly=True, samesite="Lax",
+                        secure=name == SECURE_DEVICE_COOKIE)
     return response
 
 

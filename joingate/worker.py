@@ -23,7 +23,8 @@ from typing import Any, Protocol
 
 import requests
 
-from .alert_signing import ALERT_SIGNATURE_HEADER, ALERT_TIMESTAMP_HEADER, alert_signature
+from .alert_signing import (ALERT_SIGNATURE_HEADER, ALERT_TIMESTAMP_HEADER, alert_setting_warnings,
+                            alert_signature)
 from .errors import JoingateError, StorageUnavailable
 from .observability import redact_urls
 from .service import Service
@@ -70,6 +71,10 @@ class Worker:
     def run(self, stop: threading.Event, interval: float = 0.25) -> None:
         """Work until ``stop`` is set; Redis outages are logged and waited out."""
         log.info("worker started")
+        config = self.service.config
+        for warning in alert_setting_warnings(config["ALERT_WEBHOOK_URL"],
+                                              config["ALERT_SECRET"]):
+            log.warning(warning)
         while not stop.is_set():
             try:
                 busy = self.tick()

@@ -67,7 +67,7 @@ def test_same_device_rejoins_other_device_is_refused(app, client, service, link)
     assert first.status_code == 303
     cookie = first.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
-    assert "Path=/j/" in cookie
+    assert cookie.startswith("__Host-jg_device=") and "Path=/;" in cookie   # PUBLIC_URL https
     again = client.post(path)
     assert again.status_code == 303 and again.headers["Location"] == first.headers["Location"]
 

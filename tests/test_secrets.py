@@ -17,8 +17,8 @@ def test_rotation_old_links_work_while_their_key_is_a_fallback(app, store_url, c
     rotated = make_app(store_url, clock, like=app, SECRET_KEY=NEW_KEY,
                        SECRET_KEY_FALLBACKS=[SECRET])
     rotated_client = rotated.test_client()
-    rotated_client.set_cookie("jg_device", first.headers["Set-Cookie"].split(";")[0].split("=", 1)[1],
-                              path="/j/")
+    rotated_client.set_cookie("__Host-jg_device", first.headers["Set-Cookie"].split(";")[0].split("=", 1)[1],
+                              path="/")
     assert rotated_client.post(path_of(link)).status_code == 303      # link and cookie verify
     reissued = rotated.extensions["joingate"].issue_links(
         MEETING_ID, [RegistrantInput("new@example.org", "New")])[0]
@@ -34,7 +34,7 @@ def test_forged_device_cookie_is_not_the_bound_device(app, link):
     for forged in (device[:-2] + "xx", Signer("guess").device_cookie("00" * 12), "plain-id",
                    Signer(SECRET).link_token(MEETING_ID, "x", 1)):
         intruder = app.test_client()
-        intruder.set_cookie("jg_device", forged, path="/j/")
+        intruder.set_cookie("__Host-jg_device", forged, path="/")
         response = intruder.post(path_of(link))
         assert response.status_code == 409 and "Location" not in response.headers
 

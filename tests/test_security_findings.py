@@ -12,6 +12,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -26,7 +27,7 @@ from werkzeug.serving import make_server
 
 from conftest import MEETING_ID, SECRET, START, free_port, make_app, path_of, wait_for_port
 from fake_zoom_api import FakeZoom
-from stack import gunicorn_env, start_gunicorn, stop
+from stack import gunicorn_env, nginx_binary, start_gunicorn, stop, write_nginx
 from webhook_events import participant, sample, signed
 from joingate import create_app
 from joingate.cli import main as cli_main
@@ -658,3 +659,105 @@ def test_finding_14_registrant_ids_are_keyed_and_stable_across_key_rotation(app,
 
     other = make_app(store_url, clock, like=app, KEY_PREFIX="other").extensions["joingate"]
     assert other.registrant_id(email) != rid        # another store: another id key
+
+
+# Finding 19: from reading; verified, then fixed or documented.
+
+METRICS_DISGUISES = ["/metrics", "//metrics", "///metrics", "/%2Fmetrics", "/%6Detrics",
+                     "/metrics?x=1", "/./metrics", "/j/../metrics", "/metrics/", "//metrics/",
+                     "/%2e/metrics", "/METRICS", "/metrics%3F"]
+
+
+def raw_get(port: int, target: str, cafile: str) -> tuple[int, bytes]:
+    """GET ``target`` exactly as written (no client normalises it) over TLS."""
+    context = ssl.create_default_context(cafile=cafile)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        with context.wrap_socket(sock, server_hostname="127.0.0.1") as tls:
+            tls.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Connection: close\r\n\r\n".encode())
+            data = b""
+            while chunk := tls.recv(65536):
+                data += chunk
+    return int(data.split(b" ", 2)[1]), data
+
+
+def test_finding_19_metrics_stay_behind_the_shipped_nginx_site(redis_server, tmp_path):
+    redis_lib.Redis.from_url(redis_server.url).flushdb()
+    app_port, http_port, https_port = free_port(), free_port(), free_port()
+    env = gunicorn_env(redis_server.url, secret=SECRET, JOINGATE_PROXY_HOPS="1",
+                       JOINGATE_BIND=f"127.0.0.1:{app_port}", JOINGATE_WORKERS="1",
+                       PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"))
+    gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
+                                 "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    nginx = subprocess.Popen([nginx_binary(), "-c", str(write_nginx(tmp_path, http_port,
+                                                                    https_port, app_port)),
+                              "-p", str(tmp_path), "-g", "daemon off;"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(app_port, 30)
+        wait_for_port(https_port, 10)
+        direct = requests.get(f"http://127.0.0.1:{app_port}/metrics", timeout=10)
+        assert direct.status_code == 200 and "# HELP joingate_" in direct.text
+        answers = {target: raw_get(https_port, target, str(tmp_path / "fullchain.pem"))
+                   for target in METRICS_DISGUISES}
+    finally:
+        stop(nginx)
+        stop(gunicorn)
+    for target, (status, body) in answers.items():
+        assert status in (400, 403, 404), (target, status)
+        assert b"# HELP joingate_" not in body and b"joingate_" not in body, target
+
+
+def test_finding_19_the_device_cookie_cannot_be_planted_by_a_sibling(app, service, meeting):
+    """A sibling subdomain can set a cookie for the gate's host unless the name starts with
+    __Host-: an attacker plants their own (validly signed) device id before the victim claims,
+    the victim's link binds to the attacker's device, and the attacker's browser is then the
+    bound device of the victim's link."""
+    victim_link, own_link = service.issue_links(meeting, [
+        RegistrantInput("ana@example.org", "Ana"), RegistrantInput("mal@example.org", "Mal")])
+    attacker = app.test_client()
+    claimed = attacker.post(path_of(own_link))
+    set_cookie = claimed.headers["Set-Cookie"]
+    name, _, rest = set_cookie.partition("=")
+    assert name == "__Host-jg_device"
+    attributes = [part.strip().lower() for part in rest.split(";")[1:]]
+    assert "secure" in attributes and "path=/" in attributes and "httponly" in attributes
+    assert not any(part.startswith("domain") for part in attributes)
+    attacker_device = rest.split(";")[0]
+    victim = app.test_client()
+    victim.set_cookie("jg_device", attacker_device, path="/j/")    # what a sibling can plant
+    assert victim.post(path_of(victim_link)).status_code == 303
+    assert attacker.post(path_of(victim_link)).status_code == 409  # not the bound device
+    assert victim.post(path_of(victim_link)).status_code == 303    # the victim is
+
+
+def test_finding_19_over_http_the_cookie_keeps_its_plain_name(app, store_url, clock, link):
+    plain = make_app(store_url, clock, like=app, PUBLIC_URL="http://127.0.0.1:8000")
+    client = plain.test_client()
+    set_cookie = client.post(path_of(link)).headers["Set-Cookie"]
+    assert set_cookie.startswith("jg_device=") and "Secure" not in set_cookie
+    assert "Path=/j/" in set_cookie
+    assert client.post(path_of(link)).status_code == 303              # and it still rejoins
+
+
+@pytest.mark.parametrize("url,secret,warnings", [
+    ("http://alerts.example/hook/s3cret", "", ["unsigned", "plain http"]),
+    ("https://alerts.example/hook/s3cret", "", ["unsigned"]),
+    ("http://alerts.example/hook/s3cret", "alert-secret", ["plain http"]),
+    ("https://alerts.example/hook/s3cret", "alert-secret", []),
+    ("", "", []),
+], ids=["http-unsigned", "unsigned", "http", "signed-https", "no-alerts"])
+def test_finding_19_the_worker_warns_about_unsigned_or_plain_http_alerts(app, store_url, clock,
+                                                                         caplog, url, secret,
+                                                                         warnings):
+    alerting = make_app(store_url, clock, like=app, ALERT_WEBHOOK_URL=url, ALERT_SECRET=secret)
+    stopped = threading.Event()
+    stopped.set()
+    Worker(alerting.extensions["joingate"]).run(stopped)
+    said = [record.getMessage() for record in caplog.records
+            if record.name == "joingate.worker" and record.levelname == "WARNING"]
+    for warning in warnings:
+        assert any(warning in message for message in said), (warning, said)
+    assert len(said) == len(warnings)
+    assert not any("s3cret" in message for message in said)
