@@ -1,6 +1,7 @@
 """``/api/v1``: the organizer API, for a shop, an LMS or a registration form.
 
-Bearer tokens with a scope (``read``: GET only; ``manage``: everything). Every body is validated
+Bearer tokens with a scope (``read``: GET only, and never a link, which would take a seat;
+``manage``: everything). Every body is validated
 against the OpenAPI document's own schemas (joingate.openapi), then handed to the same service
 layer the CLI uses. Errors have one shape: ``{"error", "message", "details"}``. Without
 ``JOINGATE_ADMIN_TOKEN`` there is no API (404).
@@ -273,9 +274,17 @@ def list_registrants(meeting_id: str) -> ResponseReturnValue:
     meeting_id = _meeting_id(meeting_id)
     offset = _query_int("cursor", 0, 0, 999_999_999)
     limit = _query_int("limit", 100, 1, 1000)
-    page = service.export_links(meeting_id, offset, limit)
+    page = [_links_for_scope(row) for row in service.export_links(meeting_id, offset, limit)]
     more = offset + limit < service.store.registrant_count(meeting_id)
     return jsonify(registrants=page, next_cursor=str(offset + limit) if more else None)
+
+
+def _links_for_scope(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` as the token may see it: a link claims a seat, so only a manage token gets one
+    (a read token is for dashboards)."""
+    if g.get("api_scope") == "manage":
+        return row
+    return {key: value for key, value in row.items() if key != "link"}
 
 
 def _query_int(name: str, default: int, low: int, high: int) -> int:
@@ -290,7 +299,7 @@ def _query_int(name: str, default: int, low: int, high: int) -> int:
 
 @bp.get("/meetings/<meeting_id>/registrants/<email:email>")
 def read_registrant(meeting_id: str, email: str) -> ResponseReturnValue:
-    return jsonify(_service().link_status(_meeting_id(meeting_id), email))
+    return jsonify(_links_for_scope(_service().link_status(_meeting_id(meeting_id), email)))
 
 
 def _link_action(action: str, meeting_id: str, email: str) -> ResponseReturnValue:
@@ -333,6 +342,8 @@ def report_csv(meeting_id: str) -> ResponseReturnValue:
 
 @bp.get("/meetings/<meeting_id>/links.csv")
 def links_csv(meeting_id: str) -> ResponseReturnValue:
+    if g.get("api_scope") != "manage":
+        return error(403, "forbidden", "links need a manage token: a link takes a seat")
     out = io.StringIO()
     write_links_csv(_service().export_links(_meeting_id(meeting_id)), out)
     return Response(out.getvalue(), mimetype="text/csv")

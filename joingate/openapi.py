@@ -20,6 +20,10 @@ MEETING_ID = r"^[0-9]{6,15}$"
 STREAM_ID = r"^[0-9]{1,19}-[0-9]{1,19}$"     # fits Redis's 64-bit stream ids
 
 
+LINK_FOR_MANAGE = {"type": "string",
+                   "description": "The gate link; in answers to manage tokens only."}
+
+
 def join_url_pattern(domain: str) -> str:
     """Empty, or a join URL check_join_url accepts (one definition: zoom.urls)."""
     return "^$|" + urls.join_url_pattern(domain)
@@ -123,10 +127,10 @@ def schemas(join_domain: str) -> dict[str, Any]:
             "created": {"type": "integer"}}},
         "RegistrantSummary": {
             "type": "object",
-            "required": ["email", "name", "display_name", "status", "registrant_id", "link"],
-            "properties": {key: {"type": "string"} for key in
-                           ("email", "name", "display_name", "status", "registrant_id",
-                            "link")}},
+            "required": ["email", "name", "display_name", "status", "registrant_id"],
+            "properties": {**{key: {"type": "string"} for key in
+                              ("email", "name", "display_name", "status", "registrant_id")},
+                           "link": LINK_FOR_MANAGE}},
         "RegistrantPage": {"type": "object", "required": ["registrants", "next_cursor"],
                            "properties": {
                                "registrants": {"type": "array", "items": {
@@ -134,14 +138,14 @@ def schemas(join_domain: str) -> dict[str, Any]:
                                "next_cursor": {"type": ["string", "null"]}}},
         "LinkStatus": {
             "type": "object",
-            "required": ["meeting", "email", "name", "display_name", "status", "link",
+            "required": ["meeting", "email", "name", "display_name", "status",
                          "link_id", "opens", "claims", "refused", "devices", "history"],
             "properties": {
                 "meeting": {"type": "string"}, "email": {"type": "string"},
                 "name": {"type": "string"}, "display_name": {"type": "string"},
                 "status": {"type": "string",
                            "enum": ["issued", "opened", "claimed", "joined", "revoked"]},
-                "link": {"type": "string"}, "link_id": {"type": "string"},
+                "link": LINK_FOR_MANAGE, "link_id": {"type": "string"},
                 "opens": {"type": "integer"}, "claims": {"type": "integer"},
                 "refused": {"type": "integer"}, "devices": {"type": "integer"},
                 "history": {"type": "array", "items": {
@@ -267,7 +271,8 @@ def document(join_domain: str) -> dict[str, Any]:
         },
         "/meetings/{meeting_id}/links.csv": {
             "parameters": [meeting_id],
-            "get": op("Every registrant's current link, for the mail merge", read,
+            "get": op("Every registrant's current link, for the mail merge (manage tokens "
+                      "only)", manage,
                       {"200": _csv("email,name,display_name,status,registrant_id,link")}),
         },
         "/meetings/{meeting_id}/events": {
@@ -289,6 +294,7 @@ def document(join_domain: str) -> dict[str, Any]:
             "schemas": schemas(join_domain),
             "securitySchemes": {"bearer": {
                 "type": "http", "scheme": "bearer",
-                "description": "A token with scope read (GET only) or manage (everything)."}},
+                "description": "A token with scope read (GET only, never a link: a link "
+                               "takes a seat) or manage (everything)."}},
         },
     }

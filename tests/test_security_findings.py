@@ -761,3 +761,30 @@ def test_finding_19_the_worker_warns_about_unsigned_or_plain_http_alerts(app, st
         assert any(warning in message for message in said), (warning, said)
     assert len(said) == len(warnings)
     assert not any("s3cret" in message for message in said)
+
+
+# Finding 13 (done as a small edit): a read token's answers carried live links, and a link
+# can be claimed: a read token could take every seat.
+
+def test_finding_13_a_read_token_sees_no_link(api_app, clock, meeting):
+    service = api_app.extensions["joingate"]
+    issued = service.issue_links(meeting, [RegistrantInput("ana@example.org", "Ana")])[0]
+    read_token, _ = service.create_api_token("dashboard", "read")
+    reader = api_app.test_client()
+    reader.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {read_token}"
+    token = issued.url.rsplit("/", 1)[1]
+    for path in ("registrants", "registrants/ana@example.org", "report", "report.csv",
+                 "events"):
+        answer = reader.get(f"/api/v1/meetings/{meeting}/{path}")
+        assert answer.status_code == 200, path
+        assert token not in answer.get_data(as_text=True) and "/j/" not in \
+            answer.get_data(as_text=True), path
+    assert reader.get(f"/api/v1/meetings/{meeting}/registrants").get_json()["registrants"][0][
+        "email"] == "ana@example.org"
+    refused = reader.get(f"/api/v1/meetings/{meeting}/links.csv")
+    assert refused.status_code == 403 and refused.get_json()["error"] == "forbidden"
+    manager = api_app.test_client()                              # manage tokens still do
+    rows = manager.get(f"/api/v1/meetings/{meeting}/registrants", headers=ADMIN).get_json()
+    assert rows["registrants"][0]["link"] == issued.url
+    assert token in manager.get(f"/api/v1/meetings/{meeting}/links.csv",
+                                headers=ADMIN).get_data(as_text=True)
