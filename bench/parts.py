@@ -40,12 +40,12 @@ def main() -> None:
     try:
         app = create_app({"SECRET_KEY": "k" * 32, "REDIS_URL": server.url}, environ={})
         service = app.extensions["joingate"]
-        service.add_meeting("85746065432", topic="T", start=datetime.now(timezone.utc),
+        service.meetings.add("85746065432", topic="T", start=datetime.now(timezone.utc),
                             duration=60)
-        links = service.issue_links("85746065432", [RegistrantInput(f"p{n}@x.org", f"P {n}")
+        links = service.meetings.issue_links("85746065432", [RegistrantInput(f"p{n}@x.org", f"P {n}")
                                                     for n in range(CALLS)])
         tokens = [link.url.rsplit("/", 1)[1] for link in links]
-        refs = [service.read_token(token) for token in tokens]
+        refs = [service.signer.read_link_token(token) for token in tokens]
         service.store.redis.config_resetstat()
         measure("claim round trip (store.gate)", lambda n: service.store.gate(
             "claim", "85746065432", refs[n].registrant_id, 1, time.time(), "", f"dev{n}",
@@ -53,7 +53,7 @@ def main() -> None:
         stats = service.store.redis.info("commandstats").get("cmdstat_evalsha", {})
         print(f"{'  inside Redis (gate.lua)':<40} {stats.get('usec_per_call', 0):7.1f} us")
         measure("Redis PING round trip", lambda n: service.store.redis.ping())
-        measure("verify a link token", lambda n: service.read_token(tokens[n]))
+        measure("verify a link token", lambda n: service.signer.read_link_token(tokens[n]))
         measure("sign a device cookie", lambda n: service.signer.device_cookie("ab" * 12))
         logger = logging.getLogger("bench.parts")
         handler = logging.StreamHandler(io.StringIO())
@@ -65,7 +65,7 @@ def main() -> None:
             "event": "request", "request_id": "r", "method": "POST", "path": "/j/x",
             "status": 303, "duration_ms": 1.0, "ip": "203.0.113.7", "outcome": "claimed"}))
         client = app.test_client()
-        paths = [link.url.split("8000", 1)[1] for link in service.issue_links(
+        paths = [link.url.split("8000", 1)[1] for link in service.meetings.issue_links(
             "85746065432", [RegistrantInput(f"q{n}@x.org", f"Q {n}") for n in range(CALLS)])]
         measure("whole claim through Flask (test client)", lambda n: client.post(
             paths[n], headers={"Cookie": ""}))

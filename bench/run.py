@@ -197,7 +197,8 @@ def run(args: argparse.Namespace) -> list[Result]:
 
         def issue(path: Path) -> tuple[list[str], float]:
             began = time.perf_counter()
-            output = subprocess.run([*cli, "links", "issue", MEETING, str(path)], env=env,
+            output = subprocess.run([*cli, "links", "issue", MEETING, str(path),
+                                     "--allow-loopback"], env=env,
                                     check=True, cwd=ROOT, capture_output=True, text=True).stdout
             elapsed = time.perf_counter() - began
             links = [row["link"].removeprefix(gate_url)
@@ -354,16 +355,15 @@ def memory_per_registrant(url: str, count: int = 10_000) -> float:
     before = int(redis_client.info("memory")["used_memory"])
     from datetime import datetime, timezone
 
-    service.add_meeting(meeting, topic="Memory", start=datetime.now(timezone.utc), duration=60)
-    links = service.issue_links(meeting, [RegistrantInput(f"m{n}@example.org", f"Member {n}")
+    service.meetings.add(meeting, topic="Memory", start=datetime.now(timezone.utc), duration=60)
+    links = service.meetings.issue_links(meeting, [RegistrantInput(f"m{n}@example.org", f"Member {n}")
                                           for n in range(count)])
     for n, link in enumerate(links):
-        ref = service.read_token(link.url.rsplit("/", 1)[1])
-        service.open_link(ref, device_cookie=None, ip="203.0.113.7",
-                          user_agent=UA)
-        service.claim_link(ref, device_cookie=None, ip="203.0.113.7",
-                           user_agent=UA)
-        service.record_zoom_event(ParticipantEvent(
+        ref = service.signer.read_link_token(link.url.rsplit("/", 1)[1])
+        for mode in ("open", "claim"):
+            service.store.gate(mode, ref.meeting_id, ref.registrant_id, ref.version,
+                               time.time(), "", f"device{n}", "203.0.113.7", UA)
+        service.presence.record(ParticipantEvent(
             kind="joined", meeting_id=meeting, instance="mem", at=time.time(),
             at_text="2026-12-01T18:01:00Z", user_id=str(n), user_name=link.display_name,
             participant_id="", participant_uuid=f"PU-{n}", email="", registrant_id="",

@@ -5,32 +5,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import time
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from flask import Flask
+from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import load_config
+from .pages import builtin_template_dir
 from .signing import Signer
-from .service import Service
+from .state import AppState
 from .store import Store, connect
 
 log = logging.getLogger("joingate")
-
-
-def builtin_template_dir() -> str:
-    """The built-in templates: ``joingate/_templates`` in an installed wheel (mapped from the
-    repository's ``templates/``), or ``templates/`` beside the package in a checkout."""
-    spec = importlib.util.find_spec("joingate._templates")
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            if Path(location, "base.html").is_file():
-                return str(location)
-    return str(Path(__file__).resolve().parent.parent / "templates")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *,
@@ -41,28 +30,35 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     ``redis_client`` replaces the client REDIS_URL names (tests share one embedded store)."""
     config = load_config(environ, test_config)
     app = Flask(__name__, template_folder=builtin_template_dir())
-    app.config.update(MAX_CONTENT_LENGTH=config["MAX_BODY_BYTES"])
+    app.config.update(MAX_CONTENT_LENGTH=config.max_body_bytes)
     # Werkzeug would answer /j//x with a 308 to /j/x; browsers cache a 308, the gate never
     # answers with one.
     app.url_map.merge_slashes = False
     app.config["JOINGATE"] = config
-    if config["PROXY_HOPS"]:
-        hops = config["PROXY_HOPS"]
+    if config.template_dir:
+        from .pages import OrganizerTemplateLoader
+
+        app.jinja_loader = ChoiceLoader([OrganizerTemplateLoader(config.template_dir),
+                                         FileSystemLoader(builtin_template_dir())])
+    if config.proxy_hops:
+        hops = config.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore
 
-    client = redis_client or connect(config["REDIS_URL"], config["REDIS_TIMEOUT"])
-    store = Store(client, config["KEY_PREFIX"])
+    client = redis_client or connect(config.redis_url, config.redis_timeout)
+    store = Store(client, config.key_prefix)
     if store.embedded:
         log.warning("REDIS_URL is memory://: state lives in this one process and is lost on exit")
-    signer = Signer(config["SECRET_KEY"], config["SECRET_KEY_FALLBACKS"])
-    app.extensions["joingate"] = Service(config, store, signer, clock)
+    signer = Signer(config.secret_key, config.secret_key_fallbacks)
+    app.extensions["joingate"] = AppState(config, store, signer, clock)
 
-    from . import api, gate, health, observability, pages, webhooks
+    from . import api, dashboard, gate, health, move_pages, observability, pages, webhooks
 
     observability.init_app(app)
     pages.init_app(app)
     api.init_app(app)
+    dashboard.init_app(app)
     app.register_blueprint(gate.bp)
+    app.register_blueprint(move_pages.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     return app

@@ -23,12 +23,18 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from . import openapi
-from .errors import InvalidInput, NotFound, StorageUnavailable
+from .errors import ConfigError, InvalidInput, NotFound, TemplateProblem
 from .exports import write_links_csv, write_report_csv
 from .json_body import read_json
-from .roster import check_registrant
-from .service import Service, meeting_options, parse_start
-from .store import event_time
+from .meetings import IssuedLink, MeetingReused
+from .pages import json_error as error
+from .records import Meeting
+from .roster import RegistrantInput, check_registrant
+from .send_jobs import queue_send, send_progress
+from .state import AppState
+from .throttle import over_limit
+from .times import iso_utc, parse_start
+from .views import link_status, registrant_rows
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -52,19 +58,11 @@ class ApiSchemas:
         self.validators = {
             name: Draft202012Validator({"$ref": f"urn:joingate#/components/schemas/{name}"},
                                        registry=registry)
-            for name in ("MeetingCreate", "MeetingUpdate", "RegistrantInput", "BulkInput")}
+            for name in ("MeetingCreate", "MeetingUpdate", "RegistrantInput", "BulkInput",
+                         "SendRequest")}
 
 
-def error(status: int, code: str, message: str, details: list | None = None,
-          headers: dict[str, str] | None = None) -> Response:
-    response = jsonify(error=code, message=message, details=details or [])
-    response.status_code = status
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
-
-
-def _service() -> Service:
+def _state() -> AppState:
     return current_app.extensions["joingate"]
 
 
@@ -85,7 +83,7 @@ def _body(schema: str) -> Any:
     for fault in _schemas().validators[schema].iter_errors(data):
         path = list(fault.absolute_path)
         detail: dict[str, Any] = {"field": "/".join(str(part) for part in path) or "(body)",
-                                  "message": fault.message[:300]}
+                                  "message": fault_in_words(fault, schema)}
         if len(path) >= 2 and path[0] == "registrants" and isinstance(path[1], int):
             detail["index"] = path[1]
         faults.append(detail)
@@ -95,6 +93,53 @@ def _body(schema: str) -> Any:
         raise ApiError(error(422, "invalid_input", f"{len(faults)} problem(s) in the body; "
                              f"first: {faults[0]['field']}: {faults[0]['message']}", faults))
     return data
+
+
+SHAPES = {"object": "a JSON object", "array": "a list", "string": "text",
+          "integer": "a whole number", "number": "a number", "boolean": "true or false"}
+PATTERN_WORDS = {"email": "is not an email address (one @, printable ASCII, no spaces)",
+                 "join_url": "must be an https:// join URL on the Zoom join domain",
+                 "staff": "must be an email or a Zoom user id (never a name)",
+                 "start": "must be an ISO 8601 time with a zone, like 2026-12-01T18:00:00Z",
+                 "id": "must be a Zoom meeting number (6 to 15 digits)"}
+EXAMPLES = {"BulkInput": 'like {"registrants": [{"email": "ana@example.org", '
+                         '"name": "Ana Lima"}]}',
+            "RegistrantInput": 'like {"email": "ana@example.org", "name": "Ana Lima"}'}
+
+
+def fault_in_words(fault: Any, schema: str) -> str:
+    """A jsonschema fault as a sentence an integrator can act on: what is wrong, in words,
+    never a regular expression or an echo of the data."""
+    field = str(fault.absolute_path[-1]) if fault.absolute_path else ""
+    value = fault.validator_value
+    if fault.validator == "type":
+        wanted = value if isinstance(value, str) else value[0]
+        message = f"must be {SHAPES.get(wanted, wanted)}"
+        if not fault.absolute_path and schema in EXAMPLES:
+            message += f", {EXAMPLES[schema]}"
+        return message
+    if fault.validator == "required":
+        missing = [name for name in value if name not in (fault.instance or {})]
+        return f"is missing {', '.join(missing)}"
+    if fault.validator == "additionalProperties":
+        allowed = set(fault.schema.get("properties", {}))
+        extra = sorted(str(name) for name in fault.instance if name not in allowed)
+        return f"has unknown field(s): {', '.join(extra)[:200]}"
+    if fault.validator == "pattern":
+        key = "staff" if "staff" in [str(part) for part in fault.absolute_path] else field
+        return PATTERN_WORDS.get(key, "has characters that are not allowed here (white "
+                                      "space or control characters)")
+    if fault.validator in ("maxLength", "minLength"):
+        return (f"must be at most {value} characters" if fault.validator == "maxLength"
+                else f"must be at least {value} character(s)")
+    if fault.validator in ("maxItems", "minItems"):
+        return (f"must have at most {value} items" if fault.validator == "maxItems"
+                else f"must have at least {value} item(s)")
+    if fault.validator in ("minimum", "maximum"):
+        return f"must be {'at least' if fault.validator == 'minimum' else 'at most'} {value}"
+    if fault.validator == "enum":
+        return f"must be one of {', '.join(str(item) for item in value)}"
+    return "is not valid here"
 
 
 class ApiError(Exception):
@@ -120,23 +165,18 @@ def not_found(exc: NotFound) -> Response:
 
 @bp.before_request
 def authenticate() -> Response | None:
-    service = _service()
-    if not service.config["ADMIN_TOKEN"]:
-        return error(404, "not_found", "the API is off: JOINGATE_ADMIN_TOKEN is not set")
+    state = _state()
+    config = state.config
     if request.endpoint == "api.openapi_document":
-        return None
+        return None                    # the document is public: it holds no data
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    scope = service.api_scope(token.strip()) if scheme.lower() == "bearer" else None
+    scope = state.tokens.scope(token.strip()) if scheme.lower() == "bearer" else None
     if scope is None:
-        try:
-            count = service.store.count_invalid_token(
-                request.remote_addr or "", service.config["INVALID_TOKEN_WINDOW"], kind="badapi")
-        except StorageUnavailable:
-            count = 0
-        if count > service.config["API_BAD_TOKEN_LIMIT"]:
+        if over_limit(state.store, "badapi", request.remote_addr or "",
+                      config.api_bad_token_limit, config.invalid_token_window):
             return error(429, "rate_limited", "too many wrong tokens; wait and try again",
-                         headers={"Retry-After": str(service.config["INVALID_TOKEN_WINDOW"])})
+                         headers={"Retry-After": str(config.invalid_token_window)})
         return error(401, "unauthorized", "send Authorization: Bearer <token>",
                      headers={"WWW-Authenticate": 'Bearer realm="joingate"'})
     if request.method not in READ_METHODS and scope != "manage":
@@ -154,38 +194,53 @@ def openapi_document() -> ResponseReturnValue:
 
 @bp.get("/meetings")
 def list_meetings() -> ResponseReturnValue:
-    service = _service()
-    return jsonify(meetings=[service.meeting_view(meeting_id)
-                             for meeting_id in service.store.meeting_ids()])
+    meetings = _state().meetings
+    return jsonify(meetings=[_meeting_view(meetings.get(meeting_id))
+                             for meeting_id in meetings.ids()])
 
 
 @bp.post("/meetings")
 def create_meeting() -> ResponseReturnValue:
-    service = _service()
+    meetings = _state().meetings
     data = _body("MeetingCreate")
     try:
-        service.meeting(data["id"])
+        meetings.get(data["id"])
     except NotFound:
         pass
     else:
         return error(409, "conflict", f"meeting {data['id']} exists; PATCH it to change it")
-    service.add_meeting(data["id"], topic=data["topic"], start=parse_start(data["start"]),
-                        duration=data["duration"], **meeting_options(data))
-    return jsonify(service.meeting_view(data["id"])), 201
+    meetings.add(data["id"], topic=data["topic"], start=parse_start(data["start"]),
+                 duration=data["duration"], **meeting_options(data))
+    return jsonify(_meeting_view(meetings.get(data["id"]))), 201
 
 
 @bp.get("/meetings/<meeting_id>")
 def read_meeting(meeting_id: str) -> ResponseReturnValue:
-    return jsonify(_service().meeting_view(_meeting_id(meeting_id)))
+    return jsonify(_meeting_view(_state().meetings.get(_meeting_id(meeting_id))))
 
 
 @bp.patch("/meetings/<meeting_id>")
 def update_meeting(meeting_id: str) -> ResponseReturnValue:
-    service = _service()
-    meeting_id = _meeting_id(meeting_id)
-    service.meeting(meeting_id)            # 404 before the body is read
-    service.update_meeting(meeting_id, _body("MeetingUpdate"))
-    return jsonify(service.meeting_view(meeting_id))
+    meetings = _state().meetings
+    stored = meetings.get(_meeting_id(meeting_id))       # 404 before the body is read
+    changes = _body("MeetingUpdate")
+    try:
+        meetings.add(stored.id, topic=changes.get("topic", stored.topic),
+                     start=parse_start(changes["start"]) if "start" in changes else stored.start,
+                     duration=changes.get("duration", stored.duration),
+                     keep_registrants=changes.get("keep_registrants"),
+                     **meeting_options(changes))
+    except MeetingReused as exc:
+        return error(409, "meeting_reused", f"{exc.message}: send keep_registrants true or "
+                     "false")
+    return jsonify(_meeting_view(meetings.get(stored.id)))
+
+
+@bp.delete("/meetings/<meeting_id>")
+def delete_meeting(meeting_id: str) -> ResponseReturnValue:
+    """Forget the meeting and everything of it (its links answer 404)."""
+    _state().meetings.delete(_meeting_id(meeting_id))
+    return Response(status=204)
 
 
 def _meeting_id(value: str) -> str:
@@ -196,14 +251,43 @@ def _meeting_id(value: str) -> str:
 
 # Registrants
 
-def _issued(link: Any) -> dict[str, Any]:
+def _meeting_view(meeting: Meeting) -> dict[str, Any]:
+    """A meeting as the API shows it (times as RFC 3339, windows in minutes, no passcode)."""
+    return {"id": meeting.id, "topic": meeting.topic, "start": iso_utc(meeting.start),
+            "duration": meeting.duration, "target": meeting.target,
+            "open_before": meeting.open_before // 60, "close_after": meeting.close_after // 60,
+            "max_devices": meeting.max_devices, "max_moves": meeting.max_moves,
+            "rejoin": meeting.rejoin,
+            "policy": meeting.policy, "support": meeting.support,
+            "auto_submit": meeting.auto_submit, "has_passcode": bool(meeting.pwd),
+            "registrants": _state().meetings.registrant_count(meeting.id)}
+
+
+def meeting_options(fields: dict[str, Any]) -> dict[str, Any]:
+    """API field names and units (minutes) to the meeting's options (seconds)."""
+    options: dict[str, Any] = {}
+    for name in ("target", "max_devices", "policy", "support", "staff", "max_moves"):
+        if name in fields:
+            options[name] = fields[name]
+    for name in ("rejoin", "auto_submit"):
+        if name in fields:
+            options[name] = bool(fields[name])
+    for name in ("open_before", "close_after"):
+        if name in fields:
+            options[name] = int(fields[name] * 60)
+    if "passcode" in fields:
+        options["pwd"] = fields["passcode"]
+    return options
+
+
+def _issued(link: IssuedLink) -> dict[str, Any]:
     return {"email": link.email, "display_name": link.display_name, "link": link.url,
             "created": link.created}
 
 
-def _checked(item: dict[str, Any], index: int | None = None) -> Any:
+def _checked(item: dict[str, Any], index: int | None = None) -> RegistrantInput:
     checked, faults = check_registrant({key: str(value) for key, value in item.items()},
-                                       _service().config["ZOOM_JOIN_DOMAIN"])
+                                       _state().config.zoom_join_domain)
     if checked is None:
         where = {} if index is None else {"index": index}
         raise InvalidInput("registrant is not usable", [{**where, **fault} for fault in faults])
@@ -212,10 +296,10 @@ def _checked(item: dict[str, Any], index: int | None = None) -> Any:
 
 @bp.post("/meetings/<meeting_id>/registrants")
 def upsert_registrant(meeting_id: str) -> ResponseReturnValue:
-    service = _service()
+    meetings = _state().meetings
     meeting_id = _meeting_id(meeting_id)
-    service.meeting(meeting_id)
-    link = service.issue_links(meeting_id, [_checked(_body("RegistrantInput"))])[0]
+    meetings.get(meeting_id)
+    link = meetings.issue_links(meeting_id, [_checked(_body("RegistrantInput"))])[0]
     return jsonify(_issued(link)), 201 if link.created else 200
 
 
@@ -223,19 +307,20 @@ def upsert_registrant(meeting_id: str) -> ResponseReturnValue:
 def bulk_upsert(meeting_id: str) -> ResponseReturnValue:
     """Up to 5,000 registrants in one request. With ``Idempotency-Key``, a replay (same key and
     body) returns the first answer and creates nothing; the same key with another body is 409."""
-    service = _service()
+    state = _state()
     meeting_id = _meeting_id(meeting_id)
-    service.meeting(meeting_id)
+    state.meetings.get(meeting_id)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= 255 and all(33 <= ord(c) <= 126 for c in key)):
         return error(400, "bad_idempotency_key", "Idempotency-Key must be 1 to 255 visible "
                      "ASCII characters")
     raw = request.get_data(cache=True)
     if key is None:
-        return jsonify(_bulk_answer(service.issue_links(meeting_id, _bulk_inputs())))
+        return jsonify(_bulk_answer(state.meetings.issue_links(meeting_id, _bulk_inputs())))
     key_digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     request_digest = hashlib.sha256(raw).hexdigest()[:32]
-    stored = service.store.idempotency_begin(meeting_id, key_digest, request_digest)
+    # The key's record is this route's own storage plumbing: kept by the store directly.
+    stored = state.store.idempotency_begin(meeting_id, key_digest, request_digest)
     if stored is not None:
         if stored.startswith("pending:"):
             return error(409, "in_progress", "a request with this Idempotency-Key is still "
@@ -248,43 +333,35 @@ def bulk_upsert(meeting_id: str) -> ResponseReturnValue:
         response.headers["Idempotent-Replayed"] = "true"
         return response
     try:
-        body = json.dumps(_bulk_answer(service.issue_links(meeting_id, _bulk_inputs())),
+        body = json.dumps(_bulk_answer(state.meetings.issue_links(meeting_id, _bulk_inputs())),
                           ensure_ascii=False)
     except BaseException:
-        service.store.idempotency_finish(meeting_id, key_digest, None)
+        state.store.idempotency_finish(meeting_id, key_digest, None)
         raise
-    service.store.idempotency_finish(meeting_id, key_digest,
+    state.store.idempotency_finish(meeting_id, key_digest,
                                      json.dumps({"request": request_digest, "body": body}))
     return Response(body, status=200, mimetype="application/json")
 
 
-def _bulk_inputs() -> list:
+def _bulk_inputs() -> list[RegistrantInput]:
     data = _body("BulkInput")
     return [_checked(item, index) for index, item in enumerate(data["registrants"])]
 
 
-def _bulk_answer(links: list) -> dict[str, Any]:
+def _bulk_answer(links: list[IssuedLink]) -> dict[str, Any]:
     return {"registrants": [_issued(link) for link in links],
             "created": sum(link.created for link in links)}
 
 
 @bp.get("/meetings/<meeting_id>/registrants")
 def list_registrants(meeting_id: str) -> ResponseReturnValue:
-    service = _service()
+    state = _state()
     meeting_id = _meeting_id(meeting_id)
     offset = _query_int("cursor", 0, 0, 999_999_999)
     limit = _query_int("limit", 100, 1, 1000)
-    page = [_links_for_scope(row) for row in service.export_links(meeting_id, offset, limit)]
-    more = offset + limit < service.store.registrant_count(meeting_id)
+    page = _without_links(registrant_rows(state, meeting_id, offset, limit))
+    more = offset + limit < state.meetings.registrant_count(meeting_id)
     return jsonify(registrants=page, next_cursor=str(offset + limit) if more else None)
-
-
-def _links_for_scope(row: dict[str, Any]) -> dict[str, Any]:
-    """``row`` as the token may see it: a link claims a seat, so only a manage token gets one
-    (a read token is for dashboards)."""
-    if g.get("api_scope") == "manage":
-        return row
-    return {key: value for key, value in row.items() if key != "link"}
 
 
 def _query_int(name: str, default: int, low: int, high: int) -> int:
@@ -299,15 +376,23 @@ def _query_int(name: str, default: int, low: int, high: int) -> int:
 
 @bp.get("/meetings/<meeting_id>/registrants/<email:email>")
 def read_registrant(meeting_id: str, email: str) -> ResponseReturnValue:
-    return jsonify(_links_for_scope(_service().link_status(_meeting_id(meeting_id), email)))
+    status = link_status(_state(), _meeting_id(meeting_id), email)
+    return jsonify(_without_links([status])[0])
+
+
+def _without_links(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as this token may see them: a link takes a seat, so only ``manage`` sees links."""
+    if g.api_scope == "manage":
+        return rows
+    return [{name: value for name, value in row.items() if name != "link"} for row in rows]
 
 
 def _link_action(action: str, meeting_id: str, email: str) -> ResponseReturnValue:
-    service = _service()
+    meetings = _state().meetings
     meeting_id = _meeting_id(meeting_id)
-    link = service.manage_link(action, meeting_id, email, actor="api")   # 404 if unknown
-    fields = service.store.registrant(meeting_id, service.registrant_id(email))
-    return jsonify(email=fields.get("email", ""), display_name=fields.get("display", ""),
+    registrant = meetings.registrant(meeting_id, email)          # 404 if unknown
+    link = meetings.manage_registrant(action, meeting_id, registrant.id, actor="api")
+    return jsonify(email=registrant.email, display_name=registrant.display_name,
                    link=link, created=False)
 
 
@@ -330,53 +415,85 @@ def reissue_link(meeting_id: str, email: str) -> ResponseReturnValue:
 
 @bp.get("/meetings/<meeting_id>/report")
 def report(meeting_id: str) -> ResponseReturnValue:
-    return jsonify(_service().report(_meeting_id(meeting_id)))
+    return jsonify(_state().presence.report(_meeting_id(meeting_id)))
 
 
 @bp.get("/meetings/<meeting_id>/report.csv")
 def report_csv(meeting_id: str) -> ResponseReturnValue:
     out = io.StringIO()
-    write_report_csv(_service().report(_meeting_id(meeting_id)), out)
+    write_report_csv(_state().presence.report(_meeting_id(meeting_id)), out)
     return Response(out.getvalue(), mimetype="text/csv")
 
 
 @bp.get("/meetings/<meeting_id>/links.csv")
 def links_csv(meeting_id: str) -> ResponseReturnValue:
-    if g.get("api_scope") != "manage":
-        return error(403, "forbidden", "links need a manage token: a link takes a seat")
+    if g.api_scope != "manage":
+        return error(403, "forbidden", "the mail merge holds every link: it needs a manage "
+                     "token")
     out = io.StringIO()
-    write_links_csv(_service().export_links(_meeting_id(meeting_id)), out)
+    write_links_csv(registrant_rows(_state(), _meeting_id(meeting_id)), out)
     return Response(out.getvalue(), mimetype="text/csv")
 
 
 @bp.get("/meetings/<meeting_id>/events")
 def events(meeting_id: str) -> ResponseReturnValue:
     """The meeting's event feed, oldest first; pass ``next_cursor`` back as ``cursor``."""
-    service = _service()
     meeting_id = _meeting_id(meeting_id)
-    service.meeting(meeting_id)
     cursor = request.args.get("cursor", "0-0")
     if not re.fullmatch(openapi.STREAM_ID.strip("^$"), cursor):
         raise ApiError(error(400, "bad_parameter", "cursor must be a next_cursor value",
                              [{"field": "cursor", "message": "not a cursor"}]))
     limit = _query_int("limit", 100, 1, 1000)
-    rows = service.store.events_page(meeting_id, cursor, limit)
+    rows = _state().meetings.events_page(meeting_id, cursor, limit)
     page = []
-    for event_id, fields, email in rows:
-        event: dict[str, Any] = {"id": event_id, "kind": fields.get("kind", ""),
-                                 "at": float(event_time(event_id, fields))}
-        for name, key in (("registrant", "registrant"), ("ip", "ip"), ("user_agent", "ua"),
-                          ("instance", "instance"), ("user_name", "name")):
-            if fields.get(key):
-                event[name] = fields[key]
+    for event, email in rows:
+        entry: dict[str, Any] = {"id": event.id, "kind": event.kind, "at": iso_utc(event.at)}
+        for name in ("registrant", "ip", "user_agent", "instance", "user_name"):
+            if getattr(event, name):
+                entry[name] = getattr(event, name)
         if email:
-            event["email"] = email
-        page.append(event)
+            entry["email"] = email
+        page.append(entry)
     # Always a cursor to come back with: the feed is polled for what happens next.
-    return jsonify(events=page, next_cursor=rows[-1][0] if rows else cursor)
+    return jsonify(events=page, next_cursor=rows[-1][0].id if rows else cursor)
+
+
+# Sending the links: the request queues, the worker sends (joingate/send_jobs.py)
+
+@bp.post("/meetings/<meeting_id>/sends")
+def queue_meeting_send(meeting_id: str) -> ResponseReturnValue:
+    """Mail every registrant not sent yet (``resend``: everyone; ``only``: these)."""
+    meeting_id = _meeting_id(meeting_id)
+    _state().meetings.get(meeting_id)
+    data = _body("SendRequest") if request.get_data(cache=True) else {}
+    return _queued(meeting_id, data.get("only"), bool(data.get("resend", False)))
+
+
+@bp.post("/meetings/<meeting_id>/registrants/<email:email>/send")
+def queue_registrant_send(meeting_id: str, email: str) -> ResponseReturnValue:
+    """Mail one registrant their current link, even if sent before."""
+    meeting_id = _meeting_id(meeting_id)
+    _state().meetings.registrant(meeting_id, email)              # 404 if unknown
+    return _queued(meeting_id, [email], False)
+
+
+def _queued(meeting_id: str, only: list[str] | None, resend: bool) -> ResponseReturnValue:
+    try:
+        job = queue_send(_state(), meeting_id, only, resend)
+    except ConfigError as exc:          # the server's settings, not the request: 409
+        return error(409, "not_configured", str(exc))
+    except TemplateProblem as exc:
+        return error(409, "template_error", exc.message, exc.details)
+    return jsonify(job=job, meeting=meeting_id,
+                   progress=f"/api/v1/meetings/{meeting_id}/sends"), 202
+
+
+@bp.get("/meetings/<meeting_id>/sends")
+def read_send_progress(meeting_id: str) -> ResponseReturnValue:
+    return jsonify(send_progress(_state(), _meeting_id(meeting_id)))
 
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["email"] = EmailConverter
-    app.extensions["joingate_api"] = ApiSchemas(app.config["JOINGATE"]["ZOOM_JOIN_DOMAIN"])
+    app.extensions["joingate_api"] = ApiSchemas(app.config["JOINGATE"].zoom_join_domain)
     app.register_blueprint(bp)

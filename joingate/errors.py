@@ -37,3 +37,17 @@ class BadLink(JoingateError):
 
 class BadWebhook(JoingateError):
     """A webhook delivery that cannot be verified: missing or wrong signature, stale timestamp."""
+
+
+class TemplateProblem(InvalidInput):
+    """An email template does not compile or render; ``details`` name the file and the line.
+    Raised before any message is sent."""
+
+
+class MailUnavailable(JoingateError):
+    """The SMTP server cannot be reached or refuses the sender or the login: nothing was sent.
+    The message names the server (never its password)."""
+
+
+class SendBusy(JoingateError):
+    """Another sender holds the meeting (a run of ``links send`` or the worker)."""

@@ -157,7 +157,7 @@ def init_app(app: Flask) -> None:
     def metrics_endpoint() -> Response:
         """Prometheus exposition. Blocked by nginx; with METRICS_TOKEN it also needs
         ``Authorization: Bearer <token>``."""
-        token = app.config["JOINGATE"]["METRICS_TOKEN"]
+        token = app.config["JOINGATE"].metrics_token
         if token:
             given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
             if not hmac.compare_digest(given.encode(), token.encode()):

@@ -10,25 +10,41 @@ apply it to the redirect that follows the claim form.
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import json
 import logging
 import os
 import secrets
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from flask import Flask, Response, abort, current_app, g, request
+from flask import Flask, Response, abort, current_app, g, request, url_for
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 from werkzeug.exceptions import HTTPException
 
+from .config import Settings
 from .errors import StorageUnavailable
-from .service import utc_datetime
+from .records import Meeting
+from .times import iso_utc, page_time
 from .zoom.urls import redirect_origins
 
 log = logging.getLogger("joingate.pages")
 
 PAGES = ("confirm", "too_early", "used_elsewhere", "revoked", "expired", "invalid",
-         "unavailable")
+         "unavailable", "move_sent", "move_refused")
+
+
+def builtin_template_dir() -> str:
+    """The built-in templates: ``joingate/_templates`` in an installed wheel (mapped from the
+    repository's ``templates/``), or ``templates/`` beside the package in a checkout."""
+    spec = importlib.util.find_spec("joingate._templates")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            if Path(location, "base.html").is_file():
+                return str(location)
+    return str(Path(__file__).resolve().parent.parent / "templates")
 
 
 class OrganizerTemplateLoader(FileSystemLoader):
@@ -81,21 +97,35 @@ def _nonce() -> str:
     return g.csp_nonce
 
 
-def _zoom_origins(config: dict[str, Any]) -> str:
+def _zoom_origins(config: Settings) -> str:
     """The CSP sources of every redirect a claim may make (zoom.urls.redirect_origins: the same
     settings, the same rule as the join URL check; ``https://*.zoom.us`` alone would not admit
     the bare ``https://zoom.us``)."""
-    return " ".join(redirect_origins(config["ZOOM_WEB_HOST"], config["ZOOM_JOIN_DOMAIN"]))
+    return " ".join(redirect_origins(config.zoom_web_host, config.zoom_join_domain))
 
 
 def render_page(page: str, status: int, **context: Any) -> Response:
     """Render one of PAGES with ``status`` and the headers every page carries."""
     assert page in PAGES, page
-    meeting = context.pop("meeting", None) or {}
+    meeting: Meeting | None = context.pop("meeting", None)
+    if page == "used_elsewhere":
+        context.setdefault("move_url", _move_url(meeting))
     context.update(page=page, meeting=_meeting_view(meeting), nonce=_nonce())
     body = current_app.extensions["joingate_pages"].render(page, context)
     response = Response(body, status=status, mimetype="text/html")
     return with_page_headers(response)
+
+
+def _move_url(meeting: Meeting | None) -> str:
+    """Where the 409 page's "Use this device instead" button posts: "" (no button) unless
+    codes can be mailed and the meeting allows moves (joingate/moving.py)."""
+    from .moving import self_service_ready
+
+    token = (request.view_args or {}).get("token")
+    allowed = meeting is not None and meeting.max_moves > 0
+    if not token or not allowed or not self_service_ready(current_app.config["JOINGATE"]):
+        return ""
+    return url_for("move.request_move", token=token)
 
 
 def with_page_headers(response: Response) -> Response:
@@ -114,15 +144,27 @@ def with_page_headers(response: Response) -> Response:
 def format_time(ts: float | str | None) -> dict[str, str]:
     if ts in (None, ""):
         return {"iso": "", "text": ""}
-    moment = utc_datetime(ts)
-    return {"iso": moment.isoformat().replace("+00:00", "Z"),
-            "text": moment.strftime("%A %d %B %Y, %H:%M UTC")}
+    assert ts is not None
+    return {"iso": iso_utc(ts), "text": page_time(ts)}
 
 
-def _meeting_view(fields: dict[str, str]) -> dict[str, Any]:
-    return {"topic": fields.get("topic", ""), "support": fields.get("support", ""),
-            "start": format_time(fields.get("start")),
-            "auto_submit": fields.get("auto_submit") == "1"}
+def _meeting_view(meeting: Meeting | None) -> dict[str, Any]:
+    """What a page may show of the meeting (never the passcode)."""
+    if meeting is None:
+        return {"topic": "", "support": "", "start": format_time(None), "auto_submit": False}
+    return {"topic": meeting.topic, "support": meeting.support,
+            "start": format_time(meeting.start), "auto_submit": meeting.auto_submit}
+
+
+def json_error(status: int, code: str, message: str, details: list | None = None,
+               headers: dict[str, str] | None = None) -> Response:
+    """The one error shape of every machine route: ``{"error", "message", "details"}``."""
+    response = Response(json.dumps({"error": code, "message": message,
+                                     "details": details or []}, ensure_ascii=False),
+                        status=status, mimetype="application/json")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
 
 
 def wants_json() -> bool:
@@ -160,8 +202,8 @@ class ChunkedBodyLimit:
 def init_app(app: Flask) -> None:
     """The page templates, and the error handlers: one place turns errors into pages (or JSON
     for machine routes)."""
-    app.extensions["joingate_pages"] = PageTemplates(
-        app.template_folder, app.config["JOINGATE"]["TEMPLATE_DIR"])  # type: ignore[arg-type]
+    app.extensions["joingate_pages"] = PageTemplates(builtin_template_dir(),
+                                                     app.config["JOINGATE"].template_dir)
     app.wsgi_app = ChunkedBodyLimit(  # type: ignore[method-assign]
         app.wsgi_app, app.config["MAX_CONTENT_LENGTH"] or 0)
 
@@ -180,9 +222,8 @@ def init_app(app: Flask) -> None:
         log.warning("storage unavailable on %s %s: %s", request.method, redacted_path(), exc,
                     extra=log_fields(event="redis_unavailable"))
         if wants_json():
-            response = Response('{"error": "unavailable", "message": "storage is unavailable; '
-                                'try again shortly", "details": []}', status=503,
-                                mimetype="application/json")
+            response = json_error(503, "unavailable", "storage is unavailable; try again "
+                                  "shortly")
         else:
             response = render_page("unavailable", 503)
         response.headers["Retry-After"] = "5"
@@ -191,15 +232,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         if wants_json():
-            import json
-
-            response = Response(json.dumps({"error": exc.name.lower().replace(" ", "_"),
-                                            "message": exc.description, "details": []}),
-                                status=exc.code, mimetype="application/json")
+            response = json_error(exc.code or 500, exc.name.lower().replace(" ", "_"),
+                                  exc.description or "")
             for name, value in exc.get_headers():
                 if name.lower() not in ("content-type", "content-length"):
                     response.headers[name] = value   # Allow on 405, Retry-After, ...
             return response
         if exc.code == 404 or request.path.startswith("/j/"):
             return render_page("invalid", exc.code or 404)
-        return exc.get_response()
+        return Response(exc.get_body(), status=exc.code or 500,
+                        headers=list(exc.get_headers()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
 
 from itsdangerous import BadData, URLSafeSerializer
@@ -36,8 +37,15 @@ class Signer:
 
     def __init__(self, secret_key: str, fallbacks: list[str] | tuple[str, ...] = ()) -> None:
         keys = [*fallbacks, secret_key]
+        self._keys = keys
         self._links = URLSafeSerializer(keys, salt=LINK_SALT)
         self._devices = URLSafeSerializer(keys, salt=DEVICE_SALT)
+
+    def fingerprints(self) -> list[str]:
+        """A short fingerprint of each key, newest last: tells whether two processes sign with
+        the same key without revealing it (an HMAC under the key of a fixed message)."""
+        return [hmac.new(key.encode(), b"joingate key fingerprint", hashlib.sha256
+                         ).hexdigest()[:16] for key in self._keys]
 
     def link_token(self, meeting_id: str, registrant_id: str, version: int) -> str:
         return self._links.dumps([meeting_id, registrant_id, version])
@@ -86,7 +94,9 @@ def registrant_id_for(email: str, id_key: str) -> str:
 
 
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
+    """The email as registrants are told apart: NFKC, lower-cased (the roster refuses
+    addresses that NFKC changes, so two addresses never fold into one)."""
+    return unicodedata.normalize("NFKC", email.strip()).lower()
 
 
 def link_fingerprint(meeting_id: str, registrant_id: str) -> str:

@@ -12,7 +12,6 @@ import functools
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Callable, Iterable, TypeVar
 
@@ -20,7 +19,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .errors import NotFound, StorageUnavailable
+from .errors import NotFound, SendBusy, StorageUnavailable
+from .records import (SEND_COUNTERS, FeedEvent, GateOutcome, GateResult, HistoryEntry,
+                      Instance, Meeting, Registrant, SendRecord, SendRun, Stay)
+from .zoom.events import ParticipantEvent
 
 EVENT_STREAM_CAP = 50_000
 ID_KEY_TTL = 10 * 365 * 86400      # renewed by every process that reads it
@@ -54,11 +56,24 @@ def translated(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def meeting_wide(builder: Callable[[Keys, str], str]) -> Callable[[Keys, str], str]:
+    """Marks a key builder whose key is one per meeting: :meth:`Keys.of_meeting` lists it, so
+    moving or clearing a meeting reaches every such key, including keys added later."""
+    builder.meeting_wide = True  # type: ignore[attr-defined]
+    return builder
+
+
 class Keys:
     """One builder per key."""
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
+
+    def of_meeting(self, meeting_id: str) -> list[str]:
+        """Every one-per-meeting key of ``meeting_id`` but the meeting hash itself (registrant
+        hashes and each instance's stays come on top)."""
+        return [builder(self, meeting_id) for builder in vars(Keys).values()
+                if getattr(builder, "meeting_wide", False)]
 
     def _m(self, meeting_id: str) -> str:
         return f"{self.prefix}:{{m:{meeting_id}}}"
@@ -72,46 +87,60 @@ class Keys:
     def registrant(self, meeting_id: str, rid: str) -> str:
         return f"{self._m(meeting_id)}:r:{rid}"
 
+    @meeting_wide
     def displays(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:displays"
 
+    @meeting_wide
+    def name_suffixes(self, meeting_id: str) -> str:
+        """For unique display names: hash name -> highest n given as "name (n)" (upsert.lua)."""
+        return f"{self._m(meeting_id)}:suffixes"
+
+    @meeting_wide
     def zoom_ids(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:zids"
 
+    @meeting_wide
     def roster(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:roster"
 
+    @meeting_wide
     def events(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:events"
 
+    @meeting_wide
     def user_agents(self, meeting_id: str) -> str:
         """User agents seen in a meeting, each stored once: hash short id -> user agent."""
         return f"{self._m(meeting_id)}:uas"
 
+    @meeting_wide
     def staff(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:staff"
 
+    @meeting_wide
     def seen(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:seen"
 
+    @meeting_wide
     def instances(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:instances"
 
+    @meeting_wide
     def ended(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:ended"
 
     def stays(self, meeting_id: str, instance: str) -> str:
         return f"{self._m(meeting_id)}:stays:{instance}"
 
-    def stays_by_registrant(self, meeting_id: str, instance: str) -> str:
-        return f"{self._m(meeting_id)}:rstays:{instance}"
-
+    @meeting_wide
     def checks(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:checks"
 
+    @meeting_wide
     def violations(self, meeting_id: str) -> str:
         return f"{self._m(meeting_id)}:violations"
 
+    @meeting_wide
     def cursor(self, meeting_id: str) -> str:
         """Where the worker is in the meeting's event stream."""
         return f"{self._m(meeting_id)}:cursor"
@@ -127,6 +156,59 @@ class Keys:
         """API tokens: hash sha256(token) -> JSON {id, name, scope, created}."""
         return f"{self.prefix}:{{api}}:tokens"
 
+    @meeting_wide
+    def sends(self, meeting_id: str) -> str:
+        """Each registrant's latest send: hash registrant id -> JSON send record."""
+        return f"{self._m(meeting_id)}:sends"
+
+    @meeting_wide
+    def send_problems(self, meeting_id: str) -> str:
+        """The sends that bounced, failed or had no valid address: hash id -> JSON record."""
+        return f"{self._m(meeting_id)}:sendprob"
+
+    @meeting_wide
+    def send_run(self, meeting_id: str) -> str:
+        """Progress of the meeting's latest send run: hash."""
+        return f"{self._m(meeting_id)}:sendrun"
+
+    # Not meeting-wide: its own short TTL is what frees a meeting whose sender died.
+    def send_lock(self, meeting_id: str) -> str:
+        """The run that sends the meeting's links now: string, expires unless renewed."""
+        return f"{self._m(meeting_id)}:sendlock"
+
+    def move_code(self, meeting_id: str, rid: str) -> str:
+        """A registrant's pending move to a new device: hash (device, request id, expiry,
+        tries, the code's digest); lives as long as the code."""
+        return f"{self._m(meeting_id)}:movecode:{rid}"
+
+    def zoom_token(self) -> str:
+        """Zoom's OAuth access token, shared by every process (the Zoom API client)."""
+        return f"{self.prefix}:{{zoom}}:token"
+
+    def zoom_token_lock(self) -> str:
+        """Held by the one process fetching a new Zoom token."""
+        return f"{self.prefix}:{{zoom}}:token:lock"
+
+    def zoom_rate(self, endpoint_class: str, second: int) -> str:
+        """Zoom API calls of one endpoint class in one second, across processes."""
+        return f"{self.prefix}:{{zoom}}:rate:{endpoint_class}:{second}"
+
+    def zoom_status_changes(self, meeting_id: str, zoom_registrant_id: str, day: str) -> str:
+        """Status changes of one Zoom registrant in one day (Zoom allows 10)."""
+        return f"{self.prefix}:{{zoom}}:status:{meeting_id}:{zoom_registrant_id}:{day}"
+
+    def readiness(self) -> str:
+        """Written by /readyz: Redis must accept a write to be ready."""
+        return f"{self.prefix}:readyz"
+
+    def key_fingerprints(self) -> str:
+        """Fingerprints of the keys servers verify links with (set)."""
+        return f"{self.prefix}:keys"
+
+    def invalid_tokens(self, kind: str, client: str) -> str:
+        """Wrong credentials of ``kind`` (badtok, badapi) from one address in the window."""
+        return f"{self.prefix}:{kind}:{client}"
+
     def outbox(self) -> str:
         """Outbound jobs (alerts, Zoom actions): hash job id -> JSON."""
         return f"{self.prefix}:{{outbox}}:jobs"
@@ -135,17 +217,10 @@ class Keys:
         """When each outbound job is next tried: sorted set job id -> unix time."""
         return f"{self.prefix}:{{outbox}}:due"
 
-
-@dataclass(frozen=True)
-class GateResult:
-    """What gate.lua decided. ``detail`` is the bound device id (claimed, rejoined), the opening
-    or closing time (too_early, expired), or the current version (superseded)."""
-
-    outcome: str
-    detail: str
-    meeting: dict[str, str]
-    display: str
-    join_url: str
+    def organizer_session(self, digest: str) -> str:
+        """One dashboard session, keyed by sha256 of its cookie value: JSON (see
+        :mod:`joingate.organizer_sessions`)."""
+        return f"{self.prefix}:{{organizer}}:session:{digest}"
 
 
 def connect(url: str, timeout: float) -> Any:
@@ -208,40 +283,152 @@ def user_agent_id(user_agent: str) -> str:
     return hashlib.sha256(user_agent.encode()).hexdigest()[:10] if user_agent else ""
 
 
-def event_time(event_id: str, fields: dict[str, str]) -> str:
-    """When an event happened: its ``at`` field (Zoom's time) or its stream id (ms)."""
-    return fields.get("at") or str(int(event_id.split("-", 1)[0]) / 1000)
+def feed_event(event_id: str, fields: dict[str, str]) -> FeedEvent:
+    """A stream entry as a FeedEvent. It happened at its ``at`` field (Zoom's time) or at its
+    stream id (ms)."""
+    at = fields.get("at") or str(int(event_id.split("-", 1)[0]) / 1000)
+    return FeedEvent(id=event_id, kind=fields.get("kind", ""), at=float(at),
+                     registrant=fields.get("registrant", ""), ip=fields.get("ip", ""),
+                     user_agent=fields.get("ua", ""), instance=fields.get("instance", ""),
+                     user_name=fields.get("name", ""),
+                     participant_uuid=fields.get("participant", ""),
+                     stay=fields.get("stay", ""))
 
 
-# The meeting fields gate.lua returns, in its order.
+# The meeting fields gate.lua returns (HMGET), in its order.
 GATE_MEETING_FIELDS = ("start", "open_before", "duration", "close_after", "expire_at",
                        "max_devices", "rejoin", "target", "pwd", "topic", "support",
-                       "auto_submit")
+                       "auto_submit", "max_moves")
+
+# How records are stored: the fields of the meeting hash and of a registrant hash. Only this
+# module knows these names (and the Lua scripts, whose headers name them).
+MEETING_FIELDS = ("topic", "start", "duration", "expire_at", "pwd", "target", "open_before",
+                  "close_after", "max_devices", "rejoin", "policy", "support", "auto_submit",
+                  "max_moves")
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    """A stored number (an API may have sent 7.0) as an int."""
+    return int(float(value)) if value not in (None, "") else default
+
+
+def meeting_from_hash(meeting_id: str, fields: dict[str, str]) -> Meeting:
+    return Meeting(
+        id=meeting_id, topic=fields.get("topic", ""), start=_int(fields.get("start")),
+        duration=_int(fields.get("duration")), expire_at=_int(fields.get("expire_at")),
+        pwd=fields.get("pwd", ""), target=fields.get("target") or "webclient",
+        open_before=_int(fields.get("open_before"), 15 * 60),
+        close_after=_int(fields.get("close_after"), 60 * 60),
+        max_devices=_int(fields.get("max_devices"), 1), rejoin=fields.get("rejoin", "1") != "0",
+        policy=fields.get("policy") or "alert", support=fields.get("support", ""),
+        auto_submit=fields.get("auto_submit") == "1",
+        max_moves=_int(fields.get("max_moves"), 2))
+
+
+def meeting_to_hash(meeting: Meeting) -> dict[str, str]:
+    values = {name: getattr(meeting, name) for name in MEETING_FIELDS}
+    return {name: str(int(value)) if isinstance(value, bool) else str(value)
+            for name, value in values.items()}
+
+
+def registrant_from_hash(rid: str, fields: dict[str, str]) -> Registrant:
+    return Registrant(
+        id=rid, email=fields.get("email", ""), name=fields.get("name", ""),
+        display_name=fields.get("display", ""), version=_int(fields.get("ver"), 1),
+        zoom_registrant_id=fields.get("zid", ""), join_url=fields.get("join_url", ""),
+        revoked=fields.get("revoked") == "1", devices=tuple(fields.get("devices", "").split()),
+        first_claim=_int(fields.get("first_claim")), opens=_int(fields.get("opens")),
+        claims=_int(fields.get("claims")), refused=_int(fields.get("refused")),
+        moves=_int(fields.get("moves")))
+
+
+def send_record_to_json(record: SendRecord) -> str:
+    return json.dumps({"state": record.state, "at": record.at, "mid": record.message_id,
+                       "ver": record.version, "reply": record.reply, "tries": record.tries},
+                      ensure_ascii=False)
+
+
+def send_record_from_json(raw: str) -> SendRecord:
+    """A send record as send.lua stores it (JSON with short names, written by
+    :func:`send_record_to_json`)."""
+    data = json.loads(raw)
+    return SendRecord(data["state"], float(data["at"]), data.get("mid", ""), int(data["ver"]),
+                      data.get("reply", ""), int(data.get("tries", 0)))
+
+
+def send_run_to_hash(run: SendRun) -> dict[str, str]:
+    return {"id": run.id, "by": run.by, "job": run.job, "state": run.state,
+            "total": str(run.total), "started": repr(run.started), "updated": repr(run.updated),
+            "finished": "" if run.finished is None else repr(run.finished), "error": run.error,
+            **{name: str(run.counts.get(name, 0)) for name in SEND_COUNTERS}}
+
+
+def send_run_from_hash(fields: dict[str, str]) -> SendRun:
+    return SendRun(
+        id=fields.get("id", ""), by=fields.get("by", ""), job=fields.get("job", ""),
+        state=fields.get("state", ""), total=_int(fields.get("total")),
+        started=float(fields.get("started") or 0), updated=float(fields.get("updated") or 0),
+        finished=float(fields["finished"]) if fields.get("finished") else None,
+        error=fields.get("error", ""),
+        counts={name: _int(fields.get(name)) for name in SEND_COUNTERS})
+
+
+def stay_from_json(instance: str, key: str, raw: str) -> Stay:
+    """A stay as participant.lua stores it (see its header for the short names)."""
+    fields = json.loads(raw)
+
+    def times(name: str) -> list[float]:
+        value = fields.get(name)
+        return sorted(float(t) for t in value) if isinstance(value, list) else []
+
+    return Stay(key=key, instance=instance, joins=times("j"), leaves=times("l"),
+                zoom_registrant_id=fields.get("zr", ""), customer_key=fields.get("ck", ""),
+                email=fields.get("em", ""), zoom_user_id=fields.get("id", ""),
+                user_name=fields.get("n", ""), renamed_to=fields.get("rn", ""),
+                participant_uuid=fields.get("pu", ""), host=bool(fields.get("h")))
 
 
 class Store:
     """Domain-level reads and writes; each method is one round trip unless it says otherwise."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "jg") -> None:
-        self.redis = client
+    def __init__(self, client: Any, prefix: str = "jg") -> None:
+        # redis.Redis, RedisCluster, a Sentinel's master or FakeRedis, all decoding to str:
+        # typed Any, since their stubs describe bytes responses.
+        self.redis: Any = client
         self.keys = Keys(prefix)
         self.scripts = {name: client.register_script(_lua(name))
-                        for name in ("gate", "upsert", "manage", "participant", "instance")}
+                        for name in ("gate", "upsert", "manage", "participant", "instance",
+                                     "send", "move")}
 
     @property
     def embedded(self) -> bool:
         return type(self.redis).__module__.startswith("fakeredis")
 
     @translated
+    def announce_key_fingerprints(self, fingerprints: Iterable[str]) -> None:
+        """Record the fingerprints of the keys a server verifies links with (kept 400 days,
+        renewed at every start), so a CLI elsewhere can tell it signs with a key the server
+        does not know."""
+        name = self.keys.key_fingerprints()
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(name, *fingerprints)
+            pipe.expire(name, 400 * 86400)
+            pipe.execute()
+
+    @translated
+    def key_fingerprints(self) -> set[str]:
+        return set(self.redis.smembers(self.keys.key_fingerprints()))
+
+    @translated
     def ping(self) -> None:
         """Raise StorageUnavailable unless Redis answers and accepts a write."""
-        self.redis.set(f"{self.keys.prefix}:readyz", "1", ex=60)
+        self.redis.set(self.keys.readiness(), "1", ex=60)
 
     @translated
     def count_invalid_token(self, client: str, window: int, kind: str = "badtok") -> int:
         """Count one invalid token (``kind``: badtok for links, badapi for the API) from
         ``client`` in the current window; returns the count."""
-        key = f"{self.keys.prefix}:{kind}:{client}"
+        key = self.keys.invalid_tokens(kind, client)
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.incr(key)
             pipe.expire(key, window, nx=True)
@@ -264,16 +451,16 @@ class Store:
     # Meetings
 
     @translated
-    def save_meeting(self, meeting_id: str, fields: dict[str, Any],
-                     staff: Iterable[str] | None = None) -> bool:
+    def save_meeting(self, meeting: Meeting, staff: Iterable[str] | None = None) -> bool:
         """Create or update a meeting; returns True when it was created. ``staff`` (casefolded
-        names and emails never flagged) replaces the stored list unless None. Moves the expiry
-        of every key of the meeting to the (possibly new) ``expire_at``."""
+        emails and Zoom user ids never flagged) replaces the stored list unless None. Moves the
+        expiry of every key of the meeting to the (possibly new) ``expire_at``."""
+        meeting_id = meeting.id
         key = self.keys.meeting(meeting_id)
-        expire_at = int(fields["expire_at"])
+        expire_at = meeting.expire_at
         with self.redis.pipeline(transaction=False) as pipe:   # the meetings set: another slot
             pipe.exists(key)
-            pipe.hset(key, mapping={name: str(value) for name, value in fields.items()})
+            pipe.hset(key, mapping=meeting_to_hash(meeting))
             pipe.expireat(key, expire_at)
             pipe.sadd(self.keys.meetings(), meeting_id)
             pipe.expireat(self.keys.meetings(), expire_at, gt=True)
@@ -286,29 +473,64 @@ class Store:
             pipe.zrange(self.keys.roster(meeting_id), 0, -1)
             pipe.hkeys(self.keys.instances(meeting_id))
             existed, *_, rids, instances = pipe.execute()
-        keys = [self.keys.displays(meeting_id), self.keys.zoom_ids(meeting_id),
-                self.keys.roster(meeting_id), self.keys.events(meeting_id),
-                self.keys.staff(meeting_id), self.keys.seen(meeting_id),
-                self.keys.user_agents(meeting_id),
-                self.keys.instances(meeting_id), self.keys.ended(meeting_id),
-                self.keys.checks(meeting_id), self.keys.violations(meeting_id),
-                self.keys.cursor(meeting_id)]
-        keys += [self.keys.stays(meeting_id, uuid) for uuid in instances]
-        keys += [self.keys.stays_by_registrant(meeting_id, uuid) for uuid in instances]
-        for rid in rids:
-            keys.append(self.keys.registrant(meeting_id, rid))
+        keys = self._keys_of(meeting_id, rids, instances)
         with self.redis.pipeline(transaction=False) as pipe:
             for name in keys:
                 pipe.expireat(name, expire_at)
             pipe.execute()
         return not existed
 
+    def _keys_of(self, meeting_id: str, rids: Iterable[str], instances: Iterable[str]
+                 ) -> list[str]:
+        """Every key of a meeting but its hash: the one-per-meeting keys, each registrant's
+        hash and each instance's stays."""
+        return (self.keys.of_meeting(meeting_id)
+                + [self.keys.registrant(meeting_id, rid) for rid in rids]
+                + [self.keys.stays(meeting_id, uuid) for uuid in instances])
+
     @translated
-    def meeting(self, meeting_id: str) -> dict[str, str]:
+    def clear_cohort(self, meeting_id: str) -> int:
+        """Forget a meeting's registrants and everything that happened (links, history, stays,
+        reports), keeping the meeting and its staff: its old links then answer 404. Returns
+        the number of registrants forgotten."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(self.keys.roster(meeting_id), 0, -1)
+            pipe.hkeys(self.keys.instances(meeting_id))
+            rids, instances = pipe.execute()
+        keep = {self.keys.staff(meeting_id)}
+        doomed = [key for key in self._keys_of(meeting_id, rids, instances) if key not in keep]
+        doomed += list(self.redis.scan_iter(match=self.keys.idempotency(meeting_id, "*"),
+                                            count=1000))
+        with self.redis.pipeline(transaction=False) as pipe:
+            for key in doomed:
+                pipe.delete(key)          # one key per command: every key of one slot anyway
+            pipe.execute()
+        return len(rids)
+
+    @translated
+    def delete_meeting(self, meeting_id: str) -> bool:
+        """Forget a meeting and everything of it; False when there was none."""
+        existed = bool(self.redis.exists(self.keys.meeting(meeting_id)))
+        self.clear_cohort(meeting_id)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.delete(self.keys.staff(meeting_id))
+            pipe.delete(self.keys.meeting(meeting_id))
+            pipe.srem(self.keys.meetings(), meeting_id)     # another slot: its own command
+            pipe.execute()
+        return existed
+
+    @translated
+    def meeting(self, meeting_id: str) -> Meeting:
+        """The meeting; NotFound when there is none."""
         fields = self.redis.hgetall(self.keys.meeting(meeting_id))
         if not fields:
             raise NotFound(f"no meeting {meeting_id}")
-        return fields
+        return meeting_from_hash(meeting_id, fields)
+
+    @translated
+    def staff(self, meeting_id: str) -> set[str]:
+        """Casefolded emails and Zoom user ids of the meeting's staff."""
+        return set(self.redis.smembers(self.keys.staff(meeting_id)))
 
     @translated
     def meeting_ids(self) -> list[str]:
@@ -335,7 +557,7 @@ class Store:
         k = self.keys
         results: list[tuple[int, str, bool]] = []
         head = [k.meeting(meeting_id), k.displays(meeting_id), k.zoom_ids(meeting_id),
-                k.roster(meeting_id)]
+                k.roster(meeting_id), k.name_suffixes(meeting_id)]
         for start in range(0, len(rows), UPSERT_CHUNK):
             batch = rows[start:start + UPSERT_CHUNK]
             flat = self.scripts["upsert"](
@@ -346,34 +568,24 @@ class Store:
         return results
 
     @translated
-    def registrant(self, meeting_id: str, rid: str) -> dict[str, str]:
+    def registrant(self, meeting_id: str, rid: str) -> Registrant | None:
+        """The registrant, or None when there is none."""
         fields = self.redis.hgetall(self.keys.registrant(meeting_id, rid))
-        if not fields:
-            raise NotFound(f"no registrant {rid} in meeting {meeting_id}")
-        return fields
+        return registrant_from_hash(rid, fields) if fields else None
 
-    @translated
-    def registrant_or_none(self, meeting_id: str, rid: str) -> dict[str, str] | None:
-        return self.redis.hgetall(self.keys.registrant(meeting_id, rid)) or None
-
-    @translated
-    def zoom_id_of(self, meeting_id: str, rid: str) -> str:
-        return self.redis.hget(self.keys.registrant(meeting_id, rid), "zid") or ""
-
-    def _user_agents(self, meeting_id: str,
-                     entries: list[tuple[str, dict[str, str]]]) -> list[tuple[str, dict]]:
-        """Events with their user agent ids replaced by the user agents (ids are stored once
-        per meeting; an event of an organizer action carries its actor there instead)."""
+    def _feed(self, meeting_id: str,
+              entries: list[tuple[str, dict[str, str]]]) -> list[FeedEvent]:
+        """Stream entries as FeedEvents, their user agent ids replaced by the user agents (ids
+        are stored once per meeting; an organizer action carries its actor there instead)."""
         ids = sorted({fields.get("ua", "") for _, fields in entries} - {""})
-        if not ids:
-            return entries
-        found = dict(zip(ids, self.redis.hmget(self.keys.user_agents(meeting_id), ids)))
-        return [(event_id, {**fields, "ua": found.get(fields.get("ua", "")) or
-                            fields.get("ua", "")}) for event_id, fields in entries]
+        found = dict(zip(ids, self.redis.hmget(self.keys.user_agents(meeting_id), ids))
+                     ) if ids else {}
+        return [feed_event(event_id, {**fields, "ua": found.get(fields.get("ua", "")) or
+                                      fields.get("ua", "")}) for event_id, fields in entries]
 
     @translated
-    def history(self, meeting_id: str, rid: str) -> list[list[str]]:
-        """The link's history, oldest first: ``[kind, at, ip, user agent]`` each, read from the
+    def history(self, meeting_id: str, rid: str) -> list[HistoryEntry]:
+        """The link's history, oldest first, read from the
         meeting's event stream (an entry's id is its time in ms). Reads the whole stream, a
         thousand entries a round trip: for ``links show`` and the API, never a hot path."""
         found, after = [], "-"
@@ -381,17 +593,16 @@ class Store:
             entries = self.redis.xrange(self.keys.events(meeting_id), after, "+", count=1000)
             mine = [(event_id, fields) for event_id, fields in entries     # gate events only
                     if fields.get("registrant") == rid and "instance" not in fields]
-            for event_id, fields in self._user_agents(meeting_id, mine):
-                found.append([fields.get("kind", ""), event_time(event_id, fields),
-                              fields.get("ip", ""), fields.get("ua", "")])
+            found += [HistoryEntry(event.kind, event.at, event.ip, event.user_agent)
+                      for event in self._feed(meeting_id, mine)]
             if len(entries) < 1000:
                 return found
             after = "(" + entries[-1][0]
 
     @translated
     def registrants(self, meeting_id: str, offset: int = 0,
-                    limit: int | None = None) -> list[tuple[str, dict[str, str]]]:
-        """Registrants of a meeting in order of first issue, ``(rid, fields)``: all of them, or
+                    limit: int | None = None) -> list[Registrant]:
+        """Registrants of a meeting in order of first issue: all of them, or
         ``limit`` from ``offset`` on. Two round trips."""
         last = -1 if limit is None else offset + limit - 1
         rids = self.redis.zrange(self.keys.roster(meeting_id), offset, last)
@@ -399,24 +610,43 @@ class Store:
             for rid in rids:
                 pipe.hgetall(self.keys.registrant(meeting_id, rid))
             rows = pipe.execute()
-        return [(rid, fields) for rid, fields in zip(rids, rows) if fields]
+        return [registrant_from_hash(rid, fields) for rid, fields in zip(rids, rows) if fields]
 
     # The gate
 
     @translated
     def gate(self, mode: str, meeting_id: str, rid: str, version: int, now: float,
              presented_device: str, new_device: str, ip: str, user_agent: str) -> GateResult:
-        """Run gate.lua (one round trip); see its header for what it reads and writes."""
+        """Run gate.lua (one round trip); see its header for what it reads and writes.
+        ``mode`` is open (GET/HEAD: records the open, binds nothing) or claim (POST)."""
         k = self.keys
         outcome, detail, meeting, shown = self.scripts["gate"](
             keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id),
                   k.user_agents(meeting_id)],
             args=[mode, version, repr(now), presented_device, new_device, ip, user_agent,
                   EVENT_STREAM_CAP, user_agent_id(user_agent)])
-        return GateResult(outcome, detail or "",
-                          {name: value for name, value in zip(GATE_MEETING_FIELDS, meeting)
-                           if value is not None},
-                          shown[0] if shown else "", shown[1] if len(shown) > 1 else "")
+        result = GateOutcome(outcome)
+        if result is GateOutcome.UNKNOWN:
+            return GateResult(result)
+        return GateResult(
+            result, meeting_from_hash(meeting_id, {name: value for name, value in zip(
+                GATE_MEETING_FIELDS, meeting) if value is not None}),
+            display_name=shown[0] or "", join_url=shown[1] if len(shown) > 1 else "",
+            device_id=detail if result.redirects else "",
+            at=float(detail) if result in (GateOutcome.TOO_EARLY, GateOutcome.EXPIRED) else 0.0)
+
+    @translated
+    def record_event(self, meeting_id: str, rid: str, kind: str, note: str) -> None:
+        """Append an organizer-facing event about one registrant to the meeting's stream (its
+        ``ua`` field carries the note, as it carries the actor of organizer actions)."""
+        name = self.keys.events(meeting_id)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(name, {"kind": kind, "registrant": rid, "ip": "", "ua": note[:300]},
+                      maxlen=EVENT_STREAM_CAP, approximate=True)
+            pipe.hget(self.keys.meeting(meeting_id), "expire_at")
+            _, expire_at = pipe.execute()
+        if expire_at is not None:
+            self.redis.expireat(name, int(expire_at))
 
     @translated
     def manage(self, action: str, meeting_id: str, rid: str, now: float, actor: str) -> int:
@@ -429,21 +659,17 @@ class Store:
     # Webhooks
 
     @translated
-    def record_participant(self, event: Any, *, customer_rid: str, email_rid: str,
-                           name_key: str, email_key: str, now: float, grace: float) -> list:
-        """Run participant.lua for a ParticipantEvent; returns [status, registrant id, open]."""
+    def record_participant(self, event: ParticipantEvent, now: float) -> str:
+        """Run participant.lua for one verified delivery (one round trip); returns recorded,
+        duplicate or unknown_meeting."""
         k, mid = self.keys, event.meeting_id
-        status, rid, open_stays = self.scripts["participant"](
-            keys=[k.meeting(mid), k.seen(mid), k.stays(mid, event.instance),
-                  k.stays_by_registrant(mid, event.instance), k.instances(mid),
-                  k.zoom_ids(mid), k.displays(mid), k.staff(mid),
-                  k.registrant(mid, customer_rid), k.registrant(mid, email_rid),
-                  k.events(mid), k.checks(mid)],
-            args=[event.digest(), event.kind, event.stay_key, event.instance,
-                  event.registrant_id, customer_rid, event.user_name, email_rid, repr(event.at),
-                  int(event.is_host), event.participant_uuid, name_key, email_key, repr(now),
-                  grace, EVENT_STREAM_CAP])
-        return [status, rid, int(open_stays)]
+        return str(self.scripts["participant"](
+            keys=[k.meeting(mid), k.seen(mid), k.stays(mid, event.instance), k.instances(mid),
+                  k.events(mid)],
+            args=[event.digest(), event.kind, event.stay_key, event.instance, repr(event.at),
+                  repr(now), EVENT_STREAM_CAP, event.user_name, event.participant_uuid,
+                  event.registrant_id, event.customer_key, event.email, event.participant_id,
+                  int(event.is_host)]))
 
     @translated
     def record_instance(self, meeting_id: str, instance: str, kind: str, at: float) -> bool:
@@ -455,10 +681,9 @@ class Store:
             args=[kind, instance, repr(at)]))
 
     @translated
-    def attendance(self, meeting_id: str) -> tuple[dict[str, float], dict[str, float],
-                                                   dict[str, list[dict]]]:
-        """Everything the report derives from: instance starts, instance ends, and the stays
-        of each instance (decoded). Two round trips."""
+    def attendance(self, meeting_id: str) -> tuple[list[Instance], list[Stay]]:
+        """Everything the report derives from: the meeting's instances and every stay of each.
+        Two round trips."""
         k = self.keys
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(k.instances(meeting_id))
@@ -466,11 +691,12 @@ class Store:
             starts, ends = pipe.execute()
         with self.redis.pipeline(transaction=False) as pipe:
             for uuid in starts:
-                pipe.hvals(k.stays(meeting_id, uuid))
+                pipe.hgetall(k.stays(meeting_id, uuid))
             stays = pipe.execute()
-        return ({uuid: float(at) for uuid, at in starts.items()},
-                {uuid: float(at) for uuid, at in ends.items()},
-                {uuid: [json.loads(raw) for raw in raws] for uuid, raws in zip(starts, stays)})
+        instances = [Instance(uuid, float(at), float(ends[uuid]) if uuid in ends else None)
+                     for uuid, at in starts.items()]
+        return instances, [stay_from_json(uuid, key, raw)
+                           for uuid, raws in zip(starts, stays) for key, raw in raws.items()]
 
     # The organizer API
 
@@ -480,17 +706,42 @@ class Store:
 
     @translated
     def events_page(self, meeting_id: str, after: str, limit: int
-                    ) -> list[tuple[str, dict[str, str], str]]:
+                    ) -> list[tuple[FeedEvent, str]]:
         """Events after stream id ``after`` (oldest first), each with its registrant's email."""
-        entries = self._user_agents(meeting_id, self.redis.xrange(
-            self.keys.events(meeting_id), f"({after}", "+", count=limit))
-        rids = sorted({fields.get("registrant", "") for _, fields in entries} - {""})
+        return self._with_emails(meeting_id, self._feed(meeting_id, self.redis.xrange(
+            self.keys.events(meeting_id), f"({after}", "+", count=limit)))
+
+    @translated
+    def latest_events(self, meeting_id: str, count: int) -> list[tuple[FeedEvent, str]]:
+        """The ``count`` newest events of the meeting's feed, newest first, each with its
+        registrant's email (the dashboard's activity list; the first id tells whether anything
+        happened since a given one)."""
+        return self._with_emails(meeting_id, self._feed(meeting_id, self.redis.xrevrange(
+            self.keys.events(meeting_id), "+", "-", count=count)))
+
+    def _with_emails(self, meeting_id: str,
+                     events: list[FeedEvent]) -> list[tuple[FeedEvent, str]]:
+        rids = sorted({event.registrant for event in events} - {""})
         with self.redis.pipeline(transaction=False) as pipe:
             for rid in rids:
                 pipe.hget(self.keys.registrant(meeting_id, rid), "email")
             emails = dict(zip(rids, pipe.execute()))
-        return [(event_id, fields, emails.get(fields.get("registrant", "")) or "")
-                for event_id, fields in entries]
+        return [(event, emails.get(event.registrant) or "") for event in events]
+
+    @translated
+    def record_action(self, meeting_id: str, kind: str, actor: str) -> None:
+        """Append an organizer's action on the whole meeting (``import``: registrants added)
+        to its event feed, ``actor`` where an action on a link keeps it (manage.lua). Two round
+        trips; NotFound when there is no meeting."""
+        expire_at = self.redis.hget(self.keys.meeting(meeting_id), "expire_at")
+        if expire_at is None:
+            raise NotFound(f"no meeting {meeting_id}")
+        name = self.keys.events(meeting_id)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(name, {"kind": kind, "registrant": "", "ip": "", "ua": actor},
+                      maxlen=EVENT_STREAM_CAP, approximate=True)
+            pipe.expireat(name, int(expire_at))
+            pipe.execute()
 
     @translated
     def idempotency_begin(self, meeting_id: str, key_digest: str,
@@ -533,23 +784,38 @@ class Store:
     def delete_api_token(self, digest: str) -> bool:
         return bool(self.redis.hdel(self.keys.api_tokens(), digest))
 
+    # Dashboard sessions
+
     @translated
-    def stays_of(self, meeting_id: str, instance: str) -> dict[str, dict[str, Any]]:
-        """Every stay of one instance by its stay key (for the live reconciliation)."""
-        raw = self.redis.hgetall(self.keys.stays(meeting_id, instance))
-        return {key: json.loads(value) for key, value in raw.items()}
+    def save_organizer_session(self, digest: str, record: dict[str, Any], ttl: int | None
+                               ) -> None:
+        """Store a session for ``ttl`` seconds; ``ttl`` None keeps the expiry it has."""
+        name = self.keys.organizer_session(digest)
+        if ttl is None:
+            self.redis.set(name, json.dumps(record), keepttl=True, xx=True)
+        else:
+            self.redis.set(name, json.dumps(record), ex=ttl)
+
+    @translated
+    def organizer_session(self, digest: str) -> dict[str, Any] | None:
+        raw = self.redis.get(self.keys.organizer_session(digest))
+        return json.loads(raw) if raw else None
+
+    @translated
+    def delete_organizer_session(self, digest: str) -> None:
+        self.redis.delete(self.keys.organizer_session(digest))
 
     # The worker's reads and writes (not on any request path)
 
     @translated
     def events_after(self, meeting_id: str, cursor: str | None,
-                     count: int = 500) -> tuple[str, list[tuple[str, dict[str, str]]]]:
+                     count: int = 500) -> tuple[str, list[FeedEvent]]:
         """Events of the meeting's stream after ``cursor`` (the stored cursor when None).
         Returns (cursor as stored, events)."""
         if cursor is None:
             cursor = self.redis.get(self.keys.cursor(meeting_id)) or "0-0"
         entries = self.redis.xrange(self.keys.events(meeting_id), f"({cursor}", "+", count=count)
-        return cursor, self._user_agents(meeting_id, entries)
+        return cursor, self._feed(meeting_id, entries)
 
     @translated
     def save_cursor(self, meeting_id: str, cursor: str) -> None:
@@ -563,8 +829,20 @@ class Store:
                                         num=100)
 
     @translated
-    def reschedule_check(self, meeting_id: str, member: str, at: float) -> None:
-        self.redis.zadd(self.keys.checks(meeting_id), {member: at}, xx=True)
+    def schedule_check(self, meeting_id: str, instance: str, at: float) -> None:
+        """Check ``instance`` at ``at`` or earlier (an earlier check already due is kept)."""
+        name = self.keys.checks(meeting_id)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(name, {instance: at}, lt=True)    # LT still adds a new member
+            pipe.hget(self.keys.meeting(meeting_id), "expire_at")
+            *_, expire_at = pipe.execute()
+        if expire_at is not None:
+            self.redis.expireat(name, int(expire_at))
+
+    @translated
+    def reschedule_check(self, meeting_id: str, instance: str, at: float) -> None:
+        """Move the check of ``instance`` to ``at`` (a check that is due now, done again)."""
+        self.redis.zadd(self.keys.checks(meeting_id), {instance: at}, xx=True)
 
     @translated
     def done_check(self, meeting_id: str, member: str) -> None:
@@ -611,6 +889,111 @@ class Store:
             pipe.zrem(self.keys.outbox_due(), job_id)
             pipe.hdel(self.keys.outbox(), job_id)
             pipe.execute()
+
+    # Sending the links (send.lua holds the lock check and every write)
+
+    def _send_keys(self, meeting_id: str) -> list[str]:
+        k = self.keys
+        return [k.meeting(meeting_id), k.sends(meeting_id), k.send_problems(meeting_id),
+                k.send_run(meeting_id), k.send_lock(meeting_id)]
+
+    @translated
+    def send_begin(self, meeting_id: str, run: SendRun, lifetime: int, now: float,
+                   take_over: str) -> str | None:
+        """Take the meeting's send lock for ``run`` (a free lock, or ``take_over``'s) and
+        make it the meeting's latest run. Returns None when taken, else the holder's run id."""
+        taken, holder = self.scripts["send"](
+            keys=self._send_keys(meeting_id),
+            args=["begin", run.id, lifetime, repr(now), take_over,
+                  *[part for pair in send_run_to_hash(run).items() for part in pair]])
+        return None if int(taken) else holder
+
+    @translated
+    def send_record(self, meeting_id: str, run_id: str, lifetime: int, now: float, rid: str,
+                    record: SendRecord | None, counters: dict[str, int]) -> None:
+        """Write one registrant's record (or none) and add ``counters`` to the run's progress;
+        renews the lock. Raises SendBusy when another run holds the meeting now."""
+        try:
+            self.scripts["send"](
+                keys=self._send_keys(meeting_id),
+                args=["record", run_id, lifetime, repr(now), rid if record else "",
+                      send_record_to_json(record) if record else "",
+                      record.state if record else "",
+                      *[str(part) for pair in counters.items() for part in pair]])
+        except redis.exceptions.ResponseError as exc:
+            if "LOSTLOCK" in str(exc):
+                raise SendBusy(f"another sender took over meeting {meeting_id}") from None
+            raise
+
+    @translated
+    def send_finish(self, meeting_id: str, run_id: str, now: float, state: str,
+                    error: str = "") -> None:
+        """Write the run's final state and release the lock (if this run still holds it)."""
+        self.scripts["send"](keys=self._send_keys(meeting_id),
+                             args=["finish", run_id, 0, repr(now), state, error])
+
+    @translated
+    def send_lock_holder(self, meeting_id: str) -> str | None:
+        return self.redis.get(self.keys.send_lock(meeting_id))
+
+    @translated
+    def send_records(self, meeting_id: str, rids: list[str]) -> dict[str, SendRecord]:
+        """The records of these registrants (those with one)."""
+        if not rids:
+            return {}
+        raws = self.redis.hmget(self.keys.sends(meeting_id), rids)
+        return {rid: send_record_from_json(raw) for rid, raw in zip(rids, raws) if raw}
+
+    @translated
+    def all_send_records(self, meeting_id: str) -> dict[str, SendRecord]:
+        """Every record of the meeting (for the report: one read of the whole hash)."""
+        return {rid: send_record_from_json(raw)
+                for rid, raw in self.redis.hgetall(self.keys.sends(meeting_id)).items()}
+
+    @translated
+    def send_problem_records(self, meeting_id: str, limit: int) -> dict[str, SendRecord]:
+        """Up to ``limit`` registrants whose latest send bounced, failed or had no address."""
+        found: dict[str, SendRecord] = {}
+        for rid, raw in self.redis.hscan_iter(self.keys.send_problems(meeting_id), count=200):
+            found[rid] = send_record_from_json(raw)
+            if len(found) >= limit:
+                break
+        return found
+
+    @translated
+    def emails_of(self, meeting_id: str, rids: list[str]) -> dict[str, str]:
+        """The email of each of these registrants (one round trip)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for rid in rids:
+                pipe.hget(self.keys.registrant(meeting_id, rid), "email")
+            return {rid: email or "" for rid, email in zip(rids, pipe.execute())}
+
+    @translated
+    def queued_jobs(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        """Outbox jobs of one kind not done yet (the outbox holds few: alerts, actions, sends)."""
+        return [(job_id, job) for job_id, job in
+                ((job_id, json.loads(raw)) for job_id, raw in
+                 self.redis.hgetall(self.keys.outbox()).items()) if job.get("kind") == kind]
+
+    @translated
+    def send_progress(self, meeting_id: str) -> SendRun | None:
+        """The latest run's progress (None when the meeting was never sent)."""
+        fields = self.redis.hgetall(self.keys.send_run(meeting_id))
+        return send_run_from_hash(fields) if fields else None
+
+    # Moving a link to a new device by emailed code (move.lua: every step and its log line)
+
+    @translated
+    def move(self, action: str, meeting_id: str, rid: str, now: float, ip: str,
+             user_agent: str, *args: Any) -> list[Any]:
+        """Run move.lua's ``action`` (see its header for the arguments and the answer); ``ip``
+        and ``user_agent`` go into the event it logs."""
+        k = self.keys
+        return self.scripts["move"](
+            keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id),
+                  k.user_agents(meeting_id), k.move_code(meeting_id, rid)],
+            args=[action, repr(now), EVENT_STREAM_CAP, ip, user_agent,
+                  user_agent_id(user_agent), *[str(arg) for arg in args]])
 
 
 def _lua(name: str) -> str:

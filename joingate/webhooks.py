@@ -16,33 +16,30 @@ from flask.typing import ResponseReturnValue
 
 from .errors import BadWebhook, InvalidInput
 from .observability import log_fields, metrics
-from .service import Service
-from .zoom.events import (ZOOM_SIGNATURE_HEADER, ZOOM_TIMESTAMP_HEADER, URL_VALIDATION, parse_body,
-                        read_event, url_validation_answer, verify_zoom_signature)
+from .pages import json_error
+from .state import AppState
+from .zoom.events import (URL_VALIDATION, ZOOM_SIGNATURE_HEADER, ZOOM_TIMESTAMP_HEADER,
+                          parse_body, read_event, url_validation_answer, verify_zoom_signature)
 
 bp = Blueprint("webhooks", __name__)
 log = logging.getLogger("joingate.webhooks")
 
 
-def _error(status: int, code: str, message: str) -> ResponseReturnValue:
-    return jsonify(error=code, message=message, details=[]), status
-
-
 @bp.post("/webhooks/zoom")
 def zoom_webhook() -> ResponseReturnValue:
-    service: Service = current_app.extensions["joingate"]
-    secret = service.config["ZOOM_WEBHOOK_SECRET"]
+    state: AppState = current_app.extensions["joingate"]
+    secret = state.config.zoom_webhook_secret
     if not secret:
-        return _error(503, "not_configured", "JOINGATE_ZOOM_WEBHOOK_SECRET is not set")
+        return json_error(503, "not_configured", "JOINGATE_ZOOM_WEBHOOK_SECRET is not set")
     body = request.get_data(cache=False)
     try:
         verify_zoom_signature(secret, body, request.headers.get(ZOOM_SIGNATURE_HEADER),
-                              request.headers.get(ZOOM_TIMESTAMP_HEADER), service.clock(),
-                              service.config["ZOOM_WEBHOOK_TOLERANCE"])
+                              request.headers.get(ZOOM_TIMESTAMP_HEADER), state.clock(),
+                              state.config.zoom_webhook_tolerance)
     except BadWebhook as exc:
         log.warning("zoom webhook refused: %s", exc, extra=log_fields(event="webhook_refused"))
         metrics().webhooks.labels("unverified", "refused").inc()
-        return _error(401, "unauthorized", str(exc))
+        return json_error(401, "unauthorized", str(exc))
     try:
         data = parse_body(body)
         if isinstance(data, dict) and data.get("event") == URL_VALIDATION:
@@ -53,14 +50,13 @@ def zoom_webhook() -> ResponseReturnValue:
             metrics().webhooks.labels(URL_VALIDATION, "answered").inc()
             return jsonify(url_validation_answer(secret, plain))
         event = read_event(data)
-        # A registration whose registrant joingate cannot use is refused inside the service.
-        status = "ignored" if event is None else service.record_zoom_event(event)
+        name = str(data.get("event"))[:80] if event is None else data["event"]
+        status = "ignored" if event is None else state.presence.record(event)
     except InvalidInput as exc:
         log.warning("zoom webhook unreadable: %s", exc.message,
                     extra=log_fields(event="webhook_unreadable"))
         metrics().webhooks.labels("unreadable", "bad_request").inc()
-        return _error(400, "bad_request", exc.message)
-    name = str(data.get("event"))[:80] if event is None else data["event"]
+        return json_error(400, "bad_request", exc.message)
     metrics().webhooks.labels(name if event is not None else "other", status).inc()
     log.info("zoom webhook %s", status,
              extra=log_fields(event="webhook", zoom_event=name, outcome=status))

@@ -1,13 +1,18 @@
 """The worker: everything slow, outside any request. Start it with ``joingate worker``.
 
-Queue: Redis streams, not rq. Every fact that can become a violation (a refused claim, an
-unmatched join) is appended to the meeting's event stream *by the same Lua script* that records
-it, in the request's single round trip; rq jobs cannot be enqueued from inside a Lua script, so
-the stream is the queue. The worker keeps its place in each stream (a cursor key), takes the
-sharing checks whose grace has run out from a sorted set, records each violation once, and puts
-outbound work (alerts, Zoom actions) in an outbox (a hash plus a sorted set of due times) that it
-delivers with retries and back-off. Several workers may run: a violation is recorded with HSETNX,
-so it is alerted once; a job may be delivered twice at worst (receivers dedupe on ``id``).
+Queue: Redis streams, not rq. Every fact that can become a violation (a refused open or claim,
+a participant's join or leave) is appended to the meeting's event stream *by the same Lua
+script* that records it, in the request's single round trip; rq jobs cannot be enqueued from
+inside a Lua script, so the stream is the queue. The worker keeps its place in each stream (a
+cursor key); a participant event schedules a check of its meeting instance, which derives the
+attendance exactly as the report does (:meth:`Presence.attendance`), so an alert and the report
+never disagree. It records each violation once, and puts outbound work (alerts, Zoom actions) in
+an outbox (a hash plus a sorted set of due times) that it delivers with retries and back-off.
+Several workers may run: a violation is recorded with HSETNX, so it is alerted once; a job may
+be delivered twice at worst (receivers dedupe on ``id``).
+
+The worker's queue, checks, cursor and violations are storage plumbing of the worker alone: it
+keeps them through ``state.store`` directly; meetings and links go through the services.
 """
 
 from __future__ import annotations
@@ -26,15 +31,19 @@ import requests
 from .alert_signing import (ALERT_SIGNATURE_HEADER, ALERT_TIMESTAMP_HEADER, alert_setting_warnings,
                             alert_signature)
 from .errors import JoingateError, StorageUnavailable
+from .attendance import is_open
+from .moving import run_move_code_job
 from .observability import redact_urls
-from .service import Service
-from .store import event_time
+from .send_jobs import run_send_job
+from .state import AppState
 
 log = logging.getLogger("joingate.worker")
 
 BACKOFF = (2, 10, 60, 300, 900)      # seconds before attempts 2..6; then the job is dropped
 ALERT_TIMEOUT = 5.0
-RECHECK = 5.0                        # seconds before a sharing check that found no overlap yet
+RECHECK = 5.0          # seconds between checks of an instance while two people share a link
+REFUSED = ("refused", "refused_open")   # a claim or an open refused: bound to another device
+ACTS_ON = ("shared",)  # the deny policy acts on these only: evidence nobody can type
 
 
 class ZoomActions(Protocol):
@@ -54,26 +63,27 @@ class NoZoomActions:
 
 
 class Worker:
-    def __init__(self, service: Service, zoom: ZoomActions | None = None,
+    def __init__(self, state: AppState, zoom: ZoomActions | None = None,
                  session: requests.Session | None = None, senders: int = 4,
                  metrics: Any = None) -> None:
-        self.service = service
+        self.state = state
         self.metrics = metrics
-        self.store = service.store
+        self.store = state.store
         self.zoom = zoom or NoZoomActions()
         self.session = session or requests.Session()
         self.pool = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="joingate-send")
         self.in_flight: dict[str, Future] = {}
         self.lock = threading.Lock()
+        self.stopping = threading.Event()     # long jobs (sending the links) watch it
 
     # The loop
 
     def run(self, stop: threading.Event, interval: float = 0.25) -> None:
         """Work until ``stop`` is set; Redis outages are logged and waited out."""
         log.info("worker started")
-        config = self.service.config
-        for warning in alert_setting_warnings(config["ALERT_WEBHOOK_URL"],
-                                              config["ALERT_SECRET"]):
+        self.stopping = stop
+        config = self.state.config
+        for warning in alert_setting_warnings(config.alert_webhook_url, config.alert_secret):
             log.warning(warning)
         while not stop.is_set():
             try:
@@ -104,51 +114,62 @@ class Worker:
 
     def read_events(self, meeting_id: str) -> bool:
         cursor, events = self.store.events_after(meeting_id, None)
-        for event_id, fields in events:
-            kind = fields.get("kind")
-            if kind == "refused":
-                self.violation(meeting_id, "second_device", fields.get("registrant", ""), "", {
-                    "ip": fields.get("ip", ""), "user_agent": fields.get("ua", ""),
-                    "at": float(event_time(event_id, fields))})
-            elif kind == "unmatched":
-                who = f"{fields.get('participant', '')}|{fields.get('name', '')}"
-                self.violation(meeting_id, "unmatched", "", fields.get("instance", ""), {
-                    "user_name": fields.get("name", ""),
-                    "participant_uuid": fields.get("participant", ""),
-                    "at": float(event_time(event_id, fields))}, subject=who)
-            cursor = event_id
+        for event in events:
+            if event.kind in REFUSED:
+                self.violation(meeting_id, "second_device", event.registrant, "", {
+                    "ip": event.ip, "user_agent": event.user_agent, "at": event.at,
+                    "refused": "open" if event.kind == "refused_open" else "claim"},
+                    subject=event.id)
+            elif event.instance:
+                self.store.schedule_check(meeting_id, event.instance, self.state.clock())
+            cursor = event.id
         if events:
             self.store.save_cursor(meeting_id, cursor)
         return bool(events)
 
     def run_checks(self, meeting_id: str) -> bool:
-        due = self.store.due_checks(meeting_id, self.service.clock())
-        for member in due:
-            instance, _, rid = member.partition("\t")
-            evidence, open_now = self.service.sharing_check(meeting_id, instance, rid)
-            if evidence:
-                self.violation(meeting_id, "shared", rid, instance, evidence)
-            if evidence is None and open_now >= 2:
-                # Zoom's times and ours differ a little: look again shortly.
-                self.store.reschedule_check(meeting_id, member, self.service.clock() + RECHECK)
+        """Check each instance whose check is due: sharing (flags as in the report) and
+        participants no registrant explains. While two people are on one registration, look
+        again every RECHECK seconds: sharing is counted over time."""
+        now = self.state.clock()
+        due = self.store.due_checks(meeting_id, now)
+        if not due:
+            return False
+        attendance = self.state.presence.attendance(meeting_id)
+        for instance in due:
+            ongoing = False
+            for rid, summary in attendance.registrants.items():
+                for evidence in summary.evidence:
+                    if evidence["instance"] == instance:
+                        self.violation(meeting_id, evidence["flag"], rid, instance, evidence)
+                ongoing |= _two_people_now(summary.spans, instance)
+            for stay in attendance.unmatched_stays:
+                if stay.instance == instance:
+                    self.violation(meeting_id, "unmatched", "", instance, {
+                        "user_name": stay.user_name, "participant_uuid": stay.participant_uuid,
+                        "at": min(stay.joins or stay.leaves)}, subject=stay.key)
+            if ongoing:
+                self.store.reschedule_check(meeting_id, instance, now + RECHECK)
             else:
-                self.store.done_check(meeting_id, member)
-        return bool(due)
+                self.store.done_check(meeting_id, instance)
+        return True
 
     def violation(self, meeting_id: str, kind: str, rid: str, instance: str,
                   evidence: dict[str, Any], subject: str = "") -> None:
         """Record a violation once, queue its alert, and under the ``deny`` policy revoke the
-        link and queue the denial at Zoom (shared only)."""
+        link and queue the denial at Zoom: for ``shared`` only, which rests on evidence nobody
+        can type (a name alone never makes anyone lose their seat)."""
         key = "\t".join((kind, instance, rid or subject))
-        meeting = self.store.meeting(meeting_id)
-        registrant = (self.store.registrant_or_none(meeting_id, rid) or {}) if rid else {}
-        now = self.service.clock()
+        meetings = self.state.meetings
+        meeting = meetings.get(meeting_id)
+        registrant = meetings.registrant_by_id(meeting_id, rid) if rid else None
+        now = self.state.clock()
         record = {"id": hashlib.sha256(f"{meeting_id}\t{key}".encode()).hexdigest()[:20],
-                  "kind": kind, "meeting": meeting_id, "topic": meeting.get("topic", ""),
-                  "instance": instance, "at": now, "policy": meeting.get("policy", "alert"),
-                  "registrant": {"email": registrant.get("email", ""),
-                                 "name": registrant.get("name", ""),
-                                 "display_name": registrant.get("display", "")} if rid else None,
+                  "kind": kind, "meeting": meeting_id, "topic": meeting.topic,
+                  "instance": instance, "at": now, "policy": meeting.policy,
+                  "registrant": {"email": registrant.email, "name": registrant.name,
+                                 "display_name": registrant.display_name}
+                  if registrant else None,
                   "evidence": evidence}
         if not self.store.add_violation(meeting_id, key, record):
             return
@@ -156,15 +177,15 @@ class Worker:
                     extra={"event": "violation", "kind": kind, "meeting": meeting_id})
         if self.metrics is not None:
             self.metrics.violations.labels(kind).inc()
-        if self.service.config["ALERT_WEBHOOK_URL"]:
+        if self.state.config.alert_webhook_url:
             self.store.enqueue(f"alert:{record['id']}", {"kind": "alert", "body": record,
                                                          "attempts": 0}, now)
-        if kind == "shared" and record["policy"] == "deny" and rid:
-            self.service.manage_registrant("revoke", meeting_id, rid, actor="worker")
+        if kind in ACTS_ON and meeting.policy == "deny" and registrant:
+            meetings.manage_registrant("revoke", meeting_id, registrant.id, actor="worker")
             self.store.enqueue(f"deny:{record['id']}", {
                 "kind": "zoom_deny", "meeting": meeting_id, "attempts": 0,
-                "zoom_registrant_id": registrant.get("zid", ""),
-                "email": registrant.get("email", "")}, now)
+                "zoom_registrant_id": registrant.zoom_registrant_id,
+                "email": registrant.email}, now)
 
     # Delivery
 
@@ -173,7 +194,7 @@ class Worker:
             done = [job_id for job_id, future in self.in_flight.items() if future.done()]
             for job_id in done:
                 del self.in_flight[job_id]
-        jobs = [(job_id, job) for job_id, job in self.store.due_jobs(self.service.clock(), 20)
+        jobs = [(job_id, job) for job_id, job in self.store.due_jobs(self.state.clock(), 20)
                 if job_id not in self.in_flight]
         for job_id, job in jobs:
             with self.lock:
@@ -186,6 +207,10 @@ class Worker:
                 self.send_alert(job["body"])
             elif job["kind"] == "zoom_deny":
                 self.zoom.deny_registrant(job["meeting"], job["zoom_registrant_id"], job["email"])
+            elif job["kind"] == "send_links":
+                run_send_job(self.state, job_id, job, self.stopping.is_set)
+            elif job["kind"] == "move_code":
+                run_move_code_job(self.state, job)
             self.store.finish_job(job_id)
         except ZoomNotConfigured as exc:
             log.warning("%s: %s", job_id, exc)
@@ -199,27 +224,33 @@ class Worker:
                 return
             log.warning("%s failed (attempt %d): %s", job_id, attempts, failure_text(exc))
             self.store.enqueue(job_id, {**job, "attempts": attempts},
-                               self.service.clock() + BACKOFF[attempts - 1])
+                               self.state.clock() + BACKOFF[attempts - 1])
 
     def send_alert(self, record: dict[str, Any]) -> None:
         """POST the violation to ALERT_WEBHOOK_URL, signed; raises unless a 2xx comes back."""
-        config = self.service.config
+        config = self.state.config
         body = json.dumps({"type": "violation", **record}, ensure_ascii=False).encode()
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", ALERT_TIMESTAMP_HEADER: timestamp,
                    "User-Agent": "joingate-worker"}
-        if config["ALERT_SECRET"]:
-            headers[ALERT_SIGNATURE_HEADER] = alert_signature(config["ALERT_SECRET"], timestamp, body)
+        if config.alert_secret:
+            headers[ALERT_SIGNATURE_HEADER] = alert_signature(config.alert_secret, timestamp, body)
         try:
-            response = self.session.post(config["ALERT_WEBHOOK_URL"], data=body,
-                                         headers=headers, timeout=ALERT_TIMEOUT,
-                                         allow_redirects=False)
+            response = self.session.post(config.alert_webhook_url, data=body, headers=headers,
+                                         timeout=ALERT_TIMEOUT, allow_redirects=False)
         except requests.RequestException as exc:
             # requests names the whole URL; its path and query may be the receiver's secret.
             raise RuntimeError(f"{type(exc).__name__} reaching "
-                               f"{redact_urls(config['ALERT_WEBHOOK_URL'])}") from None
+                               f"{redact_urls(config.alert_webhook_url)}") from None
         if not 200 <= response.status_code < 300:
             raise RuntimeError(f"alert receiver answered {response.status_code}")
+
+
+def _two_people_now(spans: list[Any], instance: str) -> bool:
+    """Whether two or more people are on one registration in ``instance`` right now."""
+    people = {span.person for span in spans
+              if span.stay.instance == instance and is_open(span.stay)}
+    return len(people) >= 2
 
 
 def failure_text(exc: Exception) -> str:

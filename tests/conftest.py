@@ -1,4 +1,5 @@
-"""Shared fixtures: real servers on loopback (redis-server), the app on each store, a clock.
+"""Shared fixtures, and only fixtures: real servers on loopback (redis-server), the app on each
+store, a clock. The constants and helpers they use are in helpers.py.
 
 Every test that takes ``app`` runs twice: on the embedded store (fakeredis) and on a real
 redis-server that the suite starts on a free loopback port.
@@ -7,36 +8,17 @@ redis-server that the suite starts on a free loopback port.
 from __future__ import annotations
 
 import logging
-import os
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-import redis as redis_lib
 from click.testing import CliRunner
 
-from joingate import create_app
-from stack import MissingServer, RedisCluster, RedisServer
-from stack import free_port, wait_for_port  # noqa: F401 - tests import them from here
+from helpers import MEETING_ID, NOW, SECRET, START, Clock, make_app, started, store_for
 from joingate.cli import main as cli_main
 from joingate.roster import RegistrantInput
-
-MEETING_ID = "85746065432"
-SECRET = "test-secret-key-of-at-least-32-characters"
-NOW = datetime(2026, 12, 1, 17, 50, tzinfo=timezone.utc)   # links opened at 17:45
-START = datetime(2026, 12, 1, 18, 0, tzinfo=timezone.utc)
-
-
-def started(server):
-    """Start a server of stack.py; in CI a missing binary fails, elsewhere it skips."""
-    try:
-        server.start()
-    except MissingServer as exc:
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-    return server
+from stack import RedisCluster, RedisServer
+from webhook_events import WEBHOOK_SECRET
 
 
 @pytest.fixture(scope="session")
@@ -66,52 +48,15 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-class Clock:
-    """The service's clock; tests move it."""
-
-    def __init__(self, moment: datetime) -> None:
-        self.now = moment.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def set(self, moment: datetime) -> None:
-        self.now = moment.timestamp()
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock(NOW)
-
-
-def store_for(request: pytest.FixtureRequest, kind: str) -> str:
-    if kind == "memory":
-        return "memory://"
-    if kind == "cluster":
-        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
-        cluster.flush()
-        return cluster.url
-    server: RedisServer = request.getfixturevalue("redis_server")
-    redis_lib.Redis.from_url(server.url).flushdb()
-    return server.url
 
 
 @pytest.fixture(params=["memory", "redis"])
 def store_url(request: pytest.FixtureRequest) -> str:
     """The embedded store and a real redis-server (modules may add "cluster")."""
     return store_for(request, request.param)
-
-
-def make_app(store_url: str, clock: Clock, *, like=None, **config):
-    """An app on ``store_url``; ``like``: another app whose store (even an embedded one) it shares."""
-    settings = {"SECRET_KEY": SECRET, "REDIS_URL": store_url,
-                "PUBLIC_URL": "https://gate.example.org",
-                "ZOOM_WEBHOOK_SECRET": "zoom-secret-token", **config}
-    client = like.extensions["joingate"].store.redis if like is not None else None
-    return create_app(settings, environ={}, clock=clock, redis_client=client)
 
 
 @pytest.fixture
@@ -143,7 +88,7 @@ def runner(app):
 @pytest.fixture
 def meeting(service) -> str:
     """A meeting starting at START (links open 15 minutes before), passcode 'enc0ded'."""
-    service.add_meeting(MEETING_ID, topic="Evening ceramics, week 3", start=START, duration=90,
+    service.meetings.add(MEETING_ID, topic="Evening ceramics, week 3", start=START, duration=90,
                         pwd="enc0ded", support="help@example.org")
     return MEETING_ID
 
@@ -151,11 +96,7 @@ def meeting(service) -> str:
 @pytest.fixture
 def link(service, meeting):
     """One issued link for Ana Lima: returns the IssuedLink; its path is ``path_of(link)``."""
-    return service.issue_links(meeting, [RegistrantInput("ana.lima@example.org", "Ana Lima")])[0]
-
-
-def path_of(link) -> str:
-    return link.url.removeprefix("https://gate.example.org")
+    return service.meetings.issue_links(meeting, [RegistrantInput("ana.lima@example.org", "Ana Lima")])[0]
 
 
 @pytest.fixture(autouse=True)
@@ -173,5 +114,5 @@ def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
         f"{formatter.formatException(record.exc_info) if record.exc_info else ''}"
         for record in caplog.records
         if record.name.startswith(("joingate", "werkzeug", "gunicorn")))
-    for secret in (SECRET, "zoom-secret-token", "enc0ded", "alert-secret", "/j/WyI"):
+    for secret in (SECRET, WEBHOOK_SECRET, "enc0ded", "alert-secret", "/j/WyI"):
         assert secret not in text, f"{secret!r} appears in the logs"

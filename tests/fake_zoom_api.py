@@ -1,7 +1,7 @@
 """A fake Zoom: a real HTTP server on loopback that follows ../shared/zoom.md closely enough for
 joingate's client: Server-to-Server OAuth with expiring tokens, meetings, registrants with
-pagination, status changes, the live dashboard, and injected faults (429 with Retry-After, 5xx,
-invalid-token answers)."""
+pagination, status changes, meeting settings (GET and PATCH), the live dashboard, and injected
+faults (429 with Retry-After, 5xx, invalid-token answers)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 CLIENT_ID, CLIENT_SECRET, ACCOUNT_ID = "fake-client", "fake-client-secret", "fake-account"
+# Settings Zoom's meeting update accepts, with their JSON types (unknown ones are ignored).
+SETTING_TYPES: dict[str, type] = {
+    "approval_type": int, "registration_type": int, "registrants_confirmation_email": bool,
+    "registrants_email_notification": bool, "allow_multiple_devices": bool,
+    "meeting_authentication": bool, "waiting_room": bool, "join_before_host": bool}
+SETTING_ENUMS: dict[str, tuple[int, ...]] = {"approval_type": (0, 1, 2),
+                                             "registration_type": (1, 2, 3)}
 
 
 class FakeZoom:
@@ -23,6 +30,9 @@ class FakeZoom:
         self.oauth_calls = 0
         self.calls: list[tuple[str, str]] = []       # (method, path) of API calls
         self.status_changes: list[dict[str, Any]] = []
+        self.patches: list[tuple[str, dict[str, Any]]] = []   # (meeting, body) of each PATCH
+        self.locked_settings: set[str] = set()   # accepted but left as they are (as Zoom does
+                                                 # with settings an account admin locked)
         self.meetings: dict[str, dict[str, Any]] = {}
         self.registrants: dict[str, list[dict[str, Any]]] = {}
         self.live: dict[str, dict[str, Any]] = {}    # meeting -> {"uuid", "participants"}
@@ -56,6 +66,9 @@ class FakeZoom:
             def do_PUT(self) -> None:  # noqa: N802
                 zoom.route(self, "PUT")
 
+            def do_PATCH(self) -> None:  # noqa: N802
+                zoom.route(self, "PATCH")
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -80,7 +93,13 @@ class FakeZoom:
         self.meetings[meeting_id] = {"id": int(meeting_id), "topic": "Evening ceramics",
                                      "start_time": "2026-12-01T18:00:00Z", "duration": 90,
                                      "password": "plain", "encrypted_password": "Q0x3enc",
-                                     **fields}
+                                     "type": 2, **fields}
+        # A meeting as Zoom creates it by default: no registration, Zoom's emails on.
+        self.meetings[meeting_id]["settings"] = {
+            "approval_type": 2, "registration_type": 1, "registrants_confirmation_email": True,
+            "registrants_email_notification": True, "allow_multiple_devices": True,
+            "meeting_authentication": False, "waiting_room": False, "join_before_host": False,
+            **fields.get("settings", {})}
         self.registrants.setdefault(meeting_id, [])
 
     def add_registrants(self, meeting_id: str, count: int, status: str = "approved") -> None:
@@ -124,6 +143,8 @@ class FakeZoom:
                 return handler._answer(404, {"code": 3001, "message": "Meeting does not exist"})
             if len(segments) == 2 and method == "GET":
                 return handler._answer(200, self.meetings[meeting_id])
+            if len(segments) == 2 and method == "PATCH":
+                return self._update_meeting(handler, meeting_id, body)
             if segments[2:] == ["registrants"] and method == "GET":
                 return self._list_registrants(handler, meeting_id, query)
             if segments[2:] == ["registrants"] and method == "POST":
@@ -165,6 +186,38 @@ class FakeZoom:
         self.tokens[token] = time.time() + self.token_lifetime
         handler._answer(200, {"access_token": token, "token_type": "bearer",
                               "expires_in": self.token_lifetime, "scope": "meeting:read"})
+
+    def _update_meeting(self, handler: Any, meeting_id: str, body: bytes) -> None:
+        """PATCH /meetings/{id}: 204 and the known settings changed; 400 with Zoom's error shape
+        for a body that is not JSON or a setting of the wrong type or value."""
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            return handler._answer(400, {"code": 300, "message": "Request Body should be a "
+                                                                 "valid JSON object."})
+        settings = data.get("settings", {}) if isinstance(data, dict) else None
+        if not isinstance(settings, dict):
+            return handler._answer(400, {"code": 300, "message": "Validation Failed.",
+                                         "errors": [{"field": "settings",
+                                                     "message": "Invalid field."}]})
+        errors = []
+        for name, value in settings.items():
+            kind = SETTING_TYPES.get(name)
+            if kind is None:
+                continue
+            wrong_type = type(value) is not kind      # bool is no int here, as in JSON
+            if wrong_type or value not in SETTING_ENUMS.get(name, (value,)):
+                errors.append({"field": f"settings.{name}", "message": "Invalid field."})
+        if errors:
+            return handler._answer(400, {"code": 300, "message": "Validation Failed.",
+                                         "errors": errors})
+        with self.lock:
+            self.patches.append((meeting_id, data))
+            stored = self.meetings[meeting_id]["settings"]
+            for name, value in settings.items():
+                if name in SETTING_TYPES and name not in self.locked_settings:
+                    stored[name] = value
+        handler._answer(204)
 
     def _list_registrants(self, handler: Any, meeting_id: str, query: dict[str, str]) -> None:
         people = [p for p in self.registrants[meeting_id]

@@ -187,6 +187,7 @@ def write_nginx(folder: Path, http_port: int, https_port: int, app_port: int) ->
                 .replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};")
                 .replace("/var/log/nginx/", f"{folder}/")
                 .replace("/etc/ssl/joingate/", f"{folder}/")
+                .replace("root /var/www/html;", f"root {folder}/www;")
                 .replace("/etc/nginx/joingate_proxy.conf", f"{folder}/joingate_proxy.conf"))
     assert site.count(str(folder)) >= 6
     (folder / "joingate.conf").write_text(site)

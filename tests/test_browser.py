@@ -12,10 +12,13 @@ import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from joingate.views import link_status
 from werkzeug.serving import make_server
 
-from conftest import MEETING_ID, START, Clock, NOW, make_app
+from helpers import MEETING_ID, START, Clock, NOW, make_app
 from joingate.roster import RegistrantInput
+from stack import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -39,19 +42,40 @@ def browser():
 @pytest.fixture
 def served():
     """joingate on a real HTTP server on loopback, with one meeting and two links."""
-    app = make_app("memory://", Clock(NOW), PUBLIC_URL="http://127.0.0.1:0")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = make_app("memory://", Clock(NOW), PUBLIC_URL=base)
+    server = make_server("127.0.0.1", port, app, threaded=True)
     service = app.extensions["joingate"]
-    service.config["PUBLIC_URL"] = base
-    service.add_meeting(MEETING_ID, topic="Evening ceramics", start=START, duration=90,
+    service.meetings.add(MEETING_ID, topic="Evening ceramics", start=START, duration=90,
                         pwd="Q0x3", support="help@example.org")
-    links = service.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Zoë Lima"),
+    links = service.meetings.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Zoë Lima"),
                                              RegistrantInput("ben@example.org", "Ben")])
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield service, [link.url for link in links]
     server.shutdown()
+
+
+def test_a_second_browser_that_only_opens_a_bound_link_is_a_second_device(browser, served):
+    """The refused open is recorded: links show counts it, the report flags second_device."""
+    service, (ana, _) = served
+    first = browser.new_context()
+    zoom_stub(first)
+    page = first.new_page()
+    page.goto(ana)
+    page.click("button[type=submit]")
+    page.wait_for_url("https://app.zoom.us/**")
+    assert service.presence.report(MEETING_ID)["registrants"][0]["flags"] == []
+    second = browser.new_context().new_page()
+    response = second.goto(ana)                       # opens only: no button pressed
+    assert response.status == 409
+    status = link_status(service, MEETING_ID, "ana@example.org")
+    assert status["refused"] == 1 and status["claims"] == 1
+    assert [entry["kind"] for entry in status["history"]] == ["open", "claim", "refused_open"]
+    assert "HeadlessChrome" in status["history"][-1]["user_agent"]
+    row = service.presence.report(MEETING_ID)["registrants"][0]
+    assert row["flags"] == ["second_device"]
 
 
 def zoom_stub(context):
@@ -95,7 +119,7 @@ def test_button_claims_and_the_browser_lands_at_zoom(browser, served):
     stranger = other.new_page()
     stranger.goto(ana)
     assert "already in use on another device" in stranger.inner_text("main")
-    assert service.link_status(MEETING_ID, "ana@example.org")["claims"] == 2
+    assert link_status(service, MEETING_ID, "ana@example.org")["claims"] == 2
 
 
 def test_the_page_fits_a_phone(browser, served):
@@ -110,7 +134,7 @@ def test_the_page_fits_a_phone(browser, served):
 
 def test_auto_submit_runs_under_the_csp(browser, served):
     service, (_, ben) = served
-    service.add_meeting(MEETING_ID, topic="Evening ceramics", start=START, duration=90,
+    service.meetings.add(MEETING_ID, topic="Evening ceramics", start=START, duration=90,
                         auto_submit=1)
     context = browser.new_context()
     landed = zoom_stub(context)

@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 import pytest
 from werkzeug.serving import make_server
 
-from conftest import MEETING_ID, NOW, START, Clock, make_app
+from helpers import MEETING_ID, NOW, START, Clock, make_app
 from joingate.roster import RegistrantInput
+from stack import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -40,12 +41,12 @@ def browser():
 def served():
     """joingate on a real HTTP server on loopback, one meeting redirecting to registrants' own
     join URLs."""
-    app = make_app("memory://", Clock(NOW), PUBLIC_URL="http://127.0.0.1:0")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = make_app("memory://", Clock(NOW), PUBLIC_URL=base)
+    server = make_server("127.0.0.1", port, app, threaded=True)
     service = app.extensions["joingate"]
-    service.config["PUBLIC_URL"] = base
-    service.add_meeting(MEETING_ID, topic="Evening ceramics", start=START, duration=90,
+    service.meetings.add(MEETING_ID, topic="Evening ceramics", start=START, duration=90,
                         pwd="Q0x3", target="registrant")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -84,7 +85,7 @@ def test_finding_6_a_bad_join_url_never_leads_the_browser_off_zoom(browser, serv
     the confirm page's button and by a cross-site auto-POST (no CSP of joingate's applies
     there): both land on Zoom's web client, never on evil.example."""
     service, base = served
-    good, bad, bad_too = service.issue_links(MEETING_ID, [
+    good, bad, bad_too = service.meetings.issue_links(MEETING_ID, [
         RegistrantInput("ana@example.org", "Ana", "anaZoomId",
                         "https://us06web.zoom.us/w/85746065432?tk=ana.tk&pwd=Q0x3"),
         RegistrantInput("mal@example.org", "Mal"), RegistrantInput("mo@example.org", "Mo")])
@@ -128,7 +129,7 @@ def test_finding_7_the_csp_admits_every_join_url_validation_accepts(browser, ser
     """The confirm page's form-action must admit the redirect to any join URL joingate accepts:
     Chromium applies form-action to the redirect after the POST, after the claim is spent."""
     service, _ = served
-    link = service.issue_links(MEETING_ID, [
+    link = service.meetings.issue_links(MEETING_ID, [
         RegistrantInput("ana@example.org", "Ana", "anaZoomId", join_url)])[0]
     context = browser.new_context()
     reached = outside_world(context)

@@ -8,7 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import MEETING_ID, SECRET, START, make_app, path_of, store_for
+from joingate.views import link_status
+
+from helpers import MEETING_ID, SECRET, START, make_app, path_of, store_for
 from joingate.signing import Signer
 from joingate.roster import RegistrantInput
 
@@ -32,7 +34,7 @@ def test_gets_and_heads_leave_the_link_claimable(app, client, service, link):
         assert b'<form method="post"' in page.data
         assert b"Ana Lima" in page.data
         assert client.head(path).status_code == 200
-    status = service.link_status(MEETING_ID, "ana.lima@example.org")
+    status = link_status(service, MEETING_ID, "ana.lima@example.org")
     assert status["status"] == "opened"
     assert status["opens"] == 20 and status["claims"] == 0 and status["devices"] == 0
 
@@ -54,7 +56,7 @@ def test_head_has_no_body(client, link):
 @pytest.mark.parametrize("name", ["José Ñúñez", "Zoë 🎨 Çelik", "李小龙", "O'Brien + Sons / Ltd="],
                          ids=["accents", "emoji", "cjk", "plus-slash-equals"])
 def test_un_decodes_to_the_display_name(client, service, meeting, name):
-    issued = service.issue_links(meeting, [RegistrantInput("x@example.org", name)])[0]
+    issued = service.meetings.issue_links(meeting, [RegistrantInput("x@example.org", name)])[0]
     location = client.post(path_of(issued)).headers["Location"]
     assert un_of(location) == name
     raw_un = urlsplit(location).query.split("un=")[1].split("&")[0]
@@ -75,7 +77,7 @@ def test_same_device_rejoins_other_device_is_refused(app, client, service, link)
     assert other.status_code == 409
     assert b"already in use on another device" in other.data
     assert "Location" not in other.headers
-    status = service.link_status(MEETING_ID, "ana.lima@example.org")
+    status = link_status(service, MEETING_ID, "ana.lima@example.org")
     assert [e["kind"] for e in status["history"]] == ["claim", "rejoin", "refused"]
     assert status["history"][-1]["user_agent"] == "OtherPhone/1.0"
     assert status["claims"] == 2 and status["refused"] == 1
@@ -89,20 +91,20 @@ def test_get_from_another_device_after_the_claim_shows_used_elsewhere(app, clien
 
 def test_reset_frees_the_binding_for_a_new_device(app, client, service, link):
     client.post(path_of(link))
-    service.manage_link("reset", MEETING_ID, "ana.lima@example.org")
+    service.meetings.manage_link("reset", MEETING_ID, "ana.lima@example.org")
     assert app.test_client().post(path_of(link)).status_code == 303
     assert client.post(path_of(link)).status_code == 409
 
 
 def test_revoked_link_gets_410(client, service, link):
-    service.manage_link("revoke", MEETING_ID, "ana.lima@example.org")
+    service.meetings.manage_link("revoke", MEETING_ID, "ana.lima@example.org")
     for response in (client.get(path_of(link)), client.post(path_of(link))):
         assert response.status_code == 410
         assert b"withdrawn" in response.data and "Location" not in response.headers
 
 
 def test_reissue_supersedes_the_old_link(client, service, link):
-    new_url = service.manage_link("reissue", MEETING_ID, "ana.lima@example.org")
+    new_url = service.meetings.manage_link("reissue", MEETING_ID, "ana.lima@example.org")
     assert new_url != link.url
     old = client.post(path_of(link))
     assert old.status_code == 410 and b"newer link" in old.data
@@ -115,7 +117,7 @@ def test_too_early_consumes_nothing(app, client, service, clock, link):
         assert response.status_code == 200
         assert b"Not open yet" in response.data and b"17:45 UTC" in response.data
         assert "Location" not in response.headers
-    assert service.link_status(MEETING_ID, "ana.lima@example.org")["devices"] == 0
+    assert link_status(service, MEETING_ID, "ana.lima@example.org")["devices"] == 0
     clock.set(START)
     assert app.test_client().post(path_of(link)).status_code == 303
 
@@ -167,9 +169,9 @@ def test_fallback_key_still_verifies(app, store_url, clock, link):
 
 
 def test_registrant_target_redirects_to_the_registrants_join_url(client, service, meeting):
-    service.add_meeting(meeting, topic="T", start=START, duration=90, target="registrant")
+    service.meetings.add(meeting, topic="T", start=START, duration=90, target="registrant")
     join_url = f"https://us06web.zoom.us/w/{MEETING_ID}?tk=abc.def&pwd=Q0x3"
-    issued = service.issue_links(meeting, [RegistrantInput("r@example.org", "R", "zid1",
+    issued = service.meetings.issue_links(meeting, [RegistrantInput("r@example.org", "R", "zid1",
                                                            join_url)])[0]
     assert client.post(path_of(issued)).headers["Location"] == join_url
 
@@ -182,7 +184,7 @@ def test_pages_carry_csp_that_admits_zoom_as_form_action(client, link):
 
 
 def test_names_are_escaped_in_pages(client, service, meeting):
-    issued = service.issue_links(meeting, [RegistrantInput("h@example.org",
+    issued = service.meetings.issue_links(meeting, [RegistrantInput("h@example.org",
                                                            "<script>alert(1)</script>")])[0]
     page = client.get(path_of(issued)).get_data(as_text=True)
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
@@ -202,3 +204,31 @@ def test_organizer_template_overrides_a_page(app, store_url, clock, link, tmp_pa
 def test_never_a_cacheable_redirect(client, path):
     for response in (client.get(path), client.post(path)):
         assert response.status_code not in (301, 308)
+
+
+def test_the_device_cookie_follows_a_public_url_with_a_path(app, store_url, clock):
+    """Behind a sub-path proxy the browser sees /gate/j/...: the cookie goes back there, so
+    the same browser's rejoin sends it (issue 17, item 8). Over https it is the __Host- cookie
+    on Path=/ (finding 19: the prefix demands it, and / covers /gate/j/); over http its path
+    is /gate/j/."""
+    from joingate.roster import RegistrantInput
+
+    sub = make_app(store_url, clock, like=app, PUBLIC_URL="https://example.org/gate")
+    state = sub.extensions["joingate"]
+    state.meetings.add(MEETING_ID, topic="T", start=START, duration=60)
+    link = state.meetings.issue_links(MEETING_ID, [RegistrantInput("p@example.org", "P")])[0]
+    assert link.url.startswith("https://example.org/gate/j/")
+    answer = sub.test_client().post("/j/" + link.url.rsplit("/j/", 1)[1])
+    assert answer.status_code == 303
+    cookie = answer.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-jg_device=") and "Path=/;" in cookie and "Secure" in cookie
+    rejoin = sub.test_client()
+    rejoin.set_cookie("__Host-jg_device", cookie.split(";")[0].split("=", 1)[1], path="/")
+    assert rejoin.post("/j/" + link.url.rsplit("/j/", 1)[1]).status_code == 303
+    plain = make_app(store_url, clock, like=app, PUBLIC_URL="http://example.org/gate")
+    other = plain.extensions["joingate"].meetings.issue_links(
+        MEETING_ID, [RegistrantInput("q@example.org", "Q")])[0]
+    answer = plain.test_client().post("/j/" + other.url.rsplit("/j/", 1)[1])
+    assert answer.status_code == 303
+    assert answer.headers["Set-Cookie"].startswith("jg_device=")
+    assert "Path=/gate/j/" in answer.headers["Set-Cookie"]

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import make_app, path_of
+from helpers import make_app, path_of
 from joingate.errors import InvalidInput
 from joingate.roster import RegistrantInput, read_csv
 from webhook_events import participant, signed
@@ -65,7 +65,7 @@ def test_a_mutated_real_token_is_refused(client, link, mutation, char):
                                                for ch in text)))
 def test_names_are_escaped_in_pages_and_clean_in_the_redirect(app, service, meeting, name):
     email = f"n{next(UNIQUE)}@example.org"        # a fresh registrant for every example
-    issued = service.issue_links(meeting, [RegistrantInput(email, name.replace("\x00", ""))])[0]
+    issued = service.meetings.issue_links(meeting, [RegistrantInput(email, name.replace("\x00", ""))])[0]
     client = app.test_client()
     page = client.get(path_of(issued)).get_data(as_text=True)
     assert "<script>alert" not in page and "<b>" not in page

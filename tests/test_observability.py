@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 
-from conftest import MEETING_ID, make_app, path_of
+from joingate.views import link_status
+
+from helpers import MEETING_ID, make_app, path_of
 
 
 def test_request_id_is_echoed_or_made(client, link):
@@ -56,5 +58,5 @@ def test_proxy_hops_decide_whose_address_is_recorded(app, store_url, clock, serv
     behind_nginx.get(path_of(link), headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.5"})
     direct = make_app(store_url, clock, like=app).test_client()
     direct.get(path_of(link), headers={"X-Forwarded-For": "198.51.100.1"})
-    ips = [e["ip"] for e in service.link_status(MEETING_ID, "ana.lima@example.org")["history"]]
+    ips = [e["ip"] for e in link_status(service, MEETING_ID, "ana.lima@example.org")["history"]]
     assert ips == ["203.0.113.5", "127.0.0.1"]

@@ -12,7 +12,7 @@ import pytest
 import redis as redis_lib
 import requests
 
-from conftest import MEETING_ID, make_app, path_of
+from helpers import MEETING_ID, make_app, path_of
 from joingate.roster import RegistrantInput
 from stack import gunicorn_env, start_gunicorn, stop
 
@@ -22,8 +22,8 @@ def fresh_meeting(url: str, clock, people: int):
     clock.now = time.time()
     app = make_app(url, clock)
     service = app.extensions["joingate"]
-    service.add_meeting(MEETING_ID, topic="Load", start=datetime.now(timezone.utc), duration=60)
-    links = service.issue_links(MEETING_ID, [RegistrantInput(f"p{n}@example.org", f"P {n}")
+    service.meetings.add(MEETING_ID, topic="Load", start=datetime.now(timezone.utc), duration=60)
+    links = service.meetings.issue_links(MEETING_ID, [RegistrantInput(f"p{n}@example.org", f"P {n}")
                                              for n in range(people)])
     return service, links
 
@@ -79,9 +79,9 @@ def test_20_links_200_concurrent_claims_each_one_binding_and_rejoins_succeed(red
     for (url, cookies), answer in zip(mixed, second):
         assert answer.status_code == (303 if cookies else 409)
     for link in links:
-        fields = service.store.registrant(MEETING_ID, link.registrant_id)
-        assert len(fields["devices"].split()) == 1
-        assert int(fields["claims"]) == 101 and int(fields["refused"]) == 299
+        registrant = service.store.registrant(MEETING_ID, link.registrant_id)
+        assert len(registrant.devices) == 1
+        assert registrant.claims == 101 and registrant.refused == 299
 
 
 def test_acknowledged_claims_survive_sigkill(own_redis, clock):
@@ -94,8 +94,8 @@ def test_acknowledged_claims_survive_sigkill(own_redis, clock):
     own_redis.stop(kill=True)          # SIGKILL: no shutdown save
     own_redis.start()                  # same dir, same append-only file
     for link in acknowledged:
-        fields = service.store.registrant(MEETING_ID, link.registrant_id)
-        assert fields.get("devices"), link.email
+        registrant = service.store.registrant(MEETING_ID, link.registrant_id)
+        assert registrant.devices, link.email
     assert client.post(path_of(acknowledged[0])).status_code == 303     # same device: rejoin
     other = make_app(own_redis.url, clock).test_client()
     assert other.post(path_of(acknowledged[0])).status_code == 409
@@ -142,7 +142,7 @@ def test_redis_outage_under_traffic_503_never_500_and_resumes(own_redis, clock):
         # Back by itself: a link not yet claimed is claimed now, on the same workers.
         unclaimed = next(link for link in links
                          if not service.store.registrant(MEETING_ID,
-                                                         link.registrant_id).get("devices"))
+                                                         link.registrant_id).devices)
         assert requests.post(base + path_of(unclaimed), allow_redirects=False,
                              timeout=10).status_code == 303
     finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import MEETING_ID, SECRET, make_app, path_of
+from helpers import MEETING_ID, SECRET, make_app, path_of
 
 NEW_KEY = "key-2026-of-at-least-thirty-two-characters"
 from joingate.signing import Signer
@@ -20,7 +20,7 @@ def test_rotation_old_links_work_while_their_key_is_a_fallback(app, store_url, c
     rotated_client.set_cookie("__Host-jg_device", first.headers["Set-Cookie"].split(";")[0].split("=", 1)[1],
                               path="/")
     assert rotated_client.post(path_of(link)).status_code == 303      # link and cookie verify
-    reissued = rotated.extensions["joingate"].issue_links(
+    reissued = rotated.extensions["joingate"].meetings.issue_links(
         MEETING_ID, [RegistrantInput("new@example.org", "New")])[0]
     assert Signer(NEW_KEY).read_link_token(reissued.url.rsplit("/", 1)[1])  # new key signs
     retired = make_app(store_url, clock, like=app, SECRET_KEY=NEW_KEY).test_client()
@@ -40,7 +40,7 @@ def test_forged_device_cookie_is_not_the_bound_device(app, link):
 
 
 def test_device_cookie_cannot_be_moved_to_another_link(app, service, meeting):
-    ana, ben = service.issue_links(meeting, [RegistrantInput("ana@example.org", "Ana"),
+    ana, ben = service.meetings.issue_links(meeting, [RegistrantInput("ana@example.org", "Ana"),
                                              RegistrantInput("ben@example.org", "Ben")])
     ana_device = app.test_client()
     ana_device.post(path_of(ana))
@@ -54,7 +54,7 @@ def test_device_cookie_cannot_be_moved_to_another_link(app, service, meeting):
 
 def test_webhook_replay_inside_the_window_counts_once_outside_is_401(client, clock, service,
                                                                     meeting):
-    service.issue_links(meeting, [RegistrantInput("ana@example.org", "Ana Lima")])
+    service.meetings.issue_links(meeting, [RegistrantInput("ana@example.org", "Ana Lima")])
     body = participant("joined", user_id="1", name="Ana Lima", at="2026-12-01T18:01:00Z")
     raw, headers = signed(body, int(clock()))
     assert client.post("/webhooks/zoom", data=raw, headers=headers).get_json() == {
@@ -64,5 +64,5 @@ def test_webhook_replay_inside_the_window_counts_once_outside_is_401(client, clo
         "status": "duplicate"}
     clock.advance(200)                     # 400 s after its timestamp: refused outright
     assert client.post("/webhooks/zoom", data=raw, headers=headers).status_code == 401
-    row = service.report(MEETING_ID)["registrants"][0]
+    row = service.presence.report(MEETING_ID)["registrants"][0]
     assert row["joins"] == 1

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import MEETING_ID, SECRET, free_port, make_app, path_of, store_for, wait_for_port
-from stack import gunicorn_env, start_gunicorn, stop
+from helpers import MEETING_ID, make_app, path_of, store_for
+from stack import free_port, gunicorn_env, start_gunicorn, stop, wait_for_port
 from joingate.roster import RegistrantInput
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,8 +66,8 @@ def test_100_concurrent_claims_on_gunicorn_bind_exactly_once(request, kind, cloc
     service = make_app(url, clock).extensions["joingate"]
     from datetime import datetime, timezone
 
-    service.add_meeting(MEETING_ID, topic="Race", start=datetime.now(timezone.utc), duration=60)
-    link = service.issue_links(MEETING_ID, [RegistrantInput("race@example.org", "Racer")])[0]
+    service.meetings.add(MEETING_ID, topic="Race", start=datetime.now(timezone.utc), duration=60)
+    link = service.meetings.issue_links(MEETING_ID, [RegistrantInput("race@example.org", "Racer")])[0]
     process, port = start_gunicorn(gunicorn_env(url))
     url = f"http://127.0.0.1:{port}{path_of(link)}"
     barrier = threading.Barrier(100)
@@ -90,5 +90,5 @@ def test_100_concurrent_claims_on_gunicorn_bind_exactly_once(request, kind, cloc
         stop(process)
     assert len(statuses) == 100
     assert statuses.count(303) == 1 and statuses.count(409) == 99
-    fields = service.store.registrant(MEETING_ID, link.registrant_id)
-    assert len(fields["devices"].split()) == 1 and fields["refused"] == "99"
+    registrant = service.store.registrant(MEETING_ID, link.registrant_id)
+    assert len(registrant.devices) == 1 and registrant.refused == 99

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis as redis_lib
 
-from conftest import MEETING_ID, make_app, path_of
+from helpers import MEETING_ID, START, make_app, path_of
 from joingate.roster import RegistrantInput
 
 
@@ -18,33 +18,32 @@ def test_every_key_has_a_ttl_and_the_meeting_hash_tag(app, client, service, link
     for key in keys:
         assert key.startswith(f"jg:{{m:{MEETING_ID}}}:"), key
         assert r.ttl(key) > 0, key
-    expire_at = int(service.meeting(MEETING_ID)["expire_at"])
+    expire_at = service.meetings.get(MEETING_ID).expire_at
     assert abs(r.expiretime(keys[0]) - expire_at) <= 1
 
 
 def test_moving_the_meeting_moves_every_expiry(service, link, meeting):
-    from conftest import START
     from datetime import timedelta
 
-    service.add_meeting(meeting, topic="Moved", start=START + timedelta(days=7), duration=90)
+    service.meetings.add(meeting, topic="Moved", start=START + timedelta(days=7), duration=90)
     r = service.store.redis
-    expire_at = int(service.meeting(MEETING_ID)["expire_at"])
+    expire_at = service.meetings.get(MEETING_ID).expire_at
     for key in r.keys(f"jg:{{m:{MEETING_ID}}}:*"):
         assert abs(r.expiretime(key) - expire_at) <= 1, key
 
 
 def test_display_names_are_unique_and_deterministic(service, meeting):
     people = [RegistrantInput(f"ana{i}@example.org", "Ana Lima") for i in range(3)]
-    first = [link.display_name for link in service.issue_links(meeting, people)]
+    first = [link.display_name for link in service.meetings.issue_links(meeting, people)]
     assert first == ["Ana Lima", "Ana Lima (2)", "Ana Lima (3)"]
-    again = [link.display_name for link in service.issue_links(meeting, people)]
+    again = [link.display_name for link in service.meetings.issue_links(meeting, people)]
     assert again == first
 
 
 def test_issuing_again_gives_the_identical_link(service, meeting):
     person = [RegistrantInput("Ana.Lima@Example.org", "Ana Lima")]
-    one = service.issue_links(meeting, person)[0]
-    two = service.issue_links(meeting, [RegistrantInput("ana.lima@example.org ", "Ana Lima")])[0]
+    one = service.meetings.issue_links(meeting, person)[0]
+    two = service.meetings.issue_links(meeting, [RegistrantInput("ana.lima@example.org ", "Ana Lima")])[0]
     assert one.url == two.url and one.created and not two.created
     assert len(service.store.registrants(meeting)) == 1
 
@@ -52,10 +51,8 @@ def test_issuing_again_gives_the_identical_link(service, meeting):
 def test_redis_down_gives_503_and_no_redirect_then_recovers(own_redis, clock):
     app = make_app(own_redis.url, clock, REDIS_TIMEOUT=0.5)
     service = app.extensions["joingate"]
-    from conftest import START
-
-    service.add_meeting(MEETING_ID, topic="T", start=START, duration=60)
-    link = service.issue_links(MEETING_ID, [RegistrantInput("a@example.org", "A")])[0]
+    service.meetings.add(MEETING_ID, topic="T", start=START, duration=60)
+    link = service.meetings.issue_links(MEETING_ID, [RegistrantInput("a@example.org", "A")])[0]
     client = app.test_client()
     own_redis.stop()
     for response in (client.get(path_of(link)), client.post(path_of(link)),
@@ -75,14 +72,14 @@ def test_unknown_meeting_issue_writes_nothing(service):
     import pytest
 
     with pytest.raises(NotFound):
-        service.issue_links("123456789", [RegistrantInput("a@example.org", "A")])
+        service.meetings.issue_links("123456789", [RegistrantInput("a@example.org", "A")])
     assert service.store.redis.keys("jg:{m:123456789}*") == []
 
 
 def test_sentinel_url_follows_the_master(own_redis, tmp_path, clock):
     import subprocess
 
-    from conftest import START, free_port, wait_for_port
+    from stack import free_port, wait_for_port
 
     port = free_port()
     conf = tmp_path / "sentinel.conf"
@@ -94,8 +91,8 @@ def test_sentinel_url_follows_the_master(own_redis, tmp_path, clock):
         wait_for_port(port)
         app = make_app(f"redis+sentinel://127.0.0.1:{port}/jgmaster", clock)
         service = app.extensions["joingate"]
-        service.add_meeting(MEETING_ID, topic="T", start=START, duration=60)
-        link = service.issue_links(MEETING_ID, [RegistrantInput("s@example.org", "S")])[0]
+        service.meetings.add(MEETING_ID, topic="T", start=START, duration=60)
+        link = service.meetings.issue_links(MEETING_ID, [RegistrantInput("s@example.org", "S")])[0]
         assert app.test_client().post(path_of(link)).status_code == 303
         direct = redis_lib.Redis(port=own_redis.port, decode_responses=True)
         assert direct.hget(f"jg:{{m:{MEETING_ID}}}:r:{link.registrant_id}", "devices")
@@ -112,5 +109,5 @@ def test_gate_script_returns_the_meeting_fields_store_reads():
     import re
 
     script = resources.files("joingate.lua").joinpath("gate.lua").read_text()
-    call = re.search(r"redis\.call\('HMGET', KEYS\[1\],([^)]*)\)", script).group(1)
+    call = re.search(r"redis\.call\('HMGET', meeting_key,([^)]*)\)", script).group(1)
     assert tuple(re.findall(r"'(\w+)'", call)) == GATE_MEETING_FIELDS

@@ -8,7 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import MEETING_ID, START, make_app
+from joingate.views import link_status
+
+from helpers import MEETING_ID, START, make_app
 from joingate.roster import RegistrantInput
 from webhook_events import WEBHOOK_SECRET, participant, sample, signed
 
@@ -23,7 +25,7 @@ def deliver(client, clock, body, **headers):
 @pytest.fixture
 def people(service, meeting):
     """Ana (Zoom registrant id), Ben (no Zoom id), and the report's clock at 18:30."""
-    service.issue_links(meeting, [
+    service.meetings.issue_links(meeting, [
         RegistrantInput("ana.lima@example.org", "Ana Lima", "x4VbQ7o0TtqZp1rXlN3WkA"),
         RegistrantInput("ben@example.org", "Ben Okafor"),
     ])
@@ -31,7 +33,7 @@ def people(service, meeting):
 
 
 def report_row(service, email):
-    report = service.report(MEETING_ID)
+    report = service.presence.report(MEETING_ID)
     return next(row for row in report["registrants"] if row["email"] == email)
 
 
@@ -79,7 +81,7 @@ def test_tampered_body_is_401(client, clock, people, service):
 
 
 def test_emoji_names_verify_over_raw_bytes(client, clock, service, meeting):
-    service.issue_links(meeting, [RegistrantInput("zoe@example.org", "Zoë 🎨 Çelik")])
+    service.meetings.issue_links(meeting, [RegistrantInput("zoe@example.org", "Zoë 🎨 Çelik")])
     body = participant("joined", user_id="7", name="Zoë 🎨 Çelik", at="2026-12-01T18:01:00Z")
     raw, headers = signed(body, int(clock()))
     assert "🎨".encode() in raw
@@ -110,13 +112,14 @@ def test_default_grace_forgives_a_short_overlap(client, clock, service, people):
     assert row["flags"] == [] and row["max_concurrent"] == 2 and row["joins"] == 2
 
 
-def test_a_long_overlap_is_shared_with_the_default_grace(client, clock, service, people):
+def test_a_long_overlap_seen_by_name_is_suspected_with_the_default_grace(client, clock, service,
+                                                                       people):
     for user_id, at in (("101", "2026-12-01T18:01:00Z"), ("102", "2026-12-01T18:02:00Z")):
         deliver(client, clock, participant("joined", user_id=user_id, name="Ben Okafor", at=at))
     clock.set(START + timedelta(minutes=3, seconds=30))   # overlap 90 s: within the grace
     assert report_row(service, "ben@example.org")["flags"] == []
-    clock.set(START + timedelta(minutes=4, seconds=30))   # overlap 150 s
-    assert report_row(service, "ben@example.org")["flags"] == ["shared"]
+    clock.set(START + timedelta(minutes=4, seconds=30))   # overlap 150 s, names only
+    assert report_row(service, "ben@example.org")["flags"] == ["shared_suspected"]
 
 
 def test_join_leave_join_is_not_shared(client, clock, service, people):
@@ -154,40 +157,40 @@ def test_the_same_delivery_three_times_counts_once(client, clock, service, peopl
 def test_unknown_name_without_registrant_id_is_unmatched(client, clock, service, people):
     deliver(client, clock, participant("joined", user_id="9", name="Mystery Guest",
                                        at="2026-12-01T18:05:00Z", participant_uuid="PU-9"))
-    report = service.report(MEETING_ID)
+    report = service.presence.report(MEETING_ID)
     assert report["unmatched"] == [{"user_name": "Mystery Guest", "participant_uuid": "PU-9",
                                     "join_time": "2026-12-01T18:05:00Z"}]
 
 
 def test_host_and_staff_are_never_unmatched_or_flagged(client, clock, service, people):
-    service.add_meeting(MEETING_ID, topic="T", start=START, duration=90,
-                        staff=["Teaching Assistant", "co-host@example.org"])
+    service.meetings.add(MEETING_ID, topic="T", start=START, duration=90,
+                         staff=["KDcuGIm1QgePTO8WbOqwIQ", "co-host@example.org"])
     host = participant("joined", user_id="50", name="The Teacher", at="2026-12-01T17:58:00Z",
                        pid="z8yAAAABBBBCCCCdddd")
     assistant = participant("joined", user_id="51", name="teaching assistant",
-                            at="2026-12-01T17:59:00Z")
+                            at="2026-12-01T17:59:00Z", pid="KDcuGIm1QgePTO8WbOqwIQ")
     cohost = participant("joined", user_id="52", name="Somebody", email="Co-Host@example.org",
-                         at="2026-12-01T17:59:30Z")
+                         at="2026-12-01T17:59:30Z", pid="Xy12AbCdEfGhIjKlMnOpQr")
     for body in (host, assistant, cohost):
         assert deliver(client, clock, body).status_code == 200
-    assert service.report(MEETING_ID)["unmatched"] == []
+    assert service.presence.report(MEETING_ID)["unmatched"] == []
 
 
 @pytest.mark.parametrize("fields", [
     {"registrant_id": "x4VbQ7o0TtqZp1rXlN3WkA", "name": "Typed Something Else"},
     {"name": "Ana Lima"},
-    {"name": "Ana on iPad", "email": "ANA.LIMA@example.org"},
-], ids=["registrant-id", "display-name", "email"])
+    {"name": "Ana on iPad", "email": "ANA.LIMA@example.org", "pid": "Xy12AbCdEfGhIjKlMnOpQr"},
+], ids=["registrant-id", "display-name", "signed-in-email"])
 def test_matching_order(client, clock, service, people, fields):
     body = participant("joined", user_id="1", at="2026-12-01T18:01:00Z", **fields)
     deliver(client, clock, body)
     assert report_row(service, "ana.lima@example.org")["joins"] == 1
-    assert service.report(MEETING_ID)["unmatched"] == []
+    assert service.presence.report(MEETING_ID)["unmatched"] == []
 
 
 def test_customer_key_matches_the_registrant(client, clock, service, people):
     body = participant("joined", user_id="1", name="Anything", at="2026-12-01T18:01:00Z",
-                       customer_key=service.registrant_id("ben@example.org"))
+                       customer_key=service.meetings.registrant_id("ben@example.org"))
     deliver(client, clock, body)
     assert report_row(service, "ben@example.org")["joins"] == 1
 
@@ -207,9 +210,9 @@ def test_meeting_ended_closes_open_stays(client, clock, service, people):
 def test_registration_created_issues_a_link(client, clock, service, people, runner):
     assert deliver(client, clock, sample("registration_created")).get_json() == {
         "status": "recorded"}
-    status = service.link_status(MEETING_ID, "ana.lima@example.org")
-    stored = service.store.registrant(MEETING_ID, service.registrant_id("ana.lima@example.org"))
-    assert stored["join_url"].startswith("https://us06web.zoom.us/w/85746065432?tk=")
+    status = link_status(service, MEETING_ID, "ana.lima@example.org")
+    stored = service.store.registrant(MEETING_ID, service.meetings.registrant_id("ana.lima@example.org"))
+    assert stored.join_url.startswith("https://us06web.zoom.us/w/85746065432?tk=")
     assert status["link"].startswith("https://gate.example.org/j/")
 
 
@@ -249,8 +252,38 @@ def test_oversized_body_is_413(app, store_url, clock):
 
 def test_redis_down_is_503_so_zoom_retries(own_redis, clock):
     app = make_app(own_redis.url, clock, REDIS_TIMEOUT=0.5)
-    app.extensions["joingate"].add_meeting(MEETING_ID, topic="T", start=START, duration=60)
+    app.extensions["joingate"].meetings.add(MEETING_ID, topic="T", start=START, duration=60)
     own_redis.stop()
     body = participant("joined", user_id="1", name="A", at="2026-12-01T18:01:00Z")
     response = deliver(app.test_client(), clock, body)
     assert response.status_code == 503 and response.get_json()["error"] == "unavailable"
+
+
+@pytest.mark.parametrize("change", [
+    {"first_name": "Mallory", "last_name": "Other"},
+    {"id": "SomeOtherZoomRegistrant"},
+    {"join_url": "https://us06web.zoom.us/w/85746065432?tk=stolen&pwd=x"},
+], ids=["name", "zoom-registrant-id", "join-url"])
+def test_a_registration_never_rewrites_a_known_registrant(client, clock, service, people,
+                                                          change):
+    """Finding 9: a registration_created for a known address changes nothing of who that
+    registrant is; the conflict is shown to the organizer (links show, the feed)."""
+    assert deliver(client, clock, sample("registration_created")).get_json() == {
+        "status": "recorded"}                       # Ana's own registration: fills her join_url
+    before = service.meetings.registrant(MEETING_ID, "ana.lima@example.org")
+    body = sample("registration_created")
+    body["payload"]["object"]["registrant"].update(change)
+    assert deliver(client, clock, body).get_json() == {"status": "conflict"}
+    assert service.meetings.registrant(MEETING_ID, "ana.lima@example.org") == before
+    history = link_status(service, MEETING_ID, "ana.lima@example.org")["history"]
+    assert history[-1]["kind"] == "conflict" and "zoom registration_created" in \
+        history[-1]["user_agent"]
+
+
+def test_a_lookalike_address_in_a_registration_is_refused(client, clock, service, people):
+    before = service.meetings.registrant(MEETING_ID, "ana.lima@example.org")
+    body = sample("registration_created")
+    body["payload"]["object"]["registrant"].update(email="\uff41na.lima@example.org",
+                                                   first_name="Mallory")   # full-width a
+    assert deliver(client, clock, body).status_code == 400
+    assert service.meetings.registrant(MEETING_ID, "ana.lima@example.org") == before

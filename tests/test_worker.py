@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import MEETING_ID, START, make_app, path_of
+from helpers import MEETING_ID, START, make_app, path_of
 from joingate.roster import RegistrantInput
 from joingate.worker import BACKOFF, Worker
 from alert_receiver import Receiver
@@ -44,8 +44,8 @@ def alerting(app, store_url, clock, receiver):
     alert_app = make_app(store_url, clock, like=app, SHARED_GRACE=0,
                          ALERT_WEBHOOK_URL=receiver.url, ALERT_SECRET=ALERT_SECRET)
     service = alert_app.extensions["joingate"]
-    service.add_meeting(MEETING_ID, topic="Ceramics", start=START, duration=90)
-    service.issue_links(MEETING_ID, [RegistrantInput("ana.lima@example.org", "Ana Lima",
+    service.meetings.add(MEETING_ID, topic="Ceramics", start=START, duration=90)
+    service.meetings.issue_links(MEETING_ID, [RegistrantInput("ana.lima@example.org", "Ana Lima",
                                                      "x4VbQ7o0TtqZp1rXlN3WkA")])
     clock.set(START + timedelta(minutes=2, seconds=30))   # after the joins below
     zoom = RecordingZoom()
@@ -82,7 +82,9 @@ def test_shared_alert_reaches_the_receiver_signed_within_2_s(alerting, clock, re
     alert = json.loads(body)
     assert alert["kind"] == "shared" and alert["meeting"] == MEETING_ID
     assert alert["registrant"]["email"] == "ana.lima@example.org"
-    assert {stay["user_name"] for stay in alert["evidence"]["stays"]} == {"Ana Lima"}
+    assert {stay["user_name"] for person in alert["evidence"]["people"]
+            for stay in person["stays"]} == {"Ana Lima"}
+    assert [person["via"] for person in alert["evidence"]["people"]] == ["registrant_id"] * 2
     time.sleep(0.3)
     assert len(receiver.requests) == 1, "one violation, one alert"
 
@@ -116,7 +118,7 @@ def test_a_failing_receiver_is_retried(alerting, clock, receiver):
 
 def test_second_device_and_unmatched_are_alerted(alerting, clock, receiver):
     app, _ = alerting
-    link = app.extensions["joingate"].issue_links(
+    link = app.extensions["joingate"].meetings.issue_links(
         MEETING_ID, [RegistrantInput("ben@example.org", "Ben")])[0]
     app.test_client().post(path_of(link))
     assert app.test_client().post(path_of(link)).status_code == 409
@@ -130,8 +132,8 @@ def test_second_device_and_unmatched_are_alerted(alerting, clock, receiver):
 def test_deny_policy_revokes_the_link_and_denies_at_zoom_once(alerting, clock, receiver):
     app, zoom = alerting
     service = app.extensions["joingate"]
-    service.add_meeting(MEETING_ID, topic="Ceramics", start=START, duration=90, policy="deny")
-    link = service.issue_links(MEETING_ID, [RegistrantInput("ana.lima@example.org",
+    service.meetings.add(MEETING_ID, topic="Ceramics", start=START, duration=90, policy="deny")
+    link = service.meetings.issue_links(MEETING_ID, [RegistrantInput("ana.lima@example.org",
                                                             "Ana Lima")])[0]
     two_stays(app.test_client(), clock)
     deadline = time.monotonic() + 2
@@ -149,12 +151,14 @@ def test_deny_policy_revokes_the_link_and_denies_at_zoom_once(alerting, clock, r
 def test_default_grace_check_fires_when_the_grace_runs_out(app, store_url, clock, receiver):
     alert_app = make_app(store_url, clock, like=app, ALERT_WEBHOOK_URL=receiver.url)
     service = alert_app.extensions["joingate"]
-    service.add_meeting(MEETING_ID, topic="Ceramics", start=START, duration=90)
-    service.issue_links(MEETING_ID, [RegistrantInput("ben@example.org", "Ben Okafor")])
+    service.meetings.add(MEETING_ID, topic="Ceramics", start=START, duration=90)
+    service.meetings.issue_links(MEETING_ID, [RegistrantInput("ben@example.org", "Ben Okafor",
+                                                              "Ben0Zoom0Registrant0Id")])
     clock.set(START + timedelta(minutes=2))
     for user_id in ("1", "2"):
         deliver(alert_app.test_client(), clock, participant(
-            "joined", user_id=user_id, name="Ben Okafor", at="2026-12-01T18:02:00Z"))
+            "joined", user_id=user_id, name="Ben Okafor", at="2026-12-01T18:02:00Z",
+            registrant_id="Ben0Zoom0Registrant0Id"))
     worker = Worker(service)
     worker.tick()
     assert service.store.violations(MEETING_ID) == []   # within the grace: nothing yet

@@ -4,6 +4,7 @@ rate limits, sync of 1,200 registrants, registration at Zoom, denial, live recon
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MEETING_ID, START, make_app
+from helpers import MEETING_ID, START, make_app
 from fake_zoom_api import FakeZoom
 from joingate.roster import RegistrantInput
 from joingate.zoom.client import ZoomClient, ZoomError
@@ -71,10 +72,10 @@ def test_sync_1200_registrants_over_pages_then_nothing_new(fake, zservice, zrunn
     assert "1200 registrant(s), 1200 new" in first.stderr
     pages = [call for call in fake.calls if call[1].endswith("/registrants")]
     assert len(pages) == 4                                     # 300 a page
-    meeting = zservice.meeting(MEETING_ID)
-    assert meeting["pwd"] == "Q0x3enc" and meeting["topic"] == "Evening ceramics"
-    person = zservice.store.registrant_or_none(MEETING_ID, zservice.registrant_id("person7@example.org"))
-    assert person["zid"] and person["join_url"].startswith("https://us06web.zoom.us/w/")
+    meeting = zservice.meetings.get(MEETING_ID)
+    assert meeting.pwd == "Q0x3enc" and meeting.topic == "Evening ceramics"
+    person = zservice.store.registrant(MEETING_ID, zservice.meetings.registrant_id("person7@example.org"))
+    assert person.zoom_registrant_id and person.join_url.startswith("https://us06web.zoom.us/w/")
     before = snapshot(zservice)
     second = zrunner(["zoom", "sync", MEETING_ID])
     assert "1200 registrant(s), 0 new" in second.stderr
@@ -88,8 +89,8 @@ def test_two_processes_asking_at_once_cause_one_oauth_call(redis_server, fake):
 
     redis_lib.Redis.from_url(redis_server.url).flushdb()
     fake.oauth_delay = 0.5                     # a slow token endpoint widens the race
-    script = ("import sys; sys.path.insert(0, 'tests'); import conftest, json, os; "
-              "app = conftest.make_app(os.environ['URL'], conftest.Clock(conftest.NOW), "
+    script = ("import sys; sys.path.insert(0, 'tests'); import helpers, json, os; "
+              "app = helpers.make_app(os.environ['URL'], helpers.Clock(helpers.NOW), "
               "**json.loads(os.environ['ZOOM'])); "
               "from joingate.zoom.client import ZoomClient; s = app.extensions['joingate']; "
               "print(ZoomClient(s.config, s.store).token())")
@@ -148,7 +149,8 @@ def test_rate_limit_per_endpoint_class_waits(zservice, fake):
         waits.append(seconds)
         time.sleep(seconds)
 
-    config = {**zservice.config, "ZOOM_RATE_LIMITS": {"light": 2, "medium": 2, "heavy": 1}}
+    config = dataclasses.replace(zservice.config,
+                                 zoom_rate_limits={"light": 2, "medium": 2, "heavy": 1})
     client = ZoomClient(config, zservice.store, sleep=sleep)
     for _ in range(5):
         client.meeting(MEETING_ID)
@@ -158,7 +160,7 @@ def test_rate_limit_per_endpoint_class_waits(zservice, fake):
 
 def test_register_reports_refused_rows_and_never_registers_twice(fake, zservice, zrunner,
                                                                  tmp_path):
-    zservice.add_meeting(MEETING_ID, topic="T", start=START, duration=90)
+    zservice.meetings.add(MEETING_ID, topic="T", start=START, duration=90)
     path = tmp_path / "people.csv"
     path.write_text("email,first_name,last_name\nana@example.org,Ana,Lima\n"
                     "refuse-me@example.org,Re,Fused\nben@example.org,Ben,Okafor\n")
@@ -167,8 +169,8 @@ def test_register_reports_refused_rows_and_never_registers_twice(fake, zservice,
     assert "line 3: refuse-me@example.org: Zoom refused: Registration refused" in result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [row["email"] for row in rows] == ["ana@example.org", "ben@example.org"]
-    ana = zservice.store.registrant_or_none(MEETING_ID, zservice.registrant_id("ana@example.org"))
-    assert ana["zid"] and ana["join_url"].startswith("https://us06web.zoom.us/")
+    ana = zservice.store.registrant(MEETING_ID, zservice.meetings.registrant_id("ana@example.org"))
+    assert ana.zoom_registrant_id and ana.join_url.startswith("https://us06web.zoom.us/")
     posts = sum(1 for method, _ in fake.calls if method == "POST")
     again = zrunner(["zoom", "register", MEETING_ID, str(path)])
     assert sum(1 for method, _ in fake.calls if method == "POST") == posts + 1  # refused row only
@@ -182,8 +184,8 @@ def test_shared_under_deny_policy_denies_at_zoom_once(zoom_app, store_url, clock
 
     strict = make_app(store_url, clock, like=zoom_app, SHARED_GRACE=0, **fake.settings())
     service = strict.extensions["joingate"]
-    service.add_meeting(MEETING_ID, topic="T", start=START, duration=90, policy="deny")
-    service.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Ana Lima", "zid-ana")])
+    service.meetings.add(MEETING_ID, topic="T", start=START, duration=90, policy="deny")
+    service.meetings.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Ana Lima", "zid-ana")])
     clock.set(START + timedelta(minutes=3))
     for user_id in ("1", "2"):
         raw, headers = signed(participant("joined", user_id=user_id, name="Ana Lima",
@@ -200,8 +202,8 @@ def test_shared_under_deny_policy_denies_at_zoom_once(zoom_app, store_url, clock
 
 
 def test_reset_with_approve_approves_at_zoom(zservice, zrunner, fake):
-    zservice.add_meeting(MEETING_ID, topic="T", start=START, duration=90)
-    zservice.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Ana", "zid-ana")])
+    zservice.meetings.add(MEETING_ID, topic="T", start=START, duration=90)
+    zservice.meetings.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Ana", "zid-ana")])
     result = zrunner(["links", "reset", MEETING_ID, "ana@example.org", "--approve"])
     assert result.exit_code == 0, result.output
     assert fake.status_changes[-1]["action"] == "approve"
@@ -209,19 +211,19 @@ def test_reset_with_approve_approves_at_zoom(zservice, zrunner, fake):
 
 def test_reconcile_adds_missed_joins_and_closes_missed_leaves(zservice, zrunner, fake, clock):
 
-    zservice.add_meeting(MEETING_ID, topic="T", start=START, duration=90)
-    zservice.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Ana Lima", "zid-ana"),
+    zservice.meetings.add(MEETING_ID, topic="T", start=START, duration=90)
+    zservice.meetings.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Ana Lima", "zid-ana"),
                                       RegistrantInput("ben@example.org", "Ben Okafor")])
     uuid = "4444AAAiAAAAAiAiAiiAii=="
     # Webhooks saw Ben join, and never his leave; they missed Ana entirely.
-    zservice.record_zoom_event(_joined(uuid, "7", "Ben Okafor"))
+    zservice.presence.record(_joined(uuid, "7", "Ben Okafor"))
     fake.live[MEETING_ID] = {"uuid": uuid, "participants": [
         {"id": "live-ana", "user_name": "Ana Lima", "registrant_id": "zid-ana",
          "participant_uuid": "PU-ana", "join_time": "2026-12-01T18:02:00Z"}]}
     clock.set(START + timedelta(minutes=30))
     result = zrunner(["zoom", "reconcile", MEETING_ID])
     assert "1 participant(s) added, 1 stay(s) closed" in result.output
-    rows = {row["email"]: row for row in zservice.report(MEETING_ID)["registrants"]}
+    rows = {row["email"]: row for row in zservice.presence.report(MEETING_ID)["registrants"]}
     assert rows["ana@example.org"]["present"] == 1 and rows["ana@example.org"]["joins"] == 1
     assert rows["ben@example.org"]["present"] == 0
     again = zrunner(["zoom", "reconcile", MEETING_ID])

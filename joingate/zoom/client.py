@@ -22,7 +22,8 @@ from urllib.parse import quote
 
 import requests
 
-from ..errors import JoingateError
+from ..config import Settings
+from ..errors import ConfigError, JoingateError
 from ..store import Store
 
 log = logging.getLogger("joingate.zoom")
@@ -32,35 +33,44 @@ TOKEN_MARGIN = 60                    # refresh this long before the token expire
 INVALID_TOKEN_CODES = {124, 4700}
 MAX_ATTEMPTS = 5
 STATUS_CHANGES_PER_DAY = 10          # Zoom allows 10 status changes per registrant per day
+CREDENTIALS = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
 
 
 class ZoomError(JoingateError):
-    """Zoom refused or failed a call. ``code`` is Zoom's error code (0 when there is none)."""
+    """Zoom refused or failed a call. ``status`` is the HTTP status (0 when Zoom gave none: no
+    answer, or a limit joingate keeps itself); ``code`` is Zoom's error code (0 when none)."""
 
     def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(f"Zoom answered {status}: {message} (code {code})")
+        super().__init__(f"Zoom answered {status}: {message} (code {code})" if status
+                         else message)
         self.status = status
         self.code = code
         self.message = message
 
 
+def require_credentials(config: Settings) -> None:
+    """Raise ConfigError naming every Server-to-Server OAuth setting that is empty; checked
+    before any call, so that no request leaves without them."""
+    missing = [f"JOINGATE_{name}" for name in CREDENTIALS if not getattr(config, name.lower())]
+    if missing:
+        raise ConfigError(f"Zoom credentials are not set: {', '.join(missing)} (a Server-to-"
+                          "Server OAuth app's account id, client id and client secret)")
+
+
 class ZoomClient:
-    def __init__(self, config: dict[str, Any], store: Store,
+    def __init__(self, config: Settings, store: Store,
                  session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        if not (config["ZOOM_ACCOUNT_ID"] and config["ZOOM_CLIENT_ID"]
-                and config["ZOOM_CLIENT_SECRET"]):
-            raise ZoomError(0, 0, "JOINGATE_ZOOM_ACCOUNT_ID, _CLIENT_ID and _CLIENT_SECRET "
-                                  "must be set to use Zoom's API")
+        """Raises ConfigError when the OAuth credentials are not all set."""
+        require_credentials(config)
         self.config = config
         self.store = store
         self.redis = store.redis
         self.session = session or requests.Session()
         self.sleep = sleep
-        self.limits: dict[str, int] = config["ZOOM_RATE_LIMITS"]
-        prefix = store.keys.prefix
-        self.token_key = f"{prefix}:{{zoom}}:token"
-        self.lock_key = f"{prefix}:{{zoom}}:token:lock"
+        self.limits: dict[str, int] = config.zoom_rate_limits
+        self.token_key = store.keys.zoom_token()
+        self.lock_key = store.keys.zoom_token_lock()
 
     # OAuth
 
@@ -90,10 +100,10 @@ class ZoomClient:
             self.redis.delete(self.token_key)
 
     def _fetch_token(self) -> str:
-        response = self._send("POST", self.config["ZOOM_OAUTH_URL"], auth=(
-            self.config["ZOOM_CLIENT_ID"], self.config["ZOOM_CLIENT_SECRET"]),
+        response = self._send("POST", self.config.zoom_oauth_url, auth=(
+            self.config.zoom_client_id, self.config.zoom_client_secret),
             data={"grant_type": "account_credentials",
-                  "account_id": self.config["ZOOM_ACCOUNT_ID"]})
+                  "account_id": self.config.zoom_account_id})
         if response.status_code != 200:
             raise _error(response)
         answer = response.json()
@@ -127,7 +137,7 @@ class ZoomClient:
 
     def call(self, method: str, path: str, endpoint_class: str, **kwargs: Any) -> Any:
         """Call ``path`` under ZOOM_API_URL; returns the JSON answer (None for 204)."""
-        url = self.config["ZOOM_API_URL"].rstrip("/") + path
+        url = self.config.zoom_api_url.rstrip("/") + path
         self._respect_rate_limit(endpoint_class)
         token = self.token()
         response = self._send(method, url, headers={"Authorization": f"Bearer {token}"},
@@ -145,7 +155,7 @@ class ZoomClient:
         limit = self.limits.get(endpoint_class, 1)
         while True:
             second = int(time.time())
-            key = f"{self.store.keys.prefix}:{{zoom}}:rate:{endpoint_class}:{second}"
+            key = self.store.keys.zoom_rate(endpoint_class, second)
             with self.redis.pipeline(transaction=False) as pipe:
                 pipe.incr(key)
                 pipe.expire(key, 2)
@@ -158,6 +168,13 @@ class ZoomClient:
 
     def meeting(self, meeting_id: str) -> dict[str, Any]:
         return self.call("GET", f"/meetings/{quote(meeting_id)}", "light")
+
+    def update_meeting_settings(self, meeting_id: str, settings: dict[str, Any]) -> None:
+        """``PATCH /meetings/{id}`` with ``{"settings": settings}``: Zoom changes only the fields
+        sent (the whole series of a recurring meeting) and answers 204. Zoom allows 100 updates
+        of one meeting a day."""
+        self.call("PATCH", f"/meetings/{quote(meeting_id)}", "light",
+                  json={"settings": settings})
 
     def registrants(self, meeting_id: str, status: str = "approved") -> Iterator[dict[str, Any]]:
         """Every registrant with ``status``, page after page (next_page_token)."""
@@ -184,7 +201,7 @@ class ZoomClient:
                               email: str) -> None:
         """approve | deny | cancel one registrant, within Zoom's 10 changes a day."""
         day = time.strftime("%Y%m%d", time.gmtime())
-        key = f"{self.store.keys.prefix}:{{zoom}}:status:{meeting_id}:{zoom_registrant_id}:{day}"
+        key = self.store.keys.zoom_status_changes(meeting_id, zoom_registrant_id, day)
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.incr(key)
             pipe.expire(key, 2 * 86400)

@@ -191,7 +191,8 @@ def read_event(data: Any) -> ParticipantEvent | InstanceEvent | RegistrationEven
     at = parse_time(at_text)
     if at is None:
         raise InvalidInput(f"participant.{'join' if kind == 'joined' else 'leave'}_time missing")
-    participant_id = _text(participant, "id")
+    # A signed-in user's Zoom user id: ``id`` (``participant_user_id`` in some payloads).
+    participant_id = _text(participant, "id") or _text(participant, "participant_user_id")
     host_id = _text(obj, "host_id")
     return ParticipantEvent(
         kind=kind, meeting_id=meeting_id, instance=instance, at=at, at_text=at_text,

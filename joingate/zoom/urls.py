@@ -96,3 +96,24 @@ def redirect_url(*, target: str, web_host: str, join_domain: str, meeting_id: st
             log.warning("stored join_url of a registrant of meeting %s is not acceptable; "
                         "redirecting to the web client", meeting_id)
     return webclient_url(web_host, meeting_id, pwd, display_name)
+
+
+def target_evidence(target: str, with_join_url: int, registrants: int) -> str:
+    """One line for the organizer: which target a meeting uses and what evidence it gives.
+    ``with_join_url`` of the meeting's ``registrants`` have a Zoom join_url (under
+    ``registrant`` they go to it; the others go to the web client)."""
+    typed = "the web client under the name joingate gives (weak evidence: anyone can type a name)"
+    if target == "registrant" and registrants and with_join_url == registrants:
+        return ("target registrant: every registrant goes to their own Zoom join_url, so Zoom's "
+                "events carry their registrant_id (strong evidence)")
+    if target == "registrant" and with_join_url:
+        return (f"target registrant: {with_join_url} of {registrants} registrants go to their "
+                f"own Zoom join_url (registrant_id: strong evidence); the "
+                f"{registrants - with_join_url} without one go to {typed}")
+    if target == "registrant":
+        return (f"target registrant, but no registrant has a Zoom join_url yet: links lead to "
+                f"{typed}; `joingate zoom sync` or `zoom register` adds join_urls (strong "
+                f"evidence)")
+    hint = (f"; {with_join_url} registrant(s) have a Zoom join_url: --target registrant would "
+            f"give strong evidence (registrant_id)" if with_join_url else "")
+    return f"target webclient: links lead to {typed}{hint}"
