@@ -183,7 +183,8 @@ class Settings:
                                 "Organizer templates, searched before the built-in ones.")
     zoom_web_host: str = setting("https://app.zoom.us", _http_url, "Host of the Zoom web client.")
     zoom_join_domain: str = setting(
-        "zoom.us", _join_domain, "Registrant join URLs must be https on this domain or a subdomain of it.")
+        "zoom.us", _join_domain,
+        "Registrant join URLs must be https on this domain or a subdomain of it.")
     zoom_account_id: str = setting("", _text, "Server-to-Server OAuth account id.")
     zoom_client_id: str = setting("", _text, "Server-to-Server OAuth client id.")
     zoom_client_secret: str = setting("", _text, "Server-to-Server OAuth client secret.",

@@ -56,9 +56,9 @@ def device_cookie_name(public_url: str) -> tuple[str, str]:
 
 
 def cookie_path(public_url: str) -> str:
-    """The device cookie's path over http: where the browser sees the links, ``/j/`` under PUBLIC_URL's
-    own path (a gate served under ``https://example.org/gate`` binds ``/gate/j/``), so the same
-    browser sends it back behind a sub-path proxy."""
+    """The device cookie's path over http: where the browser sees the links, ``/j/`` under
+    PUBLIC_URL's own path (a gate served under ``http://example.org/gate`` binds ``/gate/j/``),
+    so the same browser sends it back behind a sub-path proxy."""
     return urlsplit(public_url).path.rstrip("/") + "/j/"
 
 

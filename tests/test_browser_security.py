@@ -11,11 +11,11 @@ import threading
 from urllib.parse import urlsplit
 
 import pytest
+from helpers import MEETING_ID, NOW, START, Clock, make_app
+from stack import free_port
 from werkzeug.serving import make_server
 
-from helpers import MEETING_ID, NOW, START, Clock, make_app
 from joingate.roster import RegistrantInput
-from stack import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -95,8 +95,8 @@ def test_finding_6_a_bad_join_url_never_leads_the_browser_off_zoom(browser, serv
                          BACKSLASH_URL)
 
     context = browser.new_context()
-    attacker = ("<form method='post' action='{}'></form>"
-                "<script>document.forms[0].submit()</script>").format(bad.url)
+    attacker = (f"<form method='post' action='{bad.url}'></form>"
+                "<script>document.forms[0].submit()</script>")
     reached = outside_world(context, {"attacker.example": attacker})
     page = context.new_page()
     page.goto("http://attacker.example/")                      # cross-site auto-POST

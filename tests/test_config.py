@@ -33,5 +33,6 @@ def test_wrong_settings_name_the_variable(environ, variable):
 
 
 def test_fallback_keys_are_a_list():
-    config = load_config({**BASE, "JOINGATE_SECRET_KEY_FALLBACKS": "old1" * 8 + ", " + "old2" * 8 + "," + "k" * 32})
+    config = load_config({**BASE, "JOINGATE_SECRET_KEY_FALLBACKS":
+                          "old1" * 8 + ", " + "old2" * 8 + "," + "k" * 32})
     assert config.secret_key_fallbacks == ["old1" * 8, "old2" * 8]

@@ -161,10 +161,11 @@ def test_valid_signature_for_unknown_registrant_is_404(client, meeting):
 
 
 def test_fallback_key_still_verifies(app, store_url, clock, link):
-    rotated = make_app(store_url, clock, like=app, SECRET_KEY="new-key-of-at-least-32-characters-too",
+    new_key = "new-key-of-at-least-32-characters-too"
+    rotated = make_app(store_url, clock, like=app, SECRET_KEY=new_key,
                        SECRET_KEY_FALLBACKS=[SECRET])
     assert rotated.test_client().post(path_of(link)).status_code == 303
-    dropped = make_app(store_url, clock, like=app, SECRET_KEY="new-key-of-at-least-32-characters-too")
+    dropped = make_app(store_url, clock, like=app, SECRET_KEY=new_key)
     assert dropped.test_client().post(path_of(link)).status_code == 404
 
 

@@ -189,6 +189,7 @@ def test_lookalike_emails_are_refused(email, reason):
 
 def test_distinct_real_addresses_stay_distinct():
     from helpers import ID_KEY
+
     from joingate.signing import registrant_id_for
 
     assert registrant_id_for("Kate@Example.org", ID_KEY) == registrant_id_for("kate@example.org",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from helpers import MEETING_ID, SECRET, make_app, path_of
+from webhook_events import participant, signed
+
+from joingate.roster import RegistrantInput
+from joingate.signing import Signer
 
 NEW_KEY = "key-2026-of-at-least-thirty-two-characters"
-from joingate.signing import Signer
-from joingate.roster import RegistrantInput
-from webhook_events import participant, signed
 
 
 def test_rotation_old_links_work_while_their_key_is_a_fallback(app, store_url, clock, link):
@@ -17,8 +18,8 @@ def test_rotation_old_links_work_while_their_key_is_a_fallback(app, store_url, c
     rotated = make_app(store_url, clock, like=app, SECRET_KEY=NEW_KEY,
                        SECRET_KEY_FALLBACKS=[SECRET])
     rotated_client = rotated.test_client()
-    rotated_client.set_cookie("__Host-jg_device", first.headers["Set-Cookie"].split(";")[0].split("=", 1)[1],
-                              path="/")
+    cookie = first.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    rotated_client.set_cookie("__Host-jg_device", cookie, path="/")
     assert rotated_client.post(path_of(link)).status_code == 303      # link and cookie verify
     reissued = rotated.extensions["joingate"].meetings.issue_links(
         MEETING_ID, [RegistrantInput("new@example.org", "New")])[0]

@@ -24,13 +24,20 @@ import pytest
 import redis as redis_lib
 import requests
 from click.testing import CliRunner
+from fake_zoom_api import FakeZoom
+from helpers import MEETING_ID, SECRET, START, make_app, path_of
+from stack import (
+    free_port,
+    gunicorn_env,
+    nginx_binary,
+    start_gunicorn,
+    stop,
+    wait_for_port,
+    write_nginx,
+)
+from webhook_events import participant, sample, signed
 from werkzeug.serving import make_server
 
-from helpers import MEETING_ID, SECRET, START, make_app, path_of
-from fake_zoom_api import FakeZoom
-from stack import (free_port, gunicorn_env, nginx_binary, start_gunicorn, stop, wait_for_port,
-                   write_nginx)
-from webhook_events import participant, sample, signed
 from joingate import create_app
 from joingate.cli import main as cli_main
 from joingate.errors import ConfigError, InvalidInput
@@ -508,7 +515,8 @@ def test_finding_12_times_out_of_range_are_clamped_and_reports_answer(api_app, c
 def test_finding_14_registrant_ids_are_keyed_and_stable_across_key_rotation(app, store_url,
                                                                             clock, meeting):
     email = "ana.lima@example.org"
-    first = app.extensions["joingate"].meetings.issue_links(meeting, [RegistrantInput(email, "Ana")])[0]
+    first = app.extensions["joingate"].meetings.issue_links(
+        meeting, [RegistrantInput(email, "Ana")])[0]
     rid = Signer(SECRET).read_link_token(first.url.rsplit("/", 1)[1]).registrant_id
     assert re.fullmatch(r"[0-9a-f]{16}", rid)
     for guess in (email, email.upper(), f" {email} "):               # not computable from it
@@ -525,7 +533,7 @@ def test_finding_14_registrant_ids_are_keyed_and_stable_across_key_rotation(app,
     assert rotated.test_client().post(path_of(first)).status_code == 303     # old link works
     assert link_status(service, meeting, email)["claims"] == 1
     retired = make_app(store_url, clock, like=app, SECRET_KEY=new_key).extensions["joingate"]
-    assert retired.meetings.registrant_id(email) == rid       # even with the first key gone entirely
+    assert retired.meetings.registrant_id(email) == rid   # even with the first key gone entirely
 
     joined = participant("joined", user_id="c1", name="Somebody", at="2026-12-01T18:01:00Z",
                          customer_key=rid)
@@ -637,7 +645,8 @@ def test_finding_17_chunked_bodies_over_the_limit_get_413_on_werkzeug(clock):
     app = make_app("memory://", clock, MAX_BODY_BYTES=10_000, ADMIN_TOKEN="organizer-token")
     service = app.extensions["joingate"]
     service.meetings.add(MEETING_ID, topic="Chunks", start=START, duration=90)
-    issued = service.meetings.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Ana")])[0]
+    issued = service.meetings.issue_links(
+        MEETING_ID, [RegistrantInput("ana@example.org", "Ana")])[0]
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -656,7 +665,8 @@ def test_finding_17_chunked_bodies_over_the_limit_get_413_on_gunicorn(redis_serv
     app = create_app(environ=env)
     service = app.extensions["joingate"]
     service.meetings.add(MEETING_ID, topic="Chunks", start=int(time.time()), duration=90)
-    issued = service.meetings.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Ana")])[0]
+    issued = service.meetings.issue_links(
+        MEETING_ID, [RegistrantInput("ana@example.org", "Ana")])[0]
     process, port = start_gunicorn(env, workers=1)
     try:
         statuses = send_chunked_bodies(f"http://127.0.0.1:{port}", path_of(issued),

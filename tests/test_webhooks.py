@@ -211,7 +211,8 @@ def test_registration_created_issues_a_link(client, clock, service, people, runn
     assert deliver(client, clock, sample("registration_created")).get_json() == {
         "status": "recorded"}
     status = link_status(service, MEETING_ID, "ana.lima@example.org")
-    stored = service.store.registrant(MEETING_ID, service.meetings.registrant_id("ana.lima@example.org"))
+    stored = service.store.registrant(MEETING_ID,
+                                      service.meetings.registrant_id("ana.lima@example.org"))
     assert stored.join_url.startswith("https://us06web.zoom.us/w/85746065432?tk=")
     assert status["link"].startswith("https://gate.example.org/j/")
 
