@@ -13,7 +13,7 @@ import hashlib
 import io
 import json
 import re
-from typing import Any
+from typing import Any, Iterable
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -50,8 +50,8 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 class ApiSchemas:
     """The served document and one validator per request schema, built once per app."""
 
-    def __init__(self, join_domain: str) -> None:
-        self.document = openapi.document(join_domain)
+    def __init__(self, join_domain: str, languages: Iterable[str]) -> None:
+        self.document = openapi.document(join_domain, languages)
         registry = Registry().with_resource(
             "urn:joingate", Resource.from_contents(self.document,
                                                    default_specification=DRAFT202012))
@@ -137,6 +137,10 @@ def fault_in_words(fault: Any, schema: str) -> str:
                 else f"must have at least {value} item(s)")
     if fault.validator in ("minimum", "maximum"):
         return f"must be {'at least' if fault.validator == 'minimum' else 'at most'} {value}"
+    if fault.validator == "enum" and len(value) > 12:
+        # A long list (time zones, languages) is said in words, not echoed.
+        return (f"{str(fault.instance)[:64]!r} is not one of the {len(value)} values the "
+                "OpenAPI document lists for it")
     if fault.validator == "enum":
         return f"must be one of {', '.join(str(item) for item in value)}"
     return "is not valid here"
@@ -167,6 +171,9 @@ def not_found(exc: NotFound) -> Response:
 def authenticate() -> Response | None:
     state = _state()
     config = state.config
+    if not state.tokens.enabled():
+        return error(404, "not_found", "the API is off: set JOINGATE_ADMIN_TOKEN or create a "
+                     "token with `joingate tokens create`")
     if request.endpoint == "api.openapi_document":
         return None                    # the document is public: it holds no data
     header = request.headers.get("Authorization", "")
@@ -259,14 +266,16 @@ def _meeting_view(meeting: Meeting) -> dict[str, Any]:
             "max_devices": meeting.max_devices, "max_moves": meeting.max_moves,
             "rejoin": meeting.rejoin,
             "policy": meeting.policy, "support": meeting.support,
-            "auto_submit": meeting.auto_submit, "has_passcode": bool(meeting.pwd),
+            "auto_submit": meeting.auto_submit, "language": meeting.language,
+            "timezone": meeting.timezone, "has_passcode": bool(meeting.pwd),
             "registrants": _state().meetings.registrant_count(meeting.id)}
 
 
 def meeting_options(fields: dict[str, Any]) -> dict[str, Any]:
     """API field names and units (minutes) to the meeting's options (seconds)."""
     options: dict[str, Any] = {}
-    for name in ("target", "max_devices", "policy", "support", "staff", "max_moves"):
+    for name in ("target", "max_devices", "policy", "support", "staff", "max_moves",
+                 "language", "timezone"):
         if name in fields:
             options[name] = fields[name]
     for name in ("rejoin", "auto_submit"):
@@ -495,5 +504,6 @@ def read_send_progress(meeting_id: str) -> ResponseReturnValue:
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["email"] = EmailConverter
-    app.extensions["joingate_api"] = ApiSchemas(app.config["JOINGATE"].zoom_join_domain)
+    app.extensions["joingate_api"] = ApiSchemas(app.config["JOINGATE"].zoom_join_domain,
+                                                app.extensions["joingate"].catalogs.languages)
     app.register_blueprint(bp)

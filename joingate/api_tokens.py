@@ -40,6 +40,11 @@ class ApiTokens:
         self.store.save_api_token(digest, record, API_TOKEN_TTL)
         return token, record
 
+    def enabled(self) -> bool:
+        """The API is on when any token can exist: JOINGATE_ADMIN_TOKEN is set, or a token was
+        made with ``joingate tokens create`` (one Redis round trip when no admin token)."""
+        return bool(self.admin_token) or self.store.has_api_tokens()
+
     def records(self) -> list[dict[str, Any]]:
         found = list(self.store.api_token_records().values())
         if self.admin_token:

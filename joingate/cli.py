@@ -85,11 +85,9 @@ class MeetingNumber(click.ParamType):
 MEETING_NUMBER = MeetingNumber()
 
 
-def _refuse_loopback_links(allowed: bool) -> None:
-    """Links for a mail merge must reach registrants: refuse them when they are signed with a
-    key the server does not verify with (a laptop with another .env: 100 links answering
-    404), or (unless asked for) when PUBLIC_URL is loopback (the default
-    http://127.0.0.1:8000 reaches nobody but this machine)."""
+def refuse_unknown_key() -> None:
+    """Refuse to issue or mail links signed with a key no server announced (another .env on
+    this machine: every such link would answer 404)."""
     state = _state()
     known = state.store.key_fingerprints()
     mine = state.signer.fingerprints()[-1]
@@ -98,6 +96,15 @@ def _refuse_loopback_links(allowed: bool) -> None:
             f"JOINGATE_SECRET_KEY here is not a key the server verifies links with (this key's "
             f"fingerprint {mine}; the server announced {', '.join(sorted(known))}): links issued "
             "here would answer 404. Use the server's JOINGATE_SECRET_KEY")
+
+
+def _refuse_loopback_links(allowed: bool) -> None:
+    """Links for a mail merge must reach registrants: refuse them when they are signed with a
+    key the server does not verify with (a laptop with another .env: 100 links answering
+    404), or (unless asked for) when PUBLIC_URL is loopback (the default
+    http://127.0.0.1:8000 reaches nobody but this machine)."""
+    state = _state()
+    refuse_unknown_key()
     host = urlsplit(state.config.public_url).hostname or ""
     if allowed or not (host == "localhost" or host.endswith(".localhost")
                        or _is_loopback(host)):
@@ -161,6 +168,11 @@ def meeting() -> None:
 @click.option("--support", default=None, help="Contact shown on every page.")
 @click.option("--auto-submit/--no-auto-submit", default=None,
               help="Submit the confirm form by script on load (default off: scanners).")
+@click.option("--language", default=None,
+              help="Language of the registrant's pages: en, pt, es, fr, de, a regional form "
+                   "(pt-BR) or an organizer catalog; '' (default) follows the browser.")
+@click.option("--timezone", "timezone_name", default=None,
+              help="IANA time zone the pages show times in, e.g. Europe/Lisbon (default UTC).")
 @click.option("--max-moves", type=click.IntRange(0, 20), default=None,
               help="Moves to a new device a registrant may make by emailed code (default 2; "
                    "0: off).")
@@ -178,7 +190,8 @@ def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
                         passcode: str | None, target: str | None, open_before: int | None,
                         close_after: int | None, max_devices: int | None, rejoin: bool | None,
                         policy: str | None, support: str | None,
-                        auto_submit: bool | None, staff: tuple[str, ...],
+                        auto_submit: bool | None, language: str | None,
+                        timezone_name: str | None, staff: tuple[str, ...],
                         keep_registrants: bool | None, allow_past: bool,
                         max_moves: int | None) -> None:
     """Add a meeting, or update it if it exists. MEETING_ID as Zoom shows it (857 4606 5433)
@@ -191,7 +204,7 @@ def meeting_add_command(meeting_id: str, topic: str, start: str, duration: int,
         target=target, open_before=None if open_before is None else open_before * 60,
         close_after=None if close_after is None else close_after * 60, max_devices=max_devices,
         rejoin=rejoin, policy=policy, support=support, auto_submit=auto_submit,
-        max_moves=max_moves,
+        language=language, timezone=timezone_name, max_moves=max_moves,
         staff=list(staff) if staff else None, keep_registrants=keep_registrants)
     click.echo(f"meeting {meeting_id} {'added' if created else 'updated'}")
     _say_target(meeting_id)

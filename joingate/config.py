@@ -181,6 +181,9 @@ class Settings:
                                secret=True)
     template_dir: str = setting("", _text,
                                 "Organizer templates, searched before the built-in ones.")
+    support: str = setting(
+        "", _text, "Contact shown on pages that cannot tell the meeting (invalid, unavailable) "
+        "and on meetings without their own --support.")
     zoom_web_host: str = setting("https://app.zoom.us", _http_url, "Host of the Zoom web client.")
     zoom_join_domain: str = setting(
         "zoom.us", _join_domain,

@@ -11,7 +11,8 @@ ordinary emails begin with none of these and pass unchanged.
 from __future__ import annotations
 
 import csv
-from typing import Any, Iterable, Mapping, TextIO
+from collections.abc import Iterable, Mapping
+from typing import Any, TextIO
 
 REPORT_COLUMNS = ["email", "name", "status", "claims", "joins", "max_concurrent", "minutes",
                   "flags"]

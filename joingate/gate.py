@@ -169,7 +169,9 @@ def _redirect(state: AppState, ref: LinkRef, result: GateResult) -> Response:
 
 def _page(result: GateResult) -> Response:
     page, status = PAGES[result.outcome]
+    # signed: the token's signature held (an unknown one is a genuine link whose class is gone)
     return render_page(page, status, meeting=result.meeting,
                        display_name=result.display_name,
                        superseded=result.outcome is GateOutcome.SUPERSEDED,
-                       at=format_time(result.at) if result.at else None)
+                       at=format_time(result.at) if result.at else None,
+                       signed=True, bound_here=result.bound_here)

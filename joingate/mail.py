@@ -43,9 +43,10 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import TemplateProblem
-from .pages import OrganizerTemplateLoader, format_time
+from .pages import OrganizerTemplateLoader
 from .records import Meeting, Registrant
 from .roster import smtp_address
+from .times import iso_utc, page_time
 
 SUBJECT, TEXT, HTML = "email/subject.txt", "email/body.txt", "email/body.html"
 TEMPLATES = (SUBJECT, TEXT, HTML)
@@ -132,15 +133,14 @@ class MailTemplates:
 
 def mail_context(meeting: Meeting, registrant: Registrant, link: str) -> dict[str, Any]:
     """The documented context (see the module's docstring) of one registrant's message."""
-    start = format_time(meeting.start)
     return {"name": registrant.name,
             "display_name": registrant.display_name,
             "email": registrant.email,
             "link": link,
             "topic": meeting.topic,
-            "start": start["text"],
-            "start_iso": start["iso"],
-            "opens": format_time(meeting.opens_at)["text"],
+            "start": page_time(meeting.start),
+            "start_iso": iso_utc(meeting.start),
+            "opens": page_time(meeting.opens_at),
             "duration": meeting.duration,
             "support": meeting.support}
 

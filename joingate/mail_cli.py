@@ -9,7 +9,7 @@ from email.message import EmailMessage
 
 import click
 
-from .cli import _reported, _state, links
+from .cli import _reported, _state, links, refuse_unknown_key
 from .mail import message_bytes
 from .send_progress import PlainProgress, TerminalProgress, problem_lines, summary_lines
 from .sender import LinkSender, SendSummary
@@ -46,6 +46,7 @@ def links_send_command(meeting_id: str, only: tuple[str, ...], resend: bool,
     Each registrant once: a rerun sends only to those not sent yet (a reissued link counts as
     not sent). Exit 1 when anyone is left without the link (bounced, failed, invalid address),
     each named on stderr."""
+    refuse_unknown_key()
     summary = LinkSender(_state(), observer=_observer()).run(
         meeting_id, list(only) if only else None, resend=resend, dry_run=dry_run)
     if not _report(summary):

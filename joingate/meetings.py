@@ -14,11 +14,12 @@ from datetime import datetime
 from typing import Any, Callable, Iterable
 
 from .errors import InvalidInput, NotFound
-from .times import iso_utc
+from .i18n import BUILTIN_LANGUAGES, normalize_language, normalize_timezone
 from .records import FeedEvent, HistoryEntry, Meeting, Registrant
 from .roster import MAX_NAME, RegistrantInput, clean_name
 from .signing import Signer, registrant_id_for
 from .store import Store
+from .times import iso_utc
 
 MEETING_ID_RE = re.compile(r"^[0-9]{6,15}$")
 TARGETS = ("webclient", "registrant")
@@ -26,7 +27,8 @@ POLICIES = ("alert", "deny")
 LINK_ACTIONS = ("revoke", "reset", "restore", "reissue")
 # add_meeting's options: Meeting's fields an organizer may set besides topic, start, duration.
 MEETING_OPTIONS = frozenset({"pwd", "target", "open_before", "close_after", "max_devices",
-                             "rejoin", "policy", "support", "auto_submit", "max_moves"})
+                             "rejoin", "policy", "support", "auto_submit", "max_moves",
+                             "language", "timezone"})
 MAX_MOVES = 20          # the most moves by emailed code a meeting may allow (joingate/moving.py)
 
 
@@ -68,12 +70,14 @@ class Meetings:
     """Meetings, registrants and their links."""
 
     def __init__(self, store: Store, signer: Signer, public_url: str, retention_days: int,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float],
+                 languages: Iterable[str] = BUILTIN_LANGUAGES) -> None:
         self.store = store
         self.signer = signer
         self.public_url = public_url
         self.retention_days = retention_days
         self.clock = clock
+        self.languages = tuple(languages)   # the pages' catalogs: a meeting's language is one
 
     @functools.cached_property
     def _registrant_id_key(self) -> str:
@@ -119,6 +123,10 @@ class Meetings:
                 changes[name] = bool(int(float(changes[name])))
         if "pwd" in changes:
             changes["pwd"] = str(changes["pwd"])
+        if "language" in changes:
+            changes["language"] = normalize_language(changes["language"], self.languages)
+        if "timezone" in changes:
+            changes["timezone"] = normalize_timezone(changes["timezone"])
         if isinstance(start, datetime):
             start = int(start.timestamp())
         stored = self._stored(meeting_id)

@@ -25,11 +25,12 @@ from typing import Any
 
 from .config import Settings
 from .mail import MOVE_TEMPLATES, MailTemplates, build_message, message_bytes, new_message_id
-from .pages import builtin_template_dir, format_time
+from .pages import builtin_template_dir
 from .roster import mail_address_problem, smtp_address
 from .signing import LinkRef, new_device_id
 from .smtp import Bounced, SmtpConnection, SmtpTarget
 from .state import AppState
+from .times import page_time
 
 log = logging.getLogger("joingate.moving")
 
@@ -157,7 +158,7 @@ def run_move_code_job(state: AppState, job: dict[str, Any]) -> None:
     rendered = templates.render({
         "name": name, "code": code, "minutes": CODE_LIFETIME // 60,
         "topic": meeting.topic, "support": meeting.support,
-        "asked_at": format_time(job.get("asked", now))["text"],
+        "asked_at": page_time(job.get("asked", now)),
         "device": job.get("user_agent", "")[:120]})
     message = build_message(rendered, mail_from=config.mail_from,
                             reply_to=config.mail_reply_to, to_name=name, to_address=email,

@@ -7,9 +7,11 @@ applies is expressed here too, so a body the document calls valid is accepted.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from .meetings import STAFF_PATTERN   # one pattern for the API and the CLI
+from .i18n import BUILTIN_LANGUAGES, language_choices, timezone_choices
+from .meetings import STAFF_PATTERN  # one pattern for the API and the CLI
 from .zoom import urls
 
 # Patterns avoid \s and \S: JSON Schema (ECMA-262) and Python disagree on what is white space.
@@ -41,7 +43,7 @@ def _csv(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"text/csv": {"schema": {"type": "string"}}}}
 
 
-def schemas(join_domain: str) -> dict[str, Any]:
+def schemas(join_domain: str, languages: Iterable[str] = BUILTIN_LANGUAGES) -> dict[str, Any]:
     """Component schemas; request schemas are closed (no unknown properties)."""
     name = {"type": "string", "maxLength": 200, "pattern": VISIBLE}
     registrant_input = {
@@ -81,6 +83,11 @@ def schemas(join_domain: str) -> dict[str, Any]:
         "policy": {"type": "string", "enum": ["alert", "deny"]},
         "support": {"type": "string", "maxLength": 200},
         "auto_submit": {"type": "boolean"},
+        "language": {"type": "string", "enum": language_choices(languages), "description":
+                     "language of the registrant's pages (en, pt, es, fr, de, a regional form "
+                     "such as pt-BR, an organizer catalog); empty: the browser's"},
+        "timezone": {"type": "string", "enum": list(timezone_choices()), "description":
+                     "IANA time zone of the pages' times, e.g. Europe/Lisbon; empty: UTC"},
         "staff": {"type": "array", "maxItems": 50, "description":
                   "emails or Zoom user ids of signed-in staff, never flagged (never names: "
                   "anyone can type a name)",
@@ -106,7 +113,8 @@ def schemas(join_domain: str) -> dict[str, Any]:
             "type": "object",
             "required": ["id", "topic", "start", "duration", "target", "open_before",
                          "close_after", "max_devices", "rejoin", "policy", "support",
-                         "auto_submit", "has_passcode", "registrants"],
+                         "auto_submit", "language", "timezone", "has_passcode",
+                         "registrants"],
             "properties": {
                 "id": {"type": "string"}, "topic": {"type": "string"},
                 "start": {"type": "string"}, "duration": {"type": "integer"},
@@ -115,6 +123,7 @@ def schemas(join_domain: str) -> dict[str, Any]:
                 "max_moves": {"type": "integer"},
                 "rejoin": {"type": "boolean"}, "policy": {"type": "string"},
                 "support": {"type": "string"}, "auto_submit": {"type": "boolean"},
+                "language": {"type": "string"}, "timezone": {"type": "string"},
                 "has_passcode": {"type": "boolean"}, "registrants": {"type": "integer"}}},
         "MeetingList": {"type": "object", "required": ["meetings"], "properties": {
             "meetings": {"type": "array", "items": {"$ref": "#/components/schemas/Meeting"}}}},
@@ -288,8 +297,9 @@ def schemas(join_domain: str) -> dict[str, Any]:
     }
 
 
-def document(join_domain: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document served at /api/v1/openapi.json."""
+def document(join_domain: str, languages: Iterable[str] = BUILTIN_LANGUAGES) -> dict[str, Any]:
+    """The OpenAPI 3.1 document served at /api/v1/openapi.json (``languages``: the pages'
+    catalogs, which a meeting's language must name)."""
     meeting_id = {"name": "meeting_id", "in": "path", "required": True,
                   "schema": {"type": "string", "pattern": MEETING_ID}}
     email = {"name": "email", "in": "path", "required": True,
@@ -412,7 +422,7 @@ def document(join_domain: str) -> dict[str, Any]:
         "servers": [{"url": "/api/v1"}],
         "paths": paths,
         "components": {
-            "schemas": schemas(join_domain),
+            "schemas": schemas(join_domain, languages),
             "securitySchemes": {"bearer": {
                 "type": "http", "scheme": "bearer",
                 "description": "A token with scope read (GET only, never a link: a link "

@@ -14,10 +14,12 @@ import importlib.util
 import io
 import json
 import logging
+import math
 import os
 import secrets
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from flask import Flask, Response, abort, current_app, g, request, url_for
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, TemplateNotFound
@@ -25,9 +27,11 @@ from jinja2.sandbox import SandboxedEnvironment
 from werkzeug.exceptions import HTTPException
 
 from .config import Settings
+from .contact import contact_parts
 from .errors import StorageUnavailable
+from .i18n import ENGLISH, PageLanguage, PageTime, choose_language, seconds_until
+from .i18n import install as install_gettext
 from .records import Meeting
-from .times import iso_utc, page_time
 from .zoom.urls import redirect_origins
 
 log = logging.getLogger("joingate.pages")
@@ -61,10 +65,11 @@ class OrganizerTemplateLoader(FileSystemLoader):
 
 def sandbox(loader: BaseLoader) -> SandboxedEnvironment:
     """A page environment: sandboxed (no attribute that starts with ``_``, no unsafe method),
-    HTML autoescaped, and no globals at all (Jinja's ``cycler``, ``lipsum``, ``range``...;
-    Flask's ``config``, ``request``, ``url_for`` are never added)."""
+    HTML autoescaped, and no globals but gettext's (Jinja's ``cycler``, ``lipsum``,
+    ``range``... removed; Flask's ``config``, ``request``, ``url_for`` are never added)."""
     environment = SandboxedEnvironment(loader=loader, autoescape=True)
     environment.globals.clear()
+    install_gettext(environment)   # gettext reads only the page's own language (context i18n)
     return environment
 
 
@@ -105,12 +110,18 @@ def _zoom_origins(config: Settings) -> str:
 
 
 def render_page(page: str, status: int, **context: Any) -> Response:
-    """Render one of PAGES with ``status`` and the headers every page carries."""
+    """Render one of PAGES with ``status`` and the headers every page carries, in the page's
+    language and the meeting's time zone (:func:`page_language`)."""
     assert page in PAGES, page
     meeting: Meeting | None = context.pop("meeting", None)
+    language = page_language(meeting)
+    context = {name: _localized(value, language) for name, value in context.items()}
+    for name, value in _page_extras(page, status, context).items():
+        context.setdefault(name, value)
+    view = _meeting_view(meeting, language)
     if page == "used_elsewhere":
-        context.setdefault("move_url", _move_url(meeting))
-    context.update(page=page, meeting=_meeting_view(meeting), nonce=_nonce())
+        context.setdefault("move_url", view["move_url"])
+    context.update(page=page, status=status, i18n=language, nonce=_nonce(), meeting=view)
     body = current_app.extensions["joingate_pages"].render(page, context)
     response = Response(body, status=status, mimetype="text/html")
     return with_page_headers(response)
@@ -141,19 +152,76 @@ def with_page_headers(response: Response) -> Response:
     return response
 
 
-def format_time(ts: float | str | None) -> dict[str, str]:
+def format_time(ts: float | str | None) -> PageTime | None:
+    """A moment for a page (``.iso``, ``.text``; ``{{ at }}`` writes a ``<time>``). Written in
+    English and UTC here; :func:`render_page` rewrites it in the page's language and zone."""
     if ts in (None, ""):
-        return {"iso": "", "text": ""}
+        return None
     assert ts is not None
-    return {"iso": iso_utc(ts), "text": page_time(ts)}
+    return ENGLISH.time(ts)
 
 
-def _meeting_view(meeting: Meeting | None) -> dict[str, Any]:
-    """What a page may show of the meeting (never the passcode)."""
-    if meeting is None:
-        return {"topic": "", "support": "", "start": format_time(None), "auto_submit": False}
-    return {"topic": meeting.topic, "support": meeting.support,
-            "start": format_time(meeting.start), "auto_submit": meeting.auto_submit}
+# What a page says depends on (issue 19): its language, the meeting's zone, the meeting's
+# options, the support contact. Kept apart from the rendering above.
+
+MAX_REFRESH = 86400   # too_early reloads itself only when the link opens within a day
+
+
+def page_language(meeting: Meeting | None) -> PageLanguage:
+    """The page's language: the meeting's, else the browser's ``Accept-Language`` (best first)
+    where a catalog serves it, else English; its times in the meeting's zone."""
+    catalogs = current_app.extensions["joingate"].catalogs
+    accepted = [value for value, quality in request.accept_languages if quality > 0]
+    identifier = choose_language(meeting.language if meeting else "", accepted,
+                                 catalogs.languages)
+    return PageLanguage(identifier, catalogs.translations(identifier),
+                        meeting.timezone if meeting else "")
+
+
+def _localized(value: Any, language: PageLanguage) -> Any:
+    return language.time(value.ts) if isinstance(value, PageTime) else value
+
+
+def _meeting_view(meeting: Meeting | None,
+                  language: PageLanguage = ENGLISH) -> dict[str, Any]:
+    """What a page may show of the meeting (never the passcode): topic, start, the support
+    contact (``support_parts``: tappable pieces; the server's ``SUPPORT`` when the meeting has
+    none or is unknown), and the options its promises depend on: ``rejoin``, ``max_devices``,
+    ``move_url`` (the self-service move's form action; "" when moves are off)."""
+    support = (meeting.support if meeting else "") or current_app.config["JOINGATE"].support
+    view: dict[str, Any] = {"support": support, "support_parts": contact_parts(support),
+                            "topic": "", "start": None, "auto_submit": False, "rejoin": True,
+                            "max_devices": 1, "language": language.identifier,
+                            "timezone": "", "move_url": ""}
+    if meeting is not None:
+        view.update(topic=meeting.topic, start=language.time(meeting.start),
+                    auto_submit=meeting.auto_submit, rejoin=meeting.rejoin,
+                    max_devices=meeting.max_devices, timezone=meeting.timezone or "UTC",
+                    move_url=_self_service_move(meeting))
+    return view
+
+
+def _self_service_move(meeting: Meeting) -> str:
+    """Where a registrant moves their link to this browser without the organizer (the 409
+    page's "Use this device instead" button, :func:`_move_url`); "" when the page offers none."""
+    return _move_url(meeting)
+
+
+def _page_extras(page: str, status: int, context: dict[str, Any]) -> dict[str, Any]:
+    """Context every built-in page may use: ``retry_url`` (a GET of the same link, never a
+    re-POST), ``refresh_after`` (too_early: seconds until the link opens, when within a day),
+    ``retry_minutes`` (429: how long invalid links stay refused), ``signed`` and
+    ``bound_here`` (False unless the gate says otherwise)."""
+    state = current_app.extensions["joingate"]
+    extras: dict[str, Any] = {"retry_url": request.script_root + request.path,
+                              "signed": False, "bound_here": False, "refresh_after": None}
+    opens = context.get("at")
+    if page == "too_early" and isinstance(opens, PageTime):
+        wait = seconds_until(opens.ts, state.clock())
+        extras["refresh_after"] = wait if wait <= MAX_REFRESH else None
+    if status == 429:
+        extras["retry_minutes"] = max(1, math.ceil(state.config.invalid_token_window / 60))
+    return extras
 
 
 def json_error(status: int, code: str, message: str, details: list | None = None,
@@ -200,8 +268,8 @@ class ChunkedBodyLimit:
 
 
 def init_app(app: Flask) -> None:
-    """The page templates, and the error handlers: one place turns errors into pages (or JSON
-    for machine routes)."""
+    """The page templates (sandboxed, with gettext: :func:`joingate.i18n.install`), and the
+    error handlers: one place turns errors into pages (or JSON for machine routes)."""
     app.extensions["joingate_pages"] = PageTemplates(builtin_template_dir(),
                                                      app.config["JOINGATE"].template_dir)
     app.wsgi_app = ChunkedBodyLimit(  # type: ignore[method-assign]

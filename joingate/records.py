@@ -50,6 +50,8 @@ class Meeting:
     policy: str = "alert"          # alert | deny
     support: str = ""
     auto_submit: bool = False
+    language: str = ""             # the pages' language (a catalog's); "": the browser's
+    timezone: str = ""             # IANA zone the pages show times in; "": UTC
     max_moves: int = 2             # moves to a new device by emailed code (0: self-service off)
 
     @property
@@ -86,8 +88,10 @@ class Registrant:
             return "revoked"
         if joined:
             return "joined"
-        if self.first_claim:
+        if self.devices:
             return "claimed"
+        if self.first_claim:
+            return "issued"        # claimed once, then reissued or reset: waiting for a claim
         if self.opens:
             return "opened"
         return "issued"
@@ -148,6 +152,8 @@ class GateResult:
     join_url: str = ""
     device_id: str = ""            # the bound device (claimed, rejoined)
     at: float = 0.0                # opening time (too_early) or closing time (expired)
+    bound_here: bool = False       # used_elsewhere: this very browser holds the link, and the
+                                   # meeting does not let a bound browser rejoin
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from .api_tokens import ApiTokens
 from .config import Settings
 from .errors import StorageUnavailable
+from .i18n import Catalogs
 from .meetings import Meetings
 from .presence import Presence
 from .signing import Signer
@@ -31,11 +32,15 @@ class AppState:
     meetings: Meetings = field(init=False)
     presence: Presence = field(init=False)
     tokens: ApiTokens = field(init=False)
+    catalogs: Catalogs = field(init=False)
 
     def __post_init__(self) -> None:
         config = self.config
+        # The pages' message catalogs, with the organizer's (TEMPLATE_DIR/translations) merged.
+        self.catalogs = Catalogs(config.template_dir)
         self.meetings = Meetings(self.store, self.signer, config.public_url,
-                                 config.retention_days, self.clock)
+                                 config.retention_days, self.clock,
+                                 languages=self.catalogs.languages)
         self.presence = Presence(self.store, self.meetings, config.zoom_join_domain,
                                  config.shared_grace, self.clock)
         self.tokens = ApiTokens(self.store, config.admin_token, self.clock)

@@ -298,13 +298,13 @@ def feed_event(event_id: str, fields: dict[str, str]) -> FeedEvent:
 # The meeting fields gate.lua returns (HMGET), in its order.
 GATE_MEETING_FIELDS = ("start", "open_before", "duration", "close_after", "expire_at",
                        "max_devices", "rejoin", "target", "pwd", "topic", "support",
-                       "auto_submit", "max_moves")
+                       "auto_submit", "max_moves", "language", "timezone")
 
 # How records are stored: the fields of the meeting hash and of a registrant hash. Only this
 # module knows these names (and the Lua scripts, whose headers name them).
 MEETING_FIELDS = ("topic", "start", "duration", "expire_at", "pwd", "target", "open_before",
                   "close_after", "max_devices", "rejoin", "policy", "support", "auto_submit",
-                  "max_moves")
+                  "max_moves", "language", "timezone")
 
 
 def _int(value: str | None, default: int = 0) -> int:
@@ -322,7 +322,8 @@ def meeting_from_hash(meeting_id: str, fields: dict[str, str]) -> Meeting:
         max_devices=_int(fields.get("max_devices"), 1), rejoin=fields.get("rejoin", "1") != "0",
         policy=fields.get("policy") or "alert", support=fields.get("support", ""),
         auto_submit=fields.get("auto_submit") == "1",
-        max_moves=_int(fields.get("max_moves"), 2))
+        max_moves=_int(fields.get("max_moves"), 2), language=fields.get("language", ""),
+        timezone=fields.get("timezone", ""))
 
 
 def meeting_to_hash(meeting: Meeting) -> dict[str, str]:
@@ -633,7 +634,8 @@ class Store:
                 GATE_MEETING_FIELDS, meeting) if value is not None}),
             display_name=shown[0] or "", join_url=shown[1] if len(shown) > 1 else "",
             device_id=detail if result.redirects else "",
-            at=float(detail) if result in (GateOutcome.TOO_EARLY, GateOutcome.EXPIRED) else 0.0)
+            at=float(detail) if result in (GateOutcome.TOO_EARLY, GateOutcome.EXPIRED) else 0.0,
+            bound_here=result is GateOutcome.USED_ELSEWHERE and detail == "here")
 
     @translated
     def record_event(self, meeting_id: str, rid: str, kind: str, note: str) -> None:
@@ -774,6 +776,10 @@ class Store:
             pipe.expire(self.keys.api_tokens(), ttl, gt=True)
             pipe.expire(self.keys.api_tokens(), ttl, nx=True)
             pipe.execute()
+
+    @translated
+    def has_api_tokens(self) -> bool:
+        return bool(self.redis.exists(self.keys.api_tokens()))
 
     @translated
     def api_token_records(self) -> dict[str, dict[str, Any]]:

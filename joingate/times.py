@@ -1,4 +1,5 @@
-"""Times: reading an organizer's or Zoom's time, writing one for a page, a report or an API.
+"""Times: reading an organizer's or Zoom's time, writing one for a report or an API (a page's
+times are written in its language and the meeting's zone by :mod:`joingate.i18n`).
 
 Pure functions of unix seconds. Every time joingate writes for a machine is ISO 8601 in UTC with
 a ``Z`` (``2026-12-01T18:00:00Z``); values are clamped to the years 1 to 9999, so that no stored
@@ -32,7 +33,8 @@ def iso_utc(ts: float | str) -> str:
 
 
 def page_time(ts: float | str) -> str:
-    """Unix seconds as a registrant reads them on a page: ``Tuesday 01 December 2026, 18:00 UTC``."""
+    """Unix seconds in English and UTC, as the organizer's dashboard shows them: ``Tuesday 01
+    December 2026, 18:00 UTC`` (the registrant's pages write times through joingate/i18n.py)."""
     return utc_datetime(ts).strftime("%A %d %B %Y, %H:%M UTC")
 
 

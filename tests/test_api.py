@@ -206,10 +206,13 @@ def test_repeated_bad_tokens_are_slowed_down(api_app, store_url, clock):
 
 
 def test_without_admin_token_cli_tokens_work_and_the_document_is_public(client, service):
-    """Finding 18: the API answers tokens made by `joingate tokens create` on their own."""
+    """Finding 18: the API answers tokens made by `joingate tokens create` on their own; with
+    neither such a token nor JOINGATE_ADMIN_TOKEN there is no API (the contract)."""
+    assert client.get(f"{API}/meetings").status_code == 404
+    assert client.get(f"{API}/openapi.json").status_code == 404
+    token, _ = service.tokens.create("shop", "manage")
     assert client.get(f"{API}/openapi.json").status_code == 200
     assert client.get(f"{API}/meetings").status_code == 401
-    token, _ = service.tokens.create("shop", "manage")
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     assert client.post(f"{API}/meetings", json=MEETING).status_code == 201
     assert client.get(f"{API}/meetings").get_json()["meetings"][0]["id"] == MEETING["id"]

@@ -435,3 +435,20 @@ def test_links_signed_with_a_key_the_server_does_not_know_are_refused(app, store
     assert "another-key" not in refused.stderr
     same = CliRunner().invoke(main, ["links", "issue", MEETING_ID, str(path)], obj=app)
     assert same.exit_code == 0
+
+
+def test_after_a_reissue_the_status_is_issued_and_unknown_names_say_what_was_typed(
+        app, runner, tmp_path, meeting):
+    """Issue 17, item 9: a reissued link is waiting for a claim (issued, not claimed with 0
+    devices); an unknown email or meeting is named as typed, not by an internal hash."""
+    link = rows_of(issue(runner, tmp_path, GOOD_CSV).stdout)[0]["link"]
+    assert app.test_client().post(link.removeprefix("https://gate.example.org")
+                                  ).status_code == 303
+    runner(["links", "reissue", MEETING_ID, "ana.lima@example.org"])
+    shown = json.loads(runner(["links", "show", MEETING_ID, "ana.lima@example.org",
+                               "--json"]).stdout)
+    assert shown["status"] == "issued" and shown["devices"] == 0
+    unknown = runner(["links", "show", MEETING_ID, "nobody@example.org"])
+    assert unknown.exit_code == 1 and "'nobody@example.org'" in unknown.stderr
+    no_meeting = runner(["links", "show", "999999999", "ana.lima@example.org"])
+    assert no_meeting.exit_code == 1 and "no meeting 999999999" in no_meeting.stderr

@@ -81,7 +81,7 @@ def test_a_cli_token_signs_in_without_admin_token_and_the_cookie_is_strict(app, 
     made = runner(["tokens", "create", "--name", "organizer", "--scope", "manage"])
     token = made.stdout.split()[0]
     assert not service.config["ADMIN_TOKEN"]
-    assert app.test_client().get("/api/v1/meetings").status_code == 401     # API needs a token
+    assert app.test_client().get("/api/v1/meetings").status_code == 401     # a token exists
     client = app.test_client()
     form = client.get(f"{ORG}/sign-in")
     answer = client.post(f"{ORG}/sign-in", data={"csrf": csrf_of(form), "token": token})

@@ -75,7 +75,7 @@ def test_same_device_rejoins_other_device_is_refused(app, client, service, link)
 
     other = app.test_client().post(path, headers={"User-Agent": "OtherPhone/1.0"})
     assert other.status_code == 409
-    assert b"already in use on another device" in other.data
+    assert b"already in use in another browser" in other.data
     assert "Location" not in other.headers
     status = link_status(service, MEETING_ID, "ana.lima@example.org")
     assert [e["kind"] for e in status["history"]] == ["claim", "rejoin", "refused"]
@@ -115,7 +115,8 @@ def test_too_early_consumes_nothing(app, client, service, clock, link):
     clock.set(START - timedelta(hours=2))
     for response in (client.get(path_of(link)), client.post(path_of(link))):
         assert response.status_code == 200
-        assert b"Not open yet" in response.data and b"17:45 UTC" in response.data
+        assert b"Not open yet" in response.data
+        assert b'<time datetime="2026-12-01T17:45:00Z" data-zone="UTC">' in response.data
         assert "Location" not in response.headers
     assert link_status(service, MEETING_ID, "ana.lima@example.org")["devices"] == 0
     clock.set(START)

@@ -162,22 +162,26 @@ def test_gate_confirm_records_the_open_and_binds_nothing(store, service, ana, de
                              k.user_agents(MEETING_ID))
 
 
-@pytest.mark.parametrize("mode, presented, rejoin, counted, kind", [
-    ("open", "", 1, {"opens": "1", "refused": "1"}, "refused_open"),
-    ("open", "dev-b", 1, {"opens": "1", "refused": "1"}, "refused_open"),
-    ("claim", "", 1, {"refused": "1"}, "refused"),
-    ("claim", "dev-b", 1, {"refused": "1"}, "refused"),
-    ("claim", "dev-a", 0, {"refused": "1"}, "refused"),
-], ids=["open-new-browser", "open-other-device", "claim-refused-new-browser",
-        "claim-refused-other-device", "claim-refused-rejoin-off"])
+@pytest.mark.parametrize("mode, presented, rejoin, counted, kind, detail", [
+    ("open", "", 1, {"opens": "1", "refused": "1"}, "refused_open", ""),
+    ("open", "dev-b", 1, {"opens": "1", "refused": "1"}, "refused_open", ""),
+    ("open", "dev-a", 0, {"opens": "1"}, "open", "here"),
+    ("claim", "", 1, {"refused": "1"}, "refused", ""),
+    ("claim", "dev-b", 1, {"refused": "1"}, "refused", ""),
+    ("claim", "dev-a", 0, {"refused": "1"}, "refused", "here"),
+], ids=["open-new-browser", "open-other-device", "open-bound-here-rejoin-off",
+        "claim-refused-new-browser", "claim-refused-other-device", "claim-refused-rejoin-off"])
 def test_gate_used_elsewhere_keeps_the_binding(store, service, ana, mode, presented, rejoin,
-                                               counted, kind):
+                                               counted, kind, detail):
+    """A link bound elsewhere and full is refused; the browser that holds it, on a meeting
+    without rejoin, gets the same outcome with detail "here" (its open is its own, not a
+    refused one; its claim is refused)."""
     service.meetings.add(MEETING_ID, topic="Evening ceramics, week 3", start=START, duration=90,
                         rejoin=rejoin)
     store.redis.hset(store.keys.registrant(MEETING_ID, ana), "devices", "dev-a")
     before = registrant(store)
     assert gate(store, mode, presented=presented) == [
-        "used_elsewhere", "", gate_meeting(store), ["Ana Lima", JOIN_URL]]
+        "used_elsewhere", detail, gate_meeting(store), ["Ana Lima", JOIN_URL]]
     assert registrant(store) == {**before, **counted}
     assert registrant(store)["devices"] == "dev-a"
     assert events(store) == [logged(kind)]
@@ -508,6 +512,6 @@ def test_gate_outcome_enum_is_gate_lua_documented_outcomes():
 
     source = resources.files("joingate.lua").joinpath("gate.lua").read_text(encoding="utf-8")
     header = source.split("outcome (detail) is one of:", 1)[1].split("-- Writes:", 1)[0]
-    documented = {line.split()[1] for line in header.splitlines() if line.startswith("--   ")}
+    documented = set(re.findall(r"^--   (\w+)", header, re.M))   # not the continued lines
     returned = set(re.findall(r"return \{'(\w+)'", source))
     assert documented == returned == {outcome.value for outcome in GateOutcome}

@@ -356,7 +356,7 @@ def test_move_in_chromium_a_claims_b_takes_over_by_code_a_is_refused(browser, si
         page_b.on("console", lambda message: violations.append(message.text)
                   if "Content Security Policy" in message.text else None)
         page_b.goto(url)
-        assert "already in use on another device" in page_b.inner_text("main")
+        assert "already in use in another browser" in page_b.inner_text("main")
         page_b.click("text=Use this device instead")
         page_b.wait_for_selector("input[name=code]")
         assert "a***@example.org" in page_b.inner_text("main")
@@ -367,7 +367,7 @@ def test_move_in_chromium_a_claims_b_takes_over_by_code_a_is_refused(browser, si
         assert len(landed_b) == 1 and "/wc/85746065432/join" in landed_b[0]
 
         page_a.goto(url)
-        assert "already in use on another device" in page_a.inner_text("main")
+        assert "already in use in another browser" in page_a.inner_text("main")
         assert len(landed_a) == 1
     finally:
         stop.set()

@@ -1,5 +1,6 @@
-"""The wheel carries its templates (the dashboard's too) and Lua scripts: build it, install it in
-a fresh venv (outside the checkout) and render a page from the installed copy."""
+"""The wheel carries its templates (the dashboard's too), Lua scripts and compiled message
+catalogs: build it, install it in a fresh venv (outside the checkout) and render a page in
+Portuguese from the installed copy."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ service = app.extensions["joingate"]
 service.meetings.add("85746065432", topic="Wheel class", start=datetime.now(timezone.utc),
                     duration=60)
 link = service.meetings.issue_links("85746065432", [RegistrantInput("a@example.org", "Ana")])[0]
-page = app.test_client().get(link.url.split("8000", 1)[1])
+page = app.test_client().get(link.url.split("8000", 1)[1], headers={{"Accept-Language": "pt"}})
 print(page.status_code, app.template_folder)
 sys.stdout.write(page.get_data(as_text=True))
 """
@@ -52,3 +53,4 @@ def test_installed_wheel_renders_a_page(tmp_path):
     first, _, body = result.stdout.partition("\n")
     assert first.startswith("200 ") and "joingate/_templates" in first
     assert "Wheel class" in body and '<form method="post"' in body
+    assert '<html lang="pt">' in body and "Entrar agora" in body    # the .mo is in the wheel

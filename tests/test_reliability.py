@@ -67,7 +67,7 @@ def test_20_links_200_concurrent_claims_each_one_binding_and_rejoins_succeed(red
             answers = first[n * 200:(n + 1) * 200]
             codes = [answer.status_code for answer in answers]
             assert codes.count(303) == 1 and codes.count(409) == 199, (n, set(codes))
-            assert all(b"already in use on another device" in answer.content
+            assert all(b"already in use in another browser" in answer.content
                        for answer in answers if answer.status_code == 409)
             winner = next(a for a in answers if a.status_code == 303)
             winners[n] = winner.cookies["__Host-jg_device"]

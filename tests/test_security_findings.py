@@ -411,7 +411,9 @@ def test_finding_8_organizer_templates_see_the_documented_context(app, store_url
     organizer = make_app(store_url, clock, like=app, TEMPLATE_DIR=str(folder))
     body = organizer.test_client().get(path_of(link)).get_data(as_text=True)
     assert "<h1>Welcome, Ana Lima</h1>" in body and "Evening ceramics, week 3" in body
-    assert "Tuesday 01 December 2026, 18:00 UTC 2026-12-01T18:00:00Z" in body
+    # The text is the i18n branch's (page language, meeting's zone); this test first had the
+    # older "Tuesday 01 December 2026, 18:00 UTC".
+    assert "Tuesday, December 1, 2026, 6:00\u202fPM (UTC) 2026-12-01T18:00:00Z" in body
     assert "help@example.org confirm True" in body
 
 

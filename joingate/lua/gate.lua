@@ -16,15 +16,18 @@
 --
 -- Returns {outcome, detail, meeting fields, {display, join_url}}; the meeting fields are
 -- HMGET of: start open_before duration close_after expire_at max_devices rejoin target pwd topic
--- support auto_submit max_moves (store.GATE_MEETING_FIELDS, same order).
+-- support auto_submit max_moves language timezone (store.GATE_MEETING_FIELDS, same order).
 -- outcome (detail) is one of:
 --   unknown         meeting or registrant missing; meeting fields and {display, join_url} empty
 --   superseded      the token names an older version (detail: the current version)
 --   revoked         the link was revoked
 --   expired         after the meeting's window closed (detail: closing time)
 --   too_early       before the window opens (detail: opening time); an open is still recorded
---   confirm         open: the link may be claimed from this browser (bound here, or has room)
---   used_elsewhere  bound to other devices and full: a refused open or a refused claim
+--   confirm         open: a claim from this browser would redirect (bound here and the meeting
+--                   allows rejoin, or not bound here and there is room)
+--   used_elsewhere  bound to other devices and full: a refused open or a refused claim (detail
+--                   ""); or this browser holds the link and the meeting lets no bound browser
+--                   rejoin (detail "here": an open logs "open", a claim counts as refused)
 --   rejoined        claim from the bound device, rejoin allowed (detail: that device id)
 --   claimed         claim that binds a new device (detail: the new device id)
 -- Writes: nothing for unknown, superseded, revoked, expired; an open (mode "open") counts
@@ -43,7 +46,7 @@ local registrant_id = string.match(registrant_key, '[^:]+$')
 
 local meeting = redis.call('HMGET', meeting_key, 'start', 'open_before', 'duration', 'close_after',
                            'expire_at', 'max_devices', 'rejoin', 'target', 'pwd', 'topic',
-                           'support', 'auto_submit', 'max_moves')
+                           'support', 'auto_submit', 'max_moves', 'language', 'timezone')
 if not meeting[1] then return {'unknown', '', {}, {}} end
 local start, open_before, duration, close_after, expire_at, max_devices, rejoin =
   tonumber(meeting[1]), tonumber(meeting[2]), tonumber(meeting[3]), tonumber(meeting[4]),
@@ -82,9 +85,14 @@ if mode == 'open' then
     log('open')
     return {'too_early', tostring(opens_at), meeting, shown}
   end
-  if bound_here or room then
+  if (bound_here and rejoin ~= '0') or (room and not bound_here) then
     log('open')
     return {'confirm', '', meeting, shown}
+  end
+  if bound_here then
+    -- The bound browser again, on a meeting without rejoin: its own open, not a refused one.
+    log('open')
+    return {'used_elsewhere', 'here', meeting, shown}
   end
   -- Another browser opened a link bound elsewhere: a refused attempt, as a refused claim is.
   redis.call('HINCRBY', registrant_key, 'refused', 1)
@@ -108,4 +116,4 @@ if room and not bound_here then
 end
 redis.call('HINCRBY', registrant_key, 'refused', 1)
 log('refused')
-return {'used_elsewhere', '', meeting, shown}
+return {'used_elsewhere', bound_here and 'here' or '', meeting, shown}

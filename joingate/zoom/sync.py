@@ -8,6 +8,7 @@ from typing import Any
 
 from ..attendance import is_open
 from ..errors import NotFound
+from ..i18n import is_timezone
 from ..meetings import IssuedLink
 from ..records import Stay
 from ..roster import RegistrantInput, check_registrant, clean_name
@@ -36,7 +37,8 @@ def sync_meeting(state: AppState, zoom: ZoomClient, meeting_id: str) -> SyncResu
     created = state.meetings.add(
         meeting_id, topic=meeting.get("topic") or f"Meeting {meeting_id}",
         start=parse_start(start), duration=int(meeting.get("duration") or 60),
-        pwd=meeting.get("encrypted_password") or meeting.get("password") or None)
+        pwd=meeting.get("encrypted_password") or meeting.get("password") or None,
+        timezone=_zoom_timezone(meeting))
     inputs, skipped = [], []
     for person in zoom.registrants(meeting_id):
         checked, faults = check_registrant(
@@ -51,6 +53,13 @@ def sync_meeting(state: AppState, zoom: ZoomClient, meeting_id: str) -> SyncResu
         else:
             inputs.append(checked)
     return SyncResult(created, state.meetings.issue_links(meeting_id, inputs), skipped)
+
+
+def _zoom_timezone(meeting: dict[str, Any]) -> str | None:
+    """Zoom's ``timezone`` of the meeting (an IANA name) for the pages; None (keep what is
+    stored) when Zoom has none or names a zone this machine does not know."""
+    name = str(meeting.get("timezone") or "")
+    return name if is_timezone(name) else None
 
 
 @dataclass
