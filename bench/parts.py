@@ -38,7 +38,7 @@ def main() -> None:
     server = RedisServer(Path(tempfile.mkdtemp(prefix="joingate-parts-")))
     server.start()
     try:
-        app = create_app({"SECRET_KEY": "k", "REDIS_URL": server.url}, environ={})
+        app = create_app({"SECRET_KEY": "k" * 32, "REDIS_URL": server.url}, environ={})
         service = app.extensions["joingate"]
         service.meetings.add("85746065432", topic="T", start=datetime.now(timezone.utc),
                             duration=60)

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from stack import (RedisServer, free_port, nginx_binary, replica_of,  # noqa: E402
                    start_gunicorn, stop, wait_for_port, write_nginx)
 
-SECRET = "bench-secret-key"
+SECRET = "bench-secret-key-of-at-least-32-characters"
 HOOK_SECRET = "bench-zoom-secret"
 ADMIN_TOKEN = "bench-admin-token"
 MEETING = "85746065432"

@@ -1,6 +1,7 @@
 """``/api/v1``: the organizer API, for a shop, an LMS or a registration form.
 
-Bearer tokens with a scope (``read``: GET only; ``manage``: everything). Every body is validated
+Bearer tokens with a scope (``read``: GET only, and never a link, which would take a seat;
+``manage``: everything). Every body is validated
 against the OpenAPI document's own schemas (joingate.openapi), then handed to the same service
 layer the CLI uses. Errors have one shape: ``{"error", "message", "details"}``. Without
 ``JOINGATE_ADMIN_TOKEN`` there is no API (404).
@@ -24,6 +25,7 @@ from referencing.jsonschema import DRAFT202012
 from . import openapi
 from .errors import ConfigError, InvalidInput, NotFound, TemplateProblem
 from .exports import write_links_csv, write_report_csv
+from .json_body import read_json
 from .meetings import IssuedLink, MeetingReused
 from .pages import json_error as error
 from .records import Meeting
@@ -74,9 +76,9 @@ def _body(schema: str) -> Any:
         raise ApiError(error(415, "unsupported_media_type",
                              "send the body as application/json"))
     try:
-        data = json.loads(request.get_data(cache=False).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(error(400, "invalid_json", "the body is not valid JSON")) from None
+        data = read_json(request.get_data(cache=False))
+    except InvalidInput as exc:
+        raise ApiError(error(400, "invalid_json", exc.message)) from None
     faults = []
     for fault in _schemas().validators[schema].iter_errors(data):
         path = list(fault.absolute_path)

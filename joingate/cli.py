@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 
 from .errors import ConfigError, InvalidInput, JoingateError, NotFound, StorageUnavailable
-from .exports import write_links_csv, write_report_csv
+from .exports import SpreadsheetDictWriter, write_links_csv, write_report_csv
 from .meetings import MeetingReused
 from .roster import RegistrantInput, fault_lines, read_csv
 from .signing import normalize_email
@@ -323,9 +323,8 @@ def _say_target(meeting_id: str) -> None:
 
 
 def _csv_with_links(header: list[str]) -> csv.DictWriter:
-    """stdout as CSV: every input column, then ``link``."""
-    out = csv.DictWriter(sys.stdout, fieldnames=[*[h for h in header if h != "link"], "link"],
-                         lineterminator="\n")
+    """stdout as CSV: every input column, then ``link`` (cells made safe for spreadsheets)."""
+    out = SpreadsheetDictWriter(sys.stdout, [*[h for h in header if h != "link"], "link"])
     out.writeheader()
     return out
 

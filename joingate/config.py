@@ -15,8 +15,17 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .zoom.urls import check_join_domain
 
 PREFIX = "JOINGATE_"
+# An HMAC key guessable offline from one link forges every link and device cookie: 32 characters
+# of token_urlsafe are 192 bits.
+MIN_KEY_LENGTH = 32
+MAKE_A_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+class Refused(ValueError):
+    """A value a parser below refuses; its message never repeats the value."""
 
 
 def _text(value: str) -> str:
@@ -31,9 +40,9 @@ def _seconds(value: str) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise ValueError("must be a number of seconds (like 120 or 0.5)") from None
+        raise Refused("must be a number of seconds (like 120 or 0.5)") from None
     if not number >= 0 or number == float("inf"):
-        raise ValueError("must be a number of seconds, not negative")
+        raise Refused("must be a number of seconds, not negative")
     return number
 
 
@@ -41,9 +50,9 @@ def _whole(value: str) -> int:
     try:
         number = int(value.strip())
     except ValueError:
-        raise ValueError("must be a whole number (like 30)") from None
+        raise Refused("must be a whole number (like 30)") from None
     if number < 0:
-        raise ValueError("must not be negative")
+        raise Refused("must not be negative")
     return number
 
 
@@ -67,7 +76,7 @@ def _flag(value: str) -> bool:
         return True
     if lowered in {"0", "false", "no", "off", ""}:
         return False
-    raise ValueError("must be true or false")
+    raise Refused("must be true or false")
 
 
 def _http_url(value: str) -> str:
@@ -76,7 +85,7 @@ def _http_url(value: str) -> str:
         return value
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError("must be an http:// or https:// URL")
+        raise Refused("must be an http:// or https:// URL")
     return value
 
 
@@ -86,16 +95,20 @@ def _rate_limits(value: str) -> dict[str, int]:
     for part in value.split(","):
         name, _, number = part.partition("=")
         if name.strip() not in ("light", "medium", "heavy") or not number.strip().isdigit():
-            raise ValueError("must look like light=30,medium=20,heavy=10")
+            raise Refused("must look like light=30,medium=20,heavy=10")
         limits[name.strip()] = int(number)
     return limits
+
+
+def _join_domain(value: str) -> str:
+    return check_join_domain(value.strip().lower().strip("."))
 
 
 def _redis_url(value: str) -> str:
     value = value.strip()
     scheme = urlsplit(value).scheme
     if scheme not in {"redis", "rediss", "unix", "memory", "redis+sentinel", "redis+cluster"}:
-        raise ValueError("must start with redis://, rediss://, unix://, redis+sentinel://, "
+        raise Refused("must start with redis://, rediss://, unix://, redis+sentinel://, "
                          "redis+cluster:// or memory://")
     return value
 
@@ -107,13 +120,13 @@ def _smtp_url(value: str) -> str:
         return value
     parts = urlsplit(value)
     if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
-        raise ValueError("must be smtp://[user:password@]host[:port] or smtps://...")
+        raise Refused("must be smtp://[user:password@]host[:port] or smtps://...")
     try:
         port = parts.port
     except ValueError:
         port = -1
     if port is not None and not 1 <= port <= 65535:
-        raise ValueError("has a port that is not a number from 1 to 65535")
+        raise Refused("has a port that is not a number from 1 to 65535")
     return value
 
 
@@ -132,7 +145,7 @@ def _mail_address(value: str) -> str:
     if "\n" in value or "\r" in value:
         problem = "has a line break"
     if problem:
-        raise ValueError(f"must be an address like 'Name <classes@example.org>': it {problem}")
+        raise Refused(f"must be an address like 'Name <classes@example.org>': it {problem}")
     return str(Address(display_name=name, addr_spec=address)) if name else address
 
 
@@ -147,31 +160,39 @@ class Setting:
 
     parse: Callable[[str], Any]
     doc: str
+    secret: bool = False    # a wrong value is never repeated in the error (keys, passwords)
 
 
-def setting(default: Any, parse: Callable[[str], Any], doc: str) -> Any:
-    """A field of :class:`Settings`: its default, parser and description in one place."""
+def setting(default: Any, parse: Callable[[str], Any], doc: str, *, secret: bool = False) -> Any:
+    """A field of :class:`Settings`: its default, parser and description in one place;
+    ``secret``: the value may hold a secret, so no error message shows it."""
+    how = Setting(parse, doc, secret)
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: copy.copy(default),
-                     metadata={"setting": Setting(parse, doc)})
-    return field(default=default, metadata={"setting": Setting(parse, doc)})
+        return field(default_factory=lambda: copy.copy(default), metadata={"setting": how})
+    return field(default=default, metadata={"setting": how})
 
 
 @dataclass(frozen=True)
 class Settings:
     """Every setting, typed; read from ``JOINGATE_<NAME>`` (the field name in upper case)."""
 
-    secret_key: str = setting("", _text, "Signs links and device cookies. Required.")
+    secret_key: str = setting(
+        "", _text, "Signs links and device cookies. Required; at least 32 characters.",
+        secret=True)
     secret_key_fallbacks: list[str] = setting(
-        [], _key_list, "Older keys, comma-separated: links signed with them still verify.")
+        [], _key_list, "Older keys, comma-separated: links signed with them still verify.",
+        secret=True)
     redis_url: str = setting(
         "", _redis_url,
-        "redis://, rediss://, unix:// or memory:// (embedded, one process only). Required.")
+        "redis://, rediss://, unix:// or memory:// (embedded, one process only). Required.",
+        secret=True)
     public_url: str = setting("http://127.0.0.1:8000", _http_url,
                               "Where registrants reach joingate; links are PUBLIC_URL/j/<token>.")
     zoom_webhook_secret: str = setting(
-        "", _text, "The Zoom app's secret token; without it the webhook endpoint answers 503.")
-    admin_token: str = setting("", _text, "Seeds one manage token of the organizer API.")
+        "", _text, "The Zoom app's secret token; without it the webhook endpoint answers 503.",
+        secret=True)
+    admin_token: str = setting("", _text, "Seeds one manage token of the organizer API.",
+                               secret=True)
     template_dir: str = setting("", _text,
                                 "Organizer templates, searched before the built-in ones.")
     support: str = setting(
@@ -179,10 +200,12 @@ class Settings:
         "and on meetings without their own --support.")
     zoom_web_host: str = setting("https://app.zoom.us", _http_url, "Host of the Zoom web client.")
     zoom_join_domain: str = setting(
-        "zoom.us", _text, "Registrant join URLs must be https on this domain or a subdomain of it.")
+        "zoom.us", _join_domain,
+        "Registrant join URLs must be https on this domain or a subdomain of it.")
     zoom_account_id: str = setting("", _text, "Server-to-Server OAuth account id.")
     zoom_client_id: str = setting("", _text, "Server-to-Server OAuth client id.")
-    zoom_client_secret: str = setting("", _text, "Server-to-Server OAuth client secret.")
+    zoom_client_secret: str = setting("", _text, "Server-to-Server OAuth client secret.",
+                                      secret=True)
     zoom_api_url: str = setting("https://api.zoom.us/v2", _http_url, "Zoom REST API base.")
     zoom_oauth_url: str = setting("https://zoom.us/oauth/token", _http_url,
                                   "Zoom OAuth token URL.")
@@ -196,8 +219,9 @@ class Settings:
         "counts as sharing.")
     alert_webhook_url: str = setting(
         "", _http_url,
-        "The organizer's URL that receives each violation as signed JSON (from the worker).")
-    alert_secret: str = setting("", _text, "Key of the HMAC signature on alerts.")
+        "The organizer's URL that receives each violation as signed JSON (from the worker).",
+        secret=True)
+    alert_secret: str = setting("", _text, "Key of the HMAC signature on alerts.", secret=True)
     redis_timeout: float = setting(
         2.0, _seconds, "Seconds a Redis call may take before the request answers 503.")
     redis_wait_replicas: int = setting(
@@ -219,7 +243,8 @@ class Settings:
         0, _whole,
         "How many proxies (nginx) stand in front: X-Forwarded-For/-Proto are trusted that deep.")
     metrics_token: str = setting("", _text,
-                                 "If set, /metrics needs Authorization: Bearer <token>.")
+                                 "If set, /metrics needs Authorization: Bearer <token>.",
+                                 secret=True)
     invalid_token_limit: int = setting(
         30, _whole,
         "Invalid link tokens one client address may send per window before 429 (0: off).")
@@ -231,7 +256,7 @@ class Settings:
     smtp_url: str = setting(
         "", _smtp_url,
         "Where links are mailed: smtp://user:pass@host:587 (STARTTLS when the server offers "
-        "it), smtps://user:pass@host:465, smtp://localhost:25 (plain).")
+        "it), smtps://user:pass@host:465, smtp://localhost:25 (plain).", secret=True)
     mail_from: str = setting(
         "", _mail_address,
         "From of the mailed links: classes@example.org or 'Name <classes@example.org>'.")
@@ -272,13 +297,18 @@ def load_config(environ: Mapping[str, str] | None = None,
         try:
             values[name.lower()] = how.parse(raw)
         except ValueError as exc:
-            raise ConfigError(f"{PREFIX}{name} {exc} (got {_redacted(raw)!r})") from None
+            raise ConfigError(_refusal(name, how, raw, exc)) from None
     settings = Settings(**values)
     for required in ("secret_key", "redis_url"):
         if not getattr(settings, required):
             raise ConfigError(f"{PREFIX}{required.upper()} is not set; joingate cannot start "
                               "without it")
     _check_replica_wait(settings)
+    _refuse_weak_keys(settings)
+    try:   # a value given as an override is checked too: an empty domain admits every host
+        settings = replace(settings, zoom_join_domain=_join_domain(settings.zoom_join_domain))
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}ZOOM_JOIN_DOMAIN {exc}") from None
     if settings.secret_key in settings.secret_key_fallbacks:
         settings = replace(settings, secret_key_fallbacks=[
             key for key in settings.secret_key_fallbacks if key != settings.secret_key])
@@ -302,3 +332,26 @@ def _check_replica_wait(settings: Settings) -> None:
         raise ConfigError(f"{PREFIX}REDIS_WAIT_MS ({settings.redis_wait_ms}) must be shorter "
                           f"than {PREFIX}REDIS_TIMEOUT ({settings.redis_timeout} s): the claim "
                           "would time out before the replicas are counted")
+
+
+def _refuse_weak_keys(settings: Settings) -> None:
+    """Raise ConfigError (without the key) when SECRET_KEY or a fallback key is shorter than
+    MIN_KEY_LENGTH characters: a fallback key still verifies, so it forges as well."""
+    if len(settings.secret_key) < MIN_KEY_LENGTH:
+        raise ConfigError(f"{PREFIX}SECRET_KEY is shorter than {MIN_KEY_LENGTH} characters; "
+                          f"make one with {MAKE_A_KEY}")
+    if any(len(key) < MIN_KEY_LENGTH for key in settings.secret_key_fallbacks):
+        raise ConfigError(f"{PREFIX}SECRET_KEY_FALLBACKS holds a key shorter than "
+                          f"{MIN_KEY_LENGTH} characters; remove it (links signed with it then "
+                          "stop working: reissue them)")
+
+
+def _refusal(name: str, how: Setting, raw: str, exc: ValueError) -> str:
+    """The sentence for a wrong value: the variable, why, and the value itself (a URL's
+    password masked) unless the setting may hold a secret (a Redis password, an alert URL's
+    secret path). A library's own message may quote the value (urlsplit quotes the host,
+    passwords included): for a secret setting only a Refused message is shown."""
+    if not how.secret:
+        return f"{PREFIX}{name} {exc} (got {_redacted(raw)!r})"
+    reason = str(exc) if isinstance(exc, Refused) else "is not a valid value"
+    return f"{PREFIX}{name} {reason} (the value is not shown: it may hold a secret)"

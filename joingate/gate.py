@@ -27,8 +27,14 @@ bp = Blueprint("gate", __name__)
 log = logging.getLogger("joingate.gate")
 
 DEVICE_COOKIE = "jg_device"
+# Over https the device cookie is a __Host- cookie: browsers accept it only with Secure,
+# Path=/ and no Domain, so no sibling subdomain can plant a device id before the registrant
+# claims. Cost: it goes with every request to the gate's host (it is HttpOnly, SameSite=Lax and
+# holds only a signed device id). Over http (development) browsers refuse the prefix.
+SECURE_DEVICE_COOKIE = "__Host-jg_device"
 DEVICE_COOKIE_AGE = 400 * 86400  # the longest lifetime browsers allow
 MAX_HEADER_TEXT = 256
+
 
 # The page and status of every outcome that does not redirect.
 PAGES: dict[GateOutcome, tuple[str, int]] = {
@@ -42,10 +48,19 @@ PAGES: dict[GateOutcome, tuple[str, int]] = {
 }
 
 
+def device_cookie_name(public_url: str) -> tuple[str, str]:
+    """The device cookie's name and path for PUBLIC_URL: ``__Host-jg_device`` on ``/`` over
+    https (the prefix demands Path=/, whatever PUBLIC_URL's path); ``jg_device`` on
+    :func:`cookie_path` over http. A cookie of the other name is never read."""
+    if public_url.startswith("https://"):
+        return SECURE_DEVICE_COOKIE, "/"
+    return DEVICE_COOKIE, cookie_path(public_url)
+
+
 def cookie_path(public_url: str) -> str:
-    """The device cookie's path: where the browser sees the links, ``/j/`` under PUBLIC_URL's
-    own path (a gate served under ``https://example.org/gate`` binds ``/gate/j/``), so the same
-    browser sends it back behind a sub-path proxy."""
+    """The device cookie's path over http: where the browser sees the links, ``/j/`` under
+    PUBLIC_URL's own path (a gate served under ``http://example.org/gate`` binds ``/gate/j/``),
+    so the same browser sends it back behind a sub-path proxy."""
     return urlsplit(public_url).path.rstrip("/") + "/j/"
 
 
@@ -105,7 +120,8 @@ def link_ref(state: AppState, token: str) -> LinkRef | Response:
 def presented_device(state: AppState) -> str:
     """The device id of this browser's signed device cookie; "" when it has none (or one that
     does not verify)."""
-    return state.signer.read_device_cookie(request.cookies.get(DEVICE_COOKIE)) or ""
+    name, _ = device_cookie_name(state.config.public_url)
+    return state.signer.read_device_cookie(request.cookies.get(name)) or ""
 
 
 def client_facts() -> tuple[str, str]:
@@ -115,12 +131,13 @@ def client_facts() -> tuple[str, str]:
 
 
 def set_device_cookie(state: AppState, response: Response, device_id: str) -> None:
-    """Bind this browser to ``device_id``: the signed cookie, HttpOnly, SameSite=Lax, on the
-    links' path under PUBLIC_URL, Secure when PUBLIC_URL is https."""
-    public_url = state.config.public_url
-    response.set_cookie(DEVICE_COOKIE, state.signer.device_cookie(device_id),
-                        max_age=DEVICE_COOKIE_AGE, path=cookie_path(public_url),
-                        httponly=True, samesite="Lax", secure=public_url.startswith("https://"))
+    """Bind this browser to ``device_id``: the signed cookie, HttpOnly, SameSite=Lax, named and
+    placed by :func:`device_cookie_name` (``__Host-``, Secure, Path=/ over https; the links'
+    path under PUBLIC_URL over http)."""
+    name, path = device_cookie_name(state.config.public_url)
+    response.set_cookie(name, state.signer.device_cookie(device_id),
+                        max_age=DEVICE_COOKIE_AGE, path=path, httponly=True, samesite="Lax",
+                        secure=name == SECURE_DEVICE_COOKIE)
 
 
 def _invalid_token(state: AppState) -> Response:

@@ -7,6 +7,7 @@ given at construction (tests replace it), errors are those of :mod:`joingate.err
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,6 +78,15 @@ class Meetings:
         self.retention_days = retention_days
         self.clock = clock
         self.languages = tuple(languages)   # the pages' catalogs: a meeting's language is one
+
+    @functools.cached_property
+    def _registrant_id_key(self) -> str:
+        return self.store.registrant_id_key()
+
+    def registrant_id(self, email: str) -> str:
+        """The id of ``email``'s registrant in any meeting (keyed: signing.registrant_id_for).
+        The key is read from the store once per process."""
+        return registrant_id_for(email, self._registrant_id_key)
 
     # Meetings
 
@@ -185,7 +195,7 @@ class Meetings:
         """Create or update registrants and return their links, in input order. The same email
         gives the same registrant and, while key and version are unchanged, the same link."""
         self.store.meeting(meeting_id)  # NotFound before anything is written
-        rows = [(registrant_id_for(r.email), r.email.strip(),
+        rows = [(self.registrant_id(r.email), r.email.strip(),
                  clean_name(r.name)[:MAX_NAME].strip() or r.email.strip()[:MAX_NAME],
                  r.zoom_registrant_id, r.join_url) for r in registrants]
         results = self.store.upsert_registrants(meeting_id, rows)
@@ -195,7 +205,7 @@ class Meetings:
 
     def registrant(self, meeting_id: str, email: str) -> Registrant:
         """The registrant with ``email``; NotFound naming what was typed."""
-        found = self.store.registrant(meeting_id, registrant_id_for(email))
+        found = self.store.registrant(meeting_id, self.registrant_id(email))
         if found is None:
             self.store.meeting(meeting_id)   # "no meeting" when it is the meeting
             raise NotFound(f"no registrant {email!r} in meeting {meeting_id}")
@@ -211,7 +221,7 @@ class Meetings:
 
     def manage_link(self, action: str, meeting_id: str, email: str, actor: str = "cli") -> str:
         """Revoke, reset or reissue the link of ``email``; returns the link now valid."""
-        return self.manage_registrant(action, meeting_id, registrant_id_for(email), actor)
+        return self.manage_registrant(action, meeting_id, self.registrant_id(email), actor)
 
     def manage_registrant(self, action: str, meeting_id: str, rid: str, actor: str) -> str:
         if action not in LINK_ACTIONS:

@@ -7,11 +7,12 @@ applies is expressed here too, so a body the document calls valid is accepted.
 
 from __future__ import annotations
 
-import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .i18n import BUILTIN_LANGUAGES, language_choices, timezone_choices
-from .meetings import STAFF_PATTERN   # one pattern for the API and the CLI
+from .meetings import STAFF_PATTERN  # one pattern for the API and the CLI
+from .zoom import urls
 
 # Patterns avoid \s and \S: JSON Schema (ECMA-262) and Python disagree on what is white space.
 SPACES = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
@@ -24,8 +25,8 @@ SEND_STATES = ["", "sending", "sent", "bounced", "failed", "invalid"]
 
 
 def join_url_pattern(domain: str) -> str:
-    return (r"^$|^https://([A-Za-z0-9-]+\.)*" + re.escape(domain.lower().strip("."))
-            + r"(:[0-9]{1,4})?(/[!-~]*)?$")
+    """Empty, or a join URL check_join_url accepts (one definition: zoom.urls)."""
+    return "^$|" + urls.join_url_pattern(domain)
 
 
 def _error_response(description: str) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def schemas(join_domain: str, languages: Iterable[str] = BUILTIN_LANGUAGES) -> d
             "first_name": {"type": "string", "maxLength": 99},
             "last_name": {"type": "string", "maxLength": 99},
             "registrant_id": {"type": "string", "maxLength": 64, "pattern": NO_SPACE},
-            "join_url": {"type": "string", "maxLength": 2048,
+            "join_url": {"type": "string", "maxLength": urls.MAX_JOIN_URL,
                          "pattern": join_url_pattern(join_domain)},
         },
         "anyOf": [{"required": ["name"], "properties": {"name": name}},
@@ -425,6 +426,7 @@ def document(join_domain: str, languages: Iterable[str] = BUILTIN_LANGUAGES) -> 
             "schemas": schemas(join_domain, languages),
             "securitySchemes": {"bearer": {
                 "type": "http", "scheme": "bearer",
-                "description": "A token with scope read (GET only) or manage (everything)."}},
+                "description": "A token with scope read (GET only, never a link: a link "
+                               "takes a seat) or manage (everything)."}},
         },
     }

@@ -1,24 +1,29 @@
 """The registrant's pages: which template, which status, which headers, chosen in one place.
 
-Every page is a template the organizer may override through ``TEMPLATE_DIR``. Pages work without
-JavaScript and carry a Content-Security-Policy whose ``form-action`` admits the Zoom hosts, since
-browsers apply it to the redirect that follows the claim form.
+Every page is a template the organizer may override through ``TEMPLATE_DIR``. Pages are rendered
+in Jinja's SandboxedEnvironment with no globals and only the documented context (PAGE_CONTEXT in
+the README): an organizer template reaches no setting, secret, request or Python object, and
+one that fails for any reason gives way to the built-in page. Pages work without JavaScript and
+carry a Content-Security-Policy whose ``form-action`` admits the Zoom hosts, since browsers
+apply it to the redirect that follows the claim form.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import logging
 import math
 import os
 import secrets
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, g, render_template, request, url_for
-from jinja2 import FileSystemLoader, TemplateError, TemplateNotFound
+from flask import Flask, Response, abort, current_app, g, request, url_for
+from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, TemplateNotFound
+from jinja2.sandbox import SandboxedEnvironment
 from werkzeug.exceptions import HTTPException
 
 from .config import Settings
@@ -27,6 +32,7 @@ from .errors import StorageUnavailable
 from .i18n import ENGLISH, PageLanguage, PageTime, choose_language, seconds_until
 from .i18n import install as install_gettext
 from .records import Meeting
+from .zoom.urls import redirect_origins
 
 log = logging.getLogger("joingate.pages")
 
@@ -57,6 +63,39 @@ class OrganizerTemplateLoader(FileSystemLoader):
         return source, filename, uptodate
 
 
+def sandbox(loader: BaseLoader) -> SandboxedEnvironment:
+    """A page environment: sandboxed (no attribute that starts with ``_``, no unsafe method),
+    HTML autoescaped, and no globals but gettext's (Jinja's ``cycler``, ``lipsum``,
+    ``range``... removed; Flask's ``config``, ``request``, ``url_for`` are never added)."""
+    environment = SandboxedEnvironment(loader=loader, autoescape=True)
+    environment.globals.clear()
+    install_gettext(environment)   # gettext reads only the page's own language (context i18n)
+    return environment
+
+
+class PageTemplates:
+    """The pages' templates: the built-in ones, and the organizer's (``TEMPLATE_DIR``, searched
+    first; they may extend or include the built-in ones)."""
+
+    def __init__(self, builtin_dir: str, organizer_dir: str = "") -> None:
+        self.builtin = sandbox(FileSystemLoader(builtin_dir))
+        self.organizer = sandbox(ChoiceLoader([OrganizerTemplateLoader(organizer_dir),
+                                               FileSystemLoader(builtin_dir)])
+                                 ) if organizer_dir else None
+
+    def render(self, page: str, context: dict[str, Any]) -> str:
+        """``page``.html with ``context``: the organizer's version when there is one that
+        renders, else the built-in one."""
+        if self.organizer is not None:
+            try:
+                return self.organizer.get_template(f"{page}.html").render(context)
+            except Exception as exc:  # noqa: BLE001 - any failure of theirs: our page instead
+                # An organizer's broken template must not turn a class start into 500s.
+                log.error("template %s.html failed (%s); using the built-in page", page,
+                          type(exc).__name__)
+        return self.builtin.get_template(f"{page}.html").render(context)
+
+
 def _nonce() -> str:
     if "csp_nonce" not in g:
         g.csp_nonce = secrets.token_urlsafe(16)
@@ -64,8 +103,10 @@ def _nonce() -> str:
 
 
 def _zoom_origins(config: Settings) -> str:
-    web = urlsplit(config.zoom_web_host)
-    return f"{web.scheme}://{web.netloc} https://*.{config.zoom_join_domain}"
+    """The CSP sources of every redirect a claim may make (zoom.urls.redirect_origins: the same
+    settings, the same rule as the join URL check; ``https://*.zoom.us`` alone would not admit
+    the bare ``https://zoom.us``)."""
+    return " ".join(redirect_origins(config.zoom_web_host, config.zoom_join_domain))
 
 
 def render_page(page: str, status: int, **context: Any) -> Response:
@@ -81,14 +122,7 @@ def render_page(page: str, status: int, **context: Any) -> Response:
     if page == "used_elsewhere":
         context.setdefault("move_url", view["move_url"])
     context.update(page=page, status=status, i18n=language, nonce=_nonce(), meeting=view)
-    try:
-        body = render_template(f"{page}.html", **context)
-    except TemplateError as exc:
-        # An organizer's broken template must not turn a class start into 500s.
-        log.error("template %s.html failed (%s); using the built-in page", page, exc)
-        builtin = current_app.jinja_env.overlay(
-            loader=FileSystemLoader(builtin_template_dir()))
-        body = builtin.get_template(f"{page}.html").render(**context)
+    body = current_app.extensions["joingate_pages"].render(page, context)
     response = Response(body, status=status, mimetype="text/html")
     return with_page_headers(response)
 
@@ -205,10 +239,41 @@ def wants_json() -> bool:
     return request.path.startswith(("/api/", "/webhooks/", "/readyz", "/healthz"))
 
 
+class ChunkedBodyLimit:
+    """WSGI middleware: a body sent without a length (``Transfer-Encoding: chunked``) is read
+    here, at most one byte past ``limit``, and handed on with its ``Content-Length``; so the one
+    413 check below sees it as it sees any other body. (Werkzeug alone would cut such a body to
+    the limit without a word.)"""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ: dict[str, Any],
+                 start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if (self.limit > 0 and not environ.get("CONTENT_LENGTH")
+                and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()):
+            stream, wanted, parts = environ["wsgi.input"], self.limit + 1, []
+            while wanted > 0:
+                part = stream.read(min(wanted, 65536))
+                if not part:
+                    break
+                parts.append(part)
+                wanted -= len(part)
+            body = b"".join(parts)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            del environ["HTTP_TRANSFER_ENCODING"]   # werkzeug ignores a length beside it
+        return self.app(environ, start_response)
+
+
 def init_app(app: Flask) -> None:
-    """Error handlers: one place turns errors into pages (or JSON for machine routes). The
-    pages' Jinja environment gets gettext (:func:`joingate.i18n.install`)."""
-    install_gettext(app.jinja_env)
+    """The page templates (sandboxed, with gettext: :func:`joingate.i18n.install`), and the
+    error handlers: one place turns errors into pages (or JSON for machine routes)."""
+    app.extensions["joingate_pages"] = PageTemplates(builtin_template_dir(),
+                                                     app.config["JOINGATE"].template_dir)
+    app.wsgi_app = ChunkedBodyLimit(  # type: ignore[method-assign]
+        app.wsgi_app, app.config["MAX_CONTENT_LENGTH"] or 0)
 
     @app.before_request
     def refuse_large_bodies() -> None:

@@ -66,8 +66,20 @@ class RegistrantInput:
     join_url: str = ""
 
 
+# Terminal escape sequences (ECMA-48), removed whole so that what they wrapped stays readable:
+# OSC ... BEL/ST (titles, hyperlinks), CSI ... final byte (colours, cursor moves, clearing the
+# screen), and two-character ESC sequences. Both the 7-bit (ESC [) and the 8-bit (U+009B) forms.
+TERMINAL_ESCAPE_RE = re.compile(
+    r"(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|\x1b[ -~]?")
+
+
 def clean_name(value: str) -> str:
-    """Fold white space (CR/LF included) to single spaces and drop other control characters."""
+    """A name fit for a page, a URL, a CSV and a terminal: terminal escape sequences removed
+    whole, white space (CR/LF included) folded to single spaces, other control characters
+    dropped."""
+    value = TERMINAL_ESCAPE_RE.sub("", value)
     value = "".join(" " if ch.isspace() else ch for ch in value
                     if ch.isspace() or unicodedata.category(ch) != "Cc")
     return " ".join(value.split())
@@ -94,7 +106,7 @@ def check_registrant(fields: dict[str, str], join_domain: str) -> tuple[Registra
     email = (fields.get("email") or "").strip()
     if not email:
         faults.append({"field": "email", "message": "email is empty"})
-    elif len(email) > MAX_EMAIL or not EMAIL_RE.match(email):
+    elif len(email) > MAX_EMAIL or not EMAIL_RE.match(email) or not email.isprintable():
         faults.append({"field": "email", "message": f"{email[:80]!r} is not an email address"})
     elif email_lookalike(email):
         faults.append({"field": "email", "message": f"{email[:80]!r} {email_lookalike(email)}"})

@@ -19,7 +19,6 @@ from .errors import ConfigError, InvalidInput, JoingateError, MailUnavailable, N
 from .records import SendRun
 from .send_progress import LogProgress
 from .sender import COUNTERS, LinkSender
-from .signing import registrant_id_for
 from .state import AppState
 
 log = logging.getLogger("joingate.sender")
@@ -40,7 +39,7 @@ def queue_send(state: AppState, meeting_id: str, only: list[str] | None = None,
     if only is not None:
         only = list(dict.fromkeys(email.strip() for email in only))
         unknown = [email for email in only if state.meetings.registrant_by_id(
-            meeting_id, registrant_id_for(email)) is None]
+            meeting_id, state.meetings.registrant_id(email)) is None]
         if unknown:
             raise NotFound(f"no registrant {', '.join(unknown[:20])} in meeting {meeting_id}")
     sender.prepare(meeting_id, only)

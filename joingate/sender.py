@@ -33,7 +33,6 @@ from .mail import MailTemplates, build_message, mail_context, message_bytes, new
 from .pages import builtin_template_dir
 from .records import SEND_COUNTERS, Meeting, Registrant, SendRecord, SendRun
 from .roster import mail_address_problem, smtp_address
-from .signing import registrant_id_for
 from .smtp import Bounced, SmtpConnection, SmtpTarget, TryLater
 from .state import AppState
 
@@ -181,7 +180,8 @@ class LinkSender:
 
     def _registrant(self, meeting_id: str, email: str) -> Registrant:
         """The registrant of ``email``; NotFound naming the address as it was given."""
-        found = self.state.meetings.registrant_by_id(meeting_id, registrant_id_for(email))
+        found = self.state.meetings.registrant_by_id(
+            meeting_id, self.state.meetings.registrant_id(email))
         if found is None:
             raise NotFound(f"no registrant {email} in meeting {meeting_id}")
         return found

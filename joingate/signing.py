@@ -82,11 +82,15 @@ def new_device_id() -> str:
     return secrets.token_hex(12)
 
 
-def registrant_id_for(email: str) -> str:
-    """A registrant's id within a meeting: derived from the normalised email, so issuing again for
-    the same address finds the same registrant without a lookup."""
-    digest = hashlib.sha256(normalize_email(email).encode()).hexdigest()
-    return digest[:16]
+def registrant_id_for(email: str, id_key: str) -> str:
+    """A registrant's id within a meeting: HMAC-SHA256 of the normalised email under ``id_key``
+    (hex; the store's registrant id key), 16 hex digits. Issuing again for the same address
+    finds the same registrant without a lookup; the id in a token tells nothing about the email
+    to anyone without the key (an unkeyed hash let a link's holder test candidate emails).
+    ``id_key`` is not SECRET_KEY: it never rotates, so ids and links outlive a key rotation."""
+    mac = hmac.new(bytes.fromhex(id_key), normalize_email(email).encode("utf-8", "surrogatepass"),
+                   hashlib.sha256)
+    return mac.hexdigest()[:16]
 
 
 def normalize_email(email: str) -> str:

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import re
+import secrets
 from importlib import resources
 from typing import Any, Callable, Iterable, TypeVar
 
@@ -25,6 +26,7 @@ from .records import (SEND_COUNTERS, FeedEvent, GateOutcome, GateResult, History
 from .zoom.events import ParticipantEvent
 
 EVENT_STREAM_CAP = 50_000
+ID_KEY_TTL = 10 * 365 * 86400      # renewed by every process that reads it
 UPSERT_CHUNK = 500
 OUTBOX_TTL = 30 * 86400
 
@@ -188,6 +190,10 @@ class Keys:
 
     def idempotency(self, meeting_id: str, key_digest: str) -> str:
         return f"{self._m(meeting_id)}:idem:{key_digest}"
+
+    def registrant_id_key(self) -> str:
+        """The key of registrant ids (hex), made once at random: see Store.registrant_id_key."""
+        return f"{self.prefix}:idkey"
 
     def api_tokens(self) -> str:
         """API tokens: hash sha256(token) -> JSON {id, name, scope, created}."""
@@ -490,6 +496,19 @@ class Store:
             pipe.expire(key, window, nx=True)
             count, _ = pipe.execute()
         return int(count)
+
+    @translated
+    def registrant_id_key(self) -> str:
+        """The key registrant ids are derived with (signing.registrant_id_for), as hex: made at
+        random by the first process that asks, kept under one key (never rotated, unlike
+        SECRET_KEY), its TTL renewed to ID_KEY_TTL by every process that reads it. One round
+        trip."""
+        name = self.keys.registrant_id_key()
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(name, secrets.token_hex(32), nx=True, ex=ID_KEY_TTL)
+            pipe.getex(name, ex=ID_KEY_TTL)
+            _, key = pipe.execute()
+        return key
 
     # Meetings
 

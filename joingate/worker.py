@@ -38,10 +38,11 @@ from typing import Any, Protocol
 import requests
 
 from .alert_signing import (ALERT_ID_HEADER, ALERT_SIGNATURE_HEADER, ALERT_TIMESTAMP_HEADER,
-                            IDEMPOTENCY_HEADER, alert_signature)
+                            IDEMPOTENCY_HEADER, alert_setting_warnings, alert_signature)
 from .errors import JoingateError, StorageUnavailable
 from .attendance import is_open
 from .moving import run_move_code_job
+from .observability import redact_urls
 from .send_jobs import run_send_job
 from .state import AppState
 
@@ -95,6 +96,9 @@ class Worker:
         log.info("worker started")
         self.stopping = stop
         backoff = STORAGE_BACKOFF[0]
+        config = self.state.config
+        for warning in alert_setting_warnings(config.alert_webhook_url, config.alert_secret):
+            log.warning(warning)
         while not stop.is_set():
             try:
                 busy = self.tick()
@@ -250,13 +254,13 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - best effort: any failure is retried, logged
             attempts = job.get("attempts", 0) + 1
             if attempts <= len(BACKOFF):
-                log.warning("%s failed (attempt %d): %s", job_id, attempts, exc)
+                log.warning("%s failed (attempt %d): %s", job_id, attempts, failure_text(exc))
                 now = self.state.clock()
                 self._outbox(job_id, "retry", lambda: self.store.enqueue(
                     job_id, {**job, "attempts": attempts}, now + BACKOFF[attempts - 1], now,
                     replace=True))
                 return
-            log.error("%s failed %d times, dropped: %s", job_id, attempts, exc)
+            log.error("%s failed %d times, dropped: %s", job_id, attempts, failure_text(exc))
         self._outbox(job_id, "finish",
                      lambda: self.store.finish_job(job_id, self.state.clock()))
 
@@ -280,8 +284,13 @@ class Worker:
                    IDEMPOTENCY_HEADER: record["id"]}
         if config.alert_secret:
             headers[ALERT_SIGNATURE_HEADER] = alert_signature(config.alert_secret, timestamp, body)
-        response = self.session.post(config.alert_webhook_url, data=body, headers=headers,
-                                     timeout=ALERT_TIMEOUT, allow_redirects=False)
+        try:
+            response = self.session.post(config.alert_webhook_url, data=body, headers=headers,
+                                         timeout=ALERT_TIMEOUT, allow_redirects=False)
+        except requests.RequestException as exc:
+            # requests names the whole URL; its path and query may be the receiver's secret.
+            raise RuntimeError(f"{type(exc).__name__} reaching "
+                               f"{redact_urls(config.alert_webhook_url)}") from None
         if not 200 <= response.status_code < 300:
             raise RuntimeError(f"alert receiver answered {response.status_code}")
 
@@ -291,3 +300,8 @@ def _two_people_now(spans: list[Any], instance: str) -> bool:
     people = {span.person for span in spans
               if span.stay.instance == instance and is_open(span.stay)}
     return len(people) >= 2
+
+
+def failure_text(exc: Exception) -> str:
+    """An outbound job's failure fit for a log: URLs cut to their origin (observability)."""
+    return redact_urls(f"{exc}") or type(exc).__name__

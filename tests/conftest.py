@@ -7,6 +7,7 @@ redis-server that the suite starts on a free loopback port.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Iterator
 
@@ -100,11 +101,18 @@ def link(service, meeting):
 
 @pytest.fixture(autouse=True)
 def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Every test: nothing joingate logged carries a link token, a secret or the passcode.
-    (Tokens are base64 of a JSON list: they start with 'WyI'.)"""
+    """Every test: nothing joingate, Werkzeug or gunicorn logged in this process (message,
+    fields and traceback) carries a link token, a secret or the passcode. (Tokens are base64
+    of a JSON list: they start with 'WyI'.) Subprocesses (joingate serve, gunicorn, the worker
+    command) are checked by the tests that start them: test_security_findings.py (finding 3),
+    test_deploy.py."""
     caplog.set_level("INFO")
     yield
-    text = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records
-                     if record.name.startswith("joingate"))
+    formatter = logging.Formatter()
+    text = "\n".join(
+        f"{record.getMessage()} {record.__dict__} "
+        f"{formatter.formatException(record.exc_info) if record.exc_info else ''}"
+        for record in caplog.records
+        if record.name.startswith(("joingate", "werkzeug", "gunicorn")))
     for secret in (SECRET, WEBHOOK_SECRET, "enc0ded", "alert-secret", "/j/WyI"):
         assert secret not in text, f"{secret!r} appears in the logs"

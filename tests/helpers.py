@@ -20,8 +20,9 @@ from stack import MissingServer, RedisCluster, RedisServer
 from webhook_events import WEBHOOK_SECRET
 
 MEETING_ID = "85746065432"
-SECRET = "test-secret-key"
+SECRET = "test-secret-key-of-at-least-32-characters"
 PUBLIC_URL = "https://gate.example.org"
+ID_KEY = "5a" * 32     # a registrant id key (hex) for tests that derive ids without a store
 NOW = datetime(2026, 12, 1, 17, 50, tzinfo=timezone.utc)   # links opened at 17:45
 START = datetime(2026, 12, 1, 18, 0, tzinfo=timezone.utc)
 

@@ -467,7 +467,8 @@ http {{
 
 
 
-def gunicorn_env(redis_url: str, secret: str = "test-secret-key", **extra: str) -> dict[str, str]:
+def gunicorn_env(redis_url: str, secret: str = "test-secret-key-of-at-least-32-characters",
+                 **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOINGATE_")}
     env.update(JOINGATE_SECRET_KEY=secret, JOINGATE_REDIS_URL=redis_url,
                JOINGATE_PUBLIC_URL="https://gate.example.org", **extra)

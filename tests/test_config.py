@@ -7,7 +7,7 @@ import pytest
 from joingate.config import load_config
 from joingate.errors import ConfigError
 
-BASE = {"JOINGATE_SECRET_KEY": "k", "JOINGATE_REDIS_URL": "redis://127.0.0.1:6379/0"}
+BASE = {"JOINGATE_SECRET_KEY": "k" * 32, "JOINGATE_REDIS_URL": "redis://127.0.0.1:6379/0"}
 
 
 def test_defaults():
@@ -19,7 +19,7 @@ def test_defaults():
 
 @pytest.mark.parametrize("environ,variable", [
     ({"JOINGATE_REDIS_URL": "redis://x"}, "JOINGATE_SECRET_KEY"),
-    ({"JOINGATE_SECRET_KEY": "k"}, "JOINGATE_REDIS_URL"),
+    ({"JOINGATE_SECRET_KEY": "k" * 32}, "JOINGATE_REDIS_URL"),
     ({**BASE, "JOINGATE_REDIS_URL": "mysql://x"}, "JOINGATE_REDIS_URL"),
     ({**BASE, "JOINGATE_SHARED_GRACE": "soon"}, "JOINGATE_SHARED_GRACE"),
     ({**BASE, "JOINGATE_SHARED_GRACE": "-1"}, "JOINGATE_SHARED_GRACE"),
@@ -33,5 +33,6 @@ def test_wrong_settings_name_the_variable(environ, variable):
 
 
 def test_fallback_keys_are_a_list():
-    config = load_config({**BASE, "JOINGATE_SECRET_KEY_FALLBACKS": "old1, old2,k"})
-    assert config.secret_key_fallbacks == ["old1", "old2"]
+    config = load_config({**BASE, "JOINGATE_SECRET_KEY_FALLBACKS":
+                          "old1" * 8 + ", " + "old2" * 8 + "," + "k" * 32})
+    assert config.secret_key_fallbacks == ["old1" * 8, "old2" * 8]

@@ -92,7 +92,7 @@ def test_a_cli_token_signs_in_without_admin_token_and_the_cookie_is_strict(app, 
     page = client.get(f"{ORG}/")
     assert page.status_code == 200 and "Evening ceramics, week 3" in page.get_data(as_text=True)
     assert token not in page.get_data(as_text=True)
-    assert "jg_device" not in set_cookies(answer)
+    assert "jg_device" not in set_cookies(answer) and "__Host-jg_device" not in set_cookies(answer)
 
 
 def test_the_cookie_is_not_secure_on_plain_http(store_url, clock, app):
@@ -631,7 +631,7 @@ def test_organizer_templates_can_be_overridden_and_a_broken_one_falls_back(
 def test_the_gate_keeps_its_own_cookie_and_pages(app, manager, roster):
     client, _csrf, _ = manager
     claim = client.post(path_of(roster[0]))
-    cookie = set_cookies(claim)["jg_device"]
-    assert "Path=/j/" in cookie and "SameSite=Lax" in cookie
+    cookie = set_cookies(claim)["__Host-jg_device"]
+    assert "Path=/;" in cookie and "SameSite=Lax" in cookie
     assert "form-action 'self' https://app.zoom.us" in client.get(
         path_of(roster[1])).headers["Content-Security-Policy"]

@@ -22,7 +22,7 @@ from webhook_events import participant, signed
 
 ROOT = Path(__file__).resolve().parent.parent
 MEETING = "85746065432"
-SECRETS = {"JOINGATE_SECRET_KEY": "e2e-secret-key-value",
+SECRETS = {"JOINGATE_SECRET_KEY": "e2e-secret-key-value-of-32-characters-at-least",
            "JOINGATE_ZOOM_WEBHOOK_SECRET": "zoom-secret-token"}
 PASSCODE = "e2ePasscode77"
 VISITOR = "203.0.113.7"

@@ -69,7 +69,7 @@ def test_same_device_rejoins_other_device_is_refused(app, client, service, link)
     assert first.status_code == 303
     cookie = first.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
-    assert "Path=/j/" in cookie
+    assert cookie.startswith("__Host-jg_device=") and "Path=/;" in cookie   # PUBLIC_URL https
     again = client.post(path)
     assert again.status_code == 303 and again.headers["Location"] == first.headers["Location"]
 
@@ -162,10 +162,11 @@ def test_valid_signature_for_unknown_registrant_is_404(client, meeting):
 
 
 def test_fallback_key_still_verifies(app, store_url, clock, link):
-    rotated = make_app(store_url, clock, like=app, SECRET_KEY="new-key",
+    new_key = "new-key-of-at-least-32-characters-too"
+    rotated = make_app(store_url, clock, like=app, SECRET_KEY=new_key,
                        SECRET_KEY_FALLBACKS=[SECRET])
     assert rotated.test_client().post(path_of(link)).status_code == 303
-    dropped = make_app(store_url, clock, like=app, SECRET_KEY="new-key")
+    dropped = make_app(store_url, clock, like=app, SECRET_KEY=new_key)
     assert dropped.test_client().post(path_of(link)).status_code == 404
 
 
@@ -208,8 +209,10 @@ def test_never_a_cacheable_redirect(client, path):
 
 
 def test_the_device_cookie_follows_a_public_url_with_a_path(app, store_url, clock):
-    """Behind a sub-path proxy the browser sees /gate/j/...: the cookie's path is that, so
-    the same browser's rejoin sends it (issue 17, item 8)."""
+    """Behind a sub-path proxy the browser sees /gate/j/...: the cookie goes back there, so
+    the same browser's rejoin sends it (issue 17, item 8). Over https it is the __Host- cookie
+    on Path=/ (finding 19: the prefix demands it, and / covers /gate/j/); over http its path
+    is /gate/j/."""
     from joingate.roster import RegistrantInput
 
     sub = make_app(store_url, clock, like=app, PUBLIC_URL="https://example.org/gate")
@@ -219,4 +222,15 @@ def test_the_device_cookie_follows_a_public_url_with_a_path(app, store_url, cloc
     assert link.url.startswith("https://example.org/gate/j/")
     answer = sub.test_client().post("/j/" + link.url.rsplit("/j/", 1)[1])
     assert answer.status_code == 303
+    cookie = answer.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-jg_device=") and "Path=/;" in cookie and "Secure" in cookie
+    rejoin = sub.test_client()
+    rejoin.set_cookie("__Host-jg_device", cookie.split(";")[0].split("=", 1)[1], path="/")
+    assert rejoin.post("/j/" + link.url.rsplit("/j/", 1)[1]).status_code == 303
+    plain = make_app(store_url, clock, like=app, PUBLIC_URL="http://example.org/gate")
+    other = plain.extensions["joingate"].meetings.issue_links(
+        MEETING_ID, [RegistrantInput("q@example.org", "Q")])[0]
+    answer = plain.test_client().post("/j/" + other.url.rsplit("/j/", 1)[1])
+    assert answer.status_code == 303
+    assert answer.headers["Set-Cookie"].startswith("jg_device=")
     assert "Path=/gate/j/" in answer.headers["Set-Cookie"]

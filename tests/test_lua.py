@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 import redis as redis_lib
 
-from helpers import MEETING_ID, NOW, START
+from helpers import ID_KEY, MEETING_ID, NOW, START
 from joingate.roster import RegistrantInput
 from joingate.signing import registrant_id_for
 from joingate.store import EVENT_STREAM_CAP, GATE_MEETING_FIELDS, Store, user_agent_id
 
 EMAIL = "ana.lima@example.org"
-RID = registrant_id_for(EMAIL)
+RID = registrant_id_for(EMAIL, ID_KEY)
 JOIN_URL = "https://us06web.zoom.us/j/85746065432?pwd=enc0ded"
 IP = "203.0.113.7"
 UA = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"
@@ -252,7 +252,7 @@ def test_manage_changes_the_link_and_logs_it(store, ana, action, version, change
 
 @pytest.mark.parametrize("meeting_id, rid, action, error", [
     (OTHER_MEETING, RID, "revoke", "NOTFOUND"),
-    (MEETING_ID, registrant_id_for("nobody@example.org"), "revoke", "NOTFOUND"),
+    (MEETING_ID, registrant_id_for("nobody@example.org", ID_KEY), "revoke", "NOTFOUND"),
     (MEETING_ID, RID, "delete", "BADACTION"),
 ], ids=["no-meeting", "no-registrant", "bad-action"])
 def test_manage_refuses_and_writes_nothing(store, ana, meeting_id, rid, action, error):
@@ -379,7 +379,7 @@ def upsert(store: Store, rows: list[tuple[str, str]], meeting_id: str = MEETING_
            zoom_id: str = "", join_url: str = "") -> list:
     """Call upsert.lua once with ``(email, name)`` rows."""
     k = store.keys
-    ids = [registrant_id_for(email) for email, _ in rows]
+    ids = [registrant_id_for(email, ID_KEY) for email, _ in rows]
     return store.scripts["upsert"](
         keys=[k.meeting(meeting_id), k.displays(meeting_id), k.zoom_ids(meeting_id),
               k.roster(meeting_id), k.name_suffixes(meeting_id)]
@@ -406,7 +406,7 @@ def test_upsert_refuses_an_unknown_meeting_and_writes_nothing(store):
 
 
 def test_upsert_creates_a_registrant(store, meeting):
-    bea = registrant_id_for("bea@example.org")
+    bea = registrant_id_for("bea@example.org", ID_KEY)
     assert upsert(store, [(EMAIL, "Ana Lima"), ("bea@example.org", "Bea")],
                   zoom_id="", join_url=JOIN_URL) == [1, "Ana Lima", 1, 1, "Bea", 1]
     assert registrant(store) == {"email": EMAIL, "ver": "1", "name": "Ana Lima",

@@ -96,7 +96,7 @@ def test_a_mailed_code_moves_the_link_and_the_old_device_is_refused(app, service
     assert "ana.lima" not in asked.text
     assert "help@example.org" in asked.text      # what to do when no mail arrives
     cookie = asked.headers["Set-Cookie"]
-    assert cookie.startswith("jg_device=") and "HttpOnly" in cookie and "Path=/j/" in cookie
+    assert cookie.startswith("__Host-jg_device=") and "HttpOnly" in cookie and "Path=/;" in cookie
     assert sink.box.count == 0, "mailed by the worker, never inside the request"
     deliver(service)
     received = sink.box.to("ana.lima@example.org")[0]
@@ -163,12 +163,12 @@ def test_five_wrong_codes_lock_the_code(service, sink, bound):
 def test_parallel_guesses_share_no_try(app, service, sink, bound):
     path, _, device_b = bound
     code = ask_and_deliver(service, sink, device_b, path)
-    cookie = device_b.get_cookie("jg_device", path="/j/").value
+    cookie = device_b.get_cookie("__Host-jg_device", path="/").value
     answers: list[int] = []
 
     def guess(n: int) -> None:
         client = app.test_client()
-        client.set_cookie("jg_device", cookie, path="/j/")
+        client.set_cookie("__Host-jg_device", cookie, path="/")
         answers.append(client.post(f"{path}/move/confirm",
                                    data={"code": f"{(int(code) + 1 + n) % 1_000_000:06d}"}
                                    ).status_code)
@@ -179,16 +179,14 @@ def test_parallel_guesses_share_no_try(app, service, sink, bound):
     for thread in threads:
         thread.join(30)
     assert answers == [403] * 20
-    tries = service.store.redis.hget(service.store.keys.move_code(MEETING_ID, link_rid()),
+    tries = service.store.redis.hget(service.store.keys.move_code(MEETING_ID, link_rid(service)),
                                      "tries")
     assert tries == "5", "each guess took a try before it was compared; five were compared"
     assert device_b.post(f"{path}/move/confirm", data={"code": code}).status_code == 403
 
 
-def link_rid() -> str:
-    from joingate.signing import registrant_id_for
-
-    return registrant_id_for("ana.lima@example.org")
+def link_rid(service) -> str:
+    return service.meetings.registrant_id("ana.lima@example.org")
 
 
 def test_the_code_works_only_on_the_device_that_asked(app, service, sink, bound):

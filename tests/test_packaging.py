@@ -18,7 +18,7 @@ import joingate, sys
 from datetime import datetime, timezone
 from joingate.roster import RegistrantInput
 assert "site-packages" in joingate.__file__ and "{root}" not in joingate.__file__, joingate.__file__
-app = joingate.create_app({{"SECRET_KEY": "k", "REDIS_URL": "memory://"}}, environ={{}})
+app = joingate.create_app({{"SECRET_KEY": "k" * 32, "REDIS_URL": "memory://"}}, environ={{}})
 service = app.extensions["joingate"]
 service.meetings.add("85746065432", topic="Wheel class", start=datetime.now(timezone.utc),
                     duration=60)

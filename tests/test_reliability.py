@@ -69,9 +69,10 @@ def test_20_links_200_concurrent_claims_each_one_binding_and_rejoins_succeed(red
             assert codes.count(303) == 1 and codes.count(409) == 199, (n, set(codes))
             assert all(b"already in use in another browser" in answer.content
                        for answer in answers if answer.status_code == 409)
-            winners[n] = next(a for a in answers if a.status_code == 303).cookies["jg_device"]
+            winner = next(a for a in answers if a.status_code == 303)
+            winners[n] = winner.cookies["__Host-jg_device"]
         # Second wave per link: 100 rejoins from the winning device mixed with 100 newcomers.
-        mixed = [(base + path_of(link), {"jg_device": winners[n]} if k % 2 else {})
+        mixed = [(base + path_of(link), {"__Host-jg_device": winners[n]} if k % 2 else {})
                  for n, link in enumerate(links) for k in range(200)]
         second = fire(mixed)
     finally:

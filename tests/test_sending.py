@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import MEETING_ID, NOW, make_app
+from helpers import MEETING_ID, NOW, SECRET, make_app
 from smtp_sink import Mailbox, SmtpSink
 from stack import ROOT, free_port
 
@@ -23,7 +23,6 @@ import joingate.sender
 from joingate.cli import main as cli_main
 from joingate.records import SendRun
 from joingate.roster import RegistrantInput
-from joingate.signing import registrant_id_for
 from joingate.worker import Worker
 
 FROM = "Evening Ceramics <classes@example.org>"
@@ -260,10 +259,10 @@ def test_server_gone_mid_run_stops_the_run_and_a_rerun_finishes(runner, service,
     assert "error: failed: p4@example.org: " in first.stderr
     assert sink.box.count == 4
     records = service.store.all_send_records(MEETING_ID)
-    states = [records[registrant_id_for(f"p{n}@example.org")].state if
-              registrant_id_for(f"p{n}@example.org") in records else "" for n in range(10)]
+    rids = [service.meetings.registrant_id(f"p{n}@example.org") for n in range(10)]
+    states = [records[rid].state if rid in records else "" for rid in rids]
     assert states == ["sent"] * 4 + ["failed"] + [""] * 5
-    assert records[registrant_id_for("p4@example.org")].tries == 4
+    assert records[service.meetings.registrant_id("p4@example.org")].tries == 4
     assert service.store.send_progress(MEETING_ID).state == "stopped"
     sink.restart()
     second = runner(["links", "send", MEETING_ID])
@@ -557,7 +556,7 @@ def test_a_killed_sender_and_a_rerun_give_at_most_one_duplicate(redis_server, cl
     with SmtpSink(box) as sink:
         env = {key: value for key, value in os.environ.items()
                if not key.startswith("JOINGATE_")}
-        env.update(JOINGATE_SECRET_KEY="test-secret-key", JOINGATE_REDIS_URL=redis_server.url,
+        env.update(JOINGATE_SECRET_KEY=SECRET, JOINGATE_REDIS_URL=redis_server.url,
                    JOINGATE_PUBLIC_URL="https://gate.example.org", JOINGATE_SMTP_URL=sink.url,
                    JOINGATE_MAIL_FROM=FROM, JOINGATE_SMTP_RATE="0")
         command = [sys.executable, "-c", "from joingate.cli import main; main()",
@@ -603,7 +602,7 @@ def test_a_killed_sender_and_a_rerun_give_at_most_one_duplicate(redis_server, cl
 
 # Settings
 
-BASE = {"JOINGATE_SECRET_KEY": "k", "JOINGATE_REDIS_URL": "memory://"}
+BASE = {"JOINGATE_SECRET_KEY": SECRET, "JOINGATE_REDIS_URL": "memory://"}
 
 
 def test_mail_settings_defaults_and_values():
@@ -658,7 +657,7 @@ def test_a_terminal_gets_a_progress_bar(redis_server, clock, sink):
     service.meetings.issue_links(MEETING_ID, [RegistrantInput(f"p{n}@example.org", f"P {n}")
                                               for n in range(20)])
     env = {key: value for key, value in os.environ.items() if not key.startswith("JOINGATE_")}
-    env.update(JOINGATE_SECRET_KEY="test-secret-key", JOINGATE_REDIS_URL=redis_server.url,
+    env.update(JOINGATE_SECRET_KEY=SECRET, JOINGATE_REDIS_URL=redis_server.url,
                JOINGATE_SMTP_URL=sink.url, JOINGATE_MAIL_FROM=FROM, JOINGATE_SMTP_RATE="0")
     leader, follower = pty.openpty()
     process = subprocess.Popen([sys.executable, "-c", "from joingate.cli import main; main()",

@@ -12,7 +12,8 @@ def test_every_key_has_a_ttl_and_the_meeting_hash_tag(app, client, service, link
     client.get(path_of(link))
     client.post(path_of(link))
     r = service.store.redis
-    keys = [k for k in r.keys("jg:*") if k != "jg:meetings"]
+    keys = [k for k in r.keys("jg:*") if k not in ("jg:meetings", "jg:idkey")]
+    assert r.ttl("jg:idkey") > 0       # the registrant id key: one for all meetings
     assert len(keys) >= 5      # meeting, registrant, displays, roster, events
     for key in keys:
         assert key.startswith(f"jg:{{m:{MEETING_ID}}}:"), key

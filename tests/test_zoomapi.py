@@ -74,7 +74,8 @@ def test_sync_1200_registrants_over_pages_then_nothing_new(fake, zservice, zrunn
     assert len(pages) == 4                                     # 300 a page
     meeting = zservice.meetings.get(MEETING_ID)
     assert meeting.pwd == "Q0x3enc" and meeting.topic == "Evening ceramics"
-    person = zservice.store.registrant(MEETING_ID, _rid("person7@example.org"))
+    person = zservice.store.registrant(
+        MEETING_ID, zservice.meetings.registrant_id("person7@example.org"))
     assert person.zoom_registrant_id and person.join_url.startswith("https://us06web.zoom.us/w/")
     before = snapshot(zservice)
     second = zrunner(["zoom", "sync", MEETING_ID])
@@ -82,11 +83,6 @@ def test_sync_1200_registrants_over_pages_then_nothing_new(fake, zservice, zrunn
     assert [row["link"] for row in csv.DictReader(io.StringIO(second.stdout))] == \
         [row["link"] for row in rows]
     assert snapshot(zservice) == before
-
-
-def _rid(email: str) -> str:
-    from joingate.signing import registrant_id_for
-    return registrant_id_for(email)
 
 
 def test_two_processes_asking_at_once_cause_one_oauth_call(redis_server, fake):
@@ -174,7 +170,8 @@ def test_register_reports_refused_rows_and_never_registers_twice(fake, zservice,
     assert "line 3: refuse-me@example.org: Zoom refused: Registration refused" in result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [row["email"] for row in rows] == ["ana@example.org", "ben@example.org"]
-    ana = zservice.store.registrant(MEETING_ID, _rid("ana@example.org"))
+    ana = zservice.store.registrant(MEETING_ID,
+                                    zservice.meetings.registrant_id("ana@example.org"))
     assert ana.zoom_registrant_id and ana.join_url.startswith("https://us06web.zoom.us/")
     posts = sum(1 for method, _ in fake.calls if method == "POST")
     again = zrunner(["zoom", "register", MEETING_ID, str(path)])
