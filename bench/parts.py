@@ -9,7 +9,7 @@ import logging
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +40,7 @@ def main() -> None:
     try:
         app = create_app({"SECRET_KEY": "k" * 32, "REDIS_URL": server.url}, environ={})
         service = app.extensions["joingate"]
-        service.meetings.add("85746065432", topic="T", start=datetime.now(timezone.utc),
+        service.meetings.add("85746065432", topic="T", start=datetime.now(UTC),
                             duration=60)
         links = service.meetings.issue_links("85746065432", [RegistrantInput(f"p{n}@x.org", f"P {n}")
                                                     for n in range(CALLS)])

@@ -31,14 +31,24 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from stack import (RedisServer, free_port, nginx_binary, replica_of,  # noqa: E402
-                   start_gunicorn, stop, wait_for_port, write_nginx)
+
+from stack import (  # noqa: E402
+    RedisServer,
+    free_port,
+    nginx_binary,
+    replica_of,
+    start_gunicorn,
+    stop,
+    wait_for_port,
+    write_nginx,
+)
 
 SECRET = "bench-secret-key-of-at-least-32-characters"
 HOOK_SECRET = "bench-zoom-secret"
@@ -331,7 +341,7 @@ def replica_wait(args: argparse.Namespace, wrk_binary: str) -> list[Result]:
     cores), under JOINGATE_REDIS_WAIT_REPLICAS 0 (the 303 once the primary has the claim) and
     1 (once the replica has it too: EVALSHA and WAIT in one send). Same primary, replica and
     gunicorn settings in both rows; only the setting differs."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from joingate import create_app
     from joingate.roster import RegistrantInput
@@ -349,7 +359,7 @@ def replica_wait(args: argparse.Namespace, wrk_binary: str) -> list[Result]:
                    PROMETHEUS_MULTIPROC_DIR=str(folder / "metrics"))
         service = create_app({"SECRET_KEY": SECRET, "REDIS_URL": primary.url},
                              environ={}).extensions["joingate"]
-        service.add_meeting(MEETING, topic="Bench", start=datetime.now(timezone.utc),
+        service.add_meeting(MEETING, topic="Bench", start=datetime.now(UTC),
                             duration=120)
         script = ROOT / "bench" / "paths.lua"
         for replicas in (0, 1):
@@ -415,9 +425,9 @@ def memory_per_registrant(url: str, count: int = 10_000) -> float:
     redis_client = service.store.redis
     meeting = "99999999999"
     before = int(redis_client.info("memory")["used_memory"])
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    service.meetings.add(meeting, topic="Memory", start=datetime.now(timezone.utc), duration=60)
+    service.meetings.add(meeting, topic="Memory", start=datetime.now(UTC), duration=60)
     links = service.meetings.issue_links(meeting, [RegistrantInput(f"m{n}@example.org", f"Member {n}")
                                           for n in range(count)])
     for n, link in enumerate(links):

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 import redis as redis_lib  # noqa: E402
-
 from smtp_sink import Mailbox, SmtpSink  # noqa: E402
 from stack import RedisServer  # noqa: E402
 
@@ -65,7 +64,7 @@ def prepare(redis_url: str, count: int) -> None:
                       "PUBLIC_URL": "https://gate.example.org"}, environ={})
     meetings = app.extensions["joingate"].meetings
     meetings.add(MEETING, topic="Evening ceramics, week 3",
-                 start=datetime.now(timezone.utc) + timedelta(days=1), duration=90,
+                 start=datetime.now(UTC) + timedelta(days=1), duration=90,
                  pwd="benchpwd", support="help@example.org")
     meetings.issue_links(MEETING, [RegistrantInput(f"person{n:05d}@example.org",
                                                    f"Person Ñúñez {n}") for n in range(count)])

@@ -16,7 +16,7 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ def issue_same_name(service, redis_client, meeting_id: str, name: str, count: in
     from joingate.roster import RegistrantInput
 
     service.add_meeting(meeting_id, topic=f"{count} x {name}",
-                        start=datetime.now(timezone.utc) + timedelta(days=1), duration=60)
+                        start=datetime.now(UTC) + timedelta(days=1), duration=60)
     people = [RegistrantInput(f"{name.lower()}{n}@example.org", f"{name} {n}" if distinct else name)
               for n in range(count)]
     redis_client.slowlog_reset()

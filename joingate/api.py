@@ -13,14 +13,15 @@ import hashlib
 import io
 import json
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from jsonschema import Draft202012Validator
-from werkzeug.routing import BaseConverter
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+from werkzeug.routing import BaseConverter
 
 from . import openapi
 from .errors import ConfigError, InvalidInput, NotFound, TemplateProblem

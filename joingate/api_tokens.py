@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import InvalidInput, NotFound
 from .roster import clean_name

@@ -29,8 +29,8 @@ since when. An open interval lasts until the instance ended, or until now.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from .records import Instance, Stay
 from .signing import normalize_email

@@ -15,12 +15,12 @@ import json
 import os
 import secrets
 import sys
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
-
-import click
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
+import click
 from flask import Flask
 
 from .errors import ConfigError, InvalidInput, JoingateError, NotFound, StorageUnavailable
@@ -127,7 +127,7 @@ def _refuse_ended(start: int, duration: int, now: float) -> None:
     from the first click: refuse it with a sentence (``--allow-past`` skips this check)."""
     end = start + duration * 60
     if end <= now:
-        ended = datetime.fromtimestamp(end, tz=timezone.utc)
+        ended = datetime.fromtimestamp(end, tz=UTC)
         raise InvalidInput(f"the class would have ended at {ended:%Y-%m-%d %H:%M} UTC, in the "
                            "past: its links would answer 'class is over'. Check the date and "
                            "its year, or add --allow-past to add it anyway")
@@ -580,7 +580,7 @@ def tokens_create_command(name: str, scope: str) -> None:
 def tokens_list_command() -> None:
     """Id, scope, name and creation time of every token (never the token itself)."""
     for record in _state().tokens.records():
-        created = (datetime.fromtimestamp(record["created"], tz=timezone.utc)
+        created = (datetime.fromtimestamp(record["created"], tz=UTC)
                    .strftime("%Y-%m-%d %H:%M") if record["created"] else "(environment)")
         click.echo(f"{record['id']}  {record['scope']:<6}  {created}  {record['name']}")
 
@@ -653,7 +653,7 @@ def serve_command(host: str, port: int, demo: bool) -> None:
     app.extensions["joingate"].announce_keys()
     if demo:
         state: AppState = app.extensions["joingate"]
-        start = datetime.fromtimestamp(state.clock(), tz=timezone.utc) + timedelta(minutes=5)
+        start = datetime.fromtimestamp(state.clock(), tz=UTC) + timedelta(minutes=5)
         state.meetings.add(DEMO_MEETING, topic="joingate demo class", start=start, duration=60,
                             pwd="demo", support="organizer@example.org")
         click.echo(f"demo meeting {DEMO_MEETING}, starts {start:%H:%M} UTC; sample links:")

@@ -7,11 +7,12 @@ the variable (:class:`~joingate.errors.ConfigError`).
 
 from __future__ import annotations
 
-import os
 import copy
+import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError

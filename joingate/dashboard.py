@@ -40,8 +40,18 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import (Blueprint, Flask, Response, current_app, g, jsonify, redirect,
-                   render_template, request, url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from jinja2 import FileSystemLoader, TemplateError
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse

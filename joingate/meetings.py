@@ -9,9 +9,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .errors import InvalidInput, NotFound
 from .i18n import BUILTIN_LANGUAGES, normalize_language, normalize_timezone

@@ -21,8 +21,14 @@ import uuid
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
-                               generate_latest, multiprocess)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 access_log = logging.getLogger("joingate.access")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,128}$")

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .api_tokens import MAX_TOKEN_LENGTH, ApiTokens, token_digest
 from .store import Store

@@ -7,7 +7,8 @@ delivery, with no worker running, and a registrant imported after the meeting is
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .attendance import Attendance, Roster, summarize
 from .errors import InvalidInput, NotFound

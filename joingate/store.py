@@ -13,16 +13,28 @@ import hashlib
 import json
 import re
 import secrets
+from collections.abc import Callable, Iterable
 from importlib import resources
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from .errors import NotFound, NotReplicated, SendBusy, StorageUnavailable
-from .records import (SEND_COUNTERS, FeedEvent, GateOutcome, GateResult, HistoryEntry,
-                      Instance, Meeting, Registrant, SendRecord, SendRun, Stay)
+from .records import (
+    SEND_COUNTERS,
+    FeedEvent,
+    GateOutcome,
+    GateResult,
+    HistoryEntry,
+    Instance,
+    Meeting,
+    Registrant,
+    SendRecord,
+    SendRun,
+    Stay,
+)
 from .zoom.events import ParticipantEvent
 
 EVENT_STREAM_CAP = 50_000

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from .attendance import MEDIUM, STRONG, WEAK, Attendance, Span, intervals
 from .records import FeedEvent, Instance, Stay

@@ -9,11 +9,11 @@ time can make a page or a report fail.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .errors import InvalidInput
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MIN_SECONDS = -62135596800.0      # 0001-01-01T00:00:00Z
 MAX_SECONDS = 253402300799.0      # 9999-12-31T23:59:59Z
 
@@ -81,7 +81,7 @@ def parse_zoom_time(value: object) -> float | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     try:
         seconds = (moment - EPOCH).total_seconds()
     except OverflowError:

@@ -18,8 +18,15 @@ from .errors import BadWebhook, InvalidInput
 from .observability import log_fields, metrics
 from .pages import json_error
 from .state import AppState
-from .zoom.events import (URL_VALIDATION, ZOOM_SIGNATURE_HEADER, ZOOM_TIMESTAMP_HEADER,
-                          parse_body, read_event, url_validation_answer, verify_zoom_signature)
+from .zoom.events import (
+    URL_VALIDATION,
+    ZOOM_SIGNATURE_HEADER,
+    ZOOM_TIMESTAMP_HEADER,
+    parse_body,
+    read_event,
+    url_validation_answer,
+    verify_zoom_signature,
+)
 
 bp = Blueprint("webhooks", __name__)
 log = logging.getLogger("joingate.webhooks")

@@ -26,7 +26,6 @@ keeps them through ``state.store`` directly; meetings and links go through the s
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 import threading
@@ -37,10 +36,16 @@ from typing import Any, Protocol
 
 import requests
 
-from .alert_signing import (ALERT_ID_HEADER, ALERT_SIGNATURE_HEADER, ALERT_TIMESTAMP_HEADER,
-                            IDEMPOTENCY_HEADER, alert_setting_warnings, alert_signature)
-from .errors import JoingateError, StorageUnavailable
+from .alert_signing import (
+    ALERT_ID_HEADER,
+    ALERT_SIGNATURE_HEADER,
+    ALERT_TIMESTAMP_HEADER,
+    IDEMPOTENCY_HEADER,
+    alert_setting_warnings,
+    alert_signature,
+)
 from .attendance import is_open
+from .errors import JoingateError, StorageUnavailable
 from .moving import run_move_code_job
 from .observability import redact_urls
 from .send_jobs import run_send_job

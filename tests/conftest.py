@@ -8,17 +8,17 @@ redis-server that the suite starts on a free loopback port.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
-
 from helpers import MEETING_ID, NOW, SECRET, START, Clock, make_app, started, store_for
-from joingate.cli import main as cli_main
-from joingate.roster import RegistrantInput
 from stack import RedisCluster, RedisServer
 from webhook_events import WEBHOOK_SECRET
+
+from joingate.cli import main as cli_main
+from joingate.roster import RegistrantInput
 
 
 @pytest.fixture(scope="session")

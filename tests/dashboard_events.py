@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from webhook_events import participant, sample
+
 from joingate.roster import RegistrantInput
 from joingate.times import iso_utc
-from webhook_events import participant, sample
 
 REGISTRANTS = [RegistrantInput("ana@example.org", "Ana Lima", "ZR-ANA-0000000001"),
                RegistrantInput("ben@example.org", "Ben Okafor", "ZR-BEN-0000000002"),

@@ -89,7 +89,7 @@ class RedisServer:
             except redis_lib.exceptions.RedisError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     self.stop(kill=True)
-                    raise RuntimeError("redis-server did not start")
+                    raise RuntimeError("redis-server did not start") from None
                 time.sleep(0.05)
 
     def stop(self, kill: bool = False) -> None:

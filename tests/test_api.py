@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
+import re
 import subprocess
 import sys
 
-import json
-import re
-
 import pytest
-
 from helpers import MEETING_ID, make_app
 
 ADMIN = "admin-token-for-tests"

@@ -18,15 +18,23 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-
-from joingate.views import link_status
+from helpers import MEETING_ID, NOW, START, Clock, make_app
+from page_cases import (
+    CLOSES,
+    EMAIL,
+    EXPECTED_STATUS,
+    OPENS,
+    PAGE_CASES,
+    Options,
+    World,
+    applies,
+    set_server_support,
+)
+from stack import free_port
 from werkzeug.serving import make_server
 
-from helpers import MEETING_ID, START, Clock, NOW, make_app
 from joingate.roster import RegistrantInput
-from page_cases import (CLOSES, EMAIL, EXPECTED_STATUS, OPENS, PAGE_CASES, Options, World,
-                        applies, set_server_support)
-from stack import free_port
+from joingate.views import link_status
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -7,8 +7,8 @@ import io
 import json
 
 import pytest
-
 from helpers import MEETING_ID
+
 from joingate.errors import NotFound
 
 GOOD_CSV = """email,first_name,last_name,company
@@ -265,6 +265,7 @@ def test_report_json_and_csv(app, runner, tmp_path, meeting):
 
 def test_cli_without_configuration_names_the_variable(monkeypatch):
     from click.testing import CliRunner
+
     from joingate.cli import main
 
     monkeypatch.delenv("JOINGATE_SECRET_KEY", raising=False)
@@ -357,8 +358,8 @@ def test_links_for_a_loopback_public_url_are_refused(app, store_url, clock, tmp_
     """A mail merge of http://127.0.0.1:8000 links reaches nobody: refused, naming the
     setting (issue 17, item 6); --allow-loopback issues them on purpose."""
     from click.testing import CliRunner
-
     from helpers import START, make_app
+
     from joingate.cli import main
 
     local = make_app(store_url, clock, like=app, PUBLIC_URL=public_url)
@@ -419,8 +420,8 @@ def test_links_signed_with_a_key_the_server_does_not_know_are_refused(app, store
     mail links that answer 404; the server announces its keys' fingerprints at start and the
     CLI refuses to issue under a key it does not know."""
     from click.testing import CliRunner
-
     from helpers import make_app
+
     from joingate.cli import main
 
     app.extensions["joingate"].announce_keys()                  # what wsgi.py / serve do

@@ -15,13 +15,20 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import pytest
-
-from dashboard_events import (EXPECTED_BARS, EXPECTED_REFUSED, EXPECTED_ROWS,
-                              EXPECTED_SHARED_OVERLAPS, REFUSED_EMAIL, REGISTRANTS, deliveries)
+from dashboard_events import (
+    EXPECTED_BARS,
+    EXPECTED_REFUSED,
+    EXPECTED_ROWS,
+    EXPECTED_SHARED_OVERLAPS,
+    REFUSED_EMAIL,
+    REGISTRANTS,
+    deliveries,
+)
 from helpers import MEETING_ID, PUBLIC_URL, make_app, path_of
+from webhook_events import participant, signed
+
 from joingate.exports import write_report_csv
 from joingate.roster import RegistrantInput
-from webhook_events import participant, signed
 
 ORG = "/organizer"
 MEETING = f"{ORG}/meetings/{MEETING_ID}"

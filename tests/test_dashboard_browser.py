@@ -16,13 +16,20 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from dashboard_events import (
+    EXPECTED_BARS,
+    EXPECTED_REFUSED,
+    EXPECTED_ROWS,
+    EXPECTED_SHARED_OVERLAPS,
+    REFUSED_EMAIL,
+    REGISTRANTS,
+    deliveries,
+)
+from helpers import MEETING_ID, make_app
+from webhook_events import signed
 from werkzeug.serving import make_server
 
-from dashboard_events import (EXPECTED_BARS, EXPECTED_REFUSED, EXPECTED_ROWS,
-                              EXPECTED_SHARED_OVERLAPS, REFUSED_EMAIL, REGISTRANTS, deliveries)
-from helpers import MEETING_ID, make_app
 from joingate.roster import RegistrantInput
-from webhook_events import signed
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -14,22 +14,22 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
 from alert_receiver import Receiver
 from fake_zoom_api import FakeZoom
 from helpers import MEETING_ID, SECRET, make_app, path_of
-from joingate.roster import RegistrantInput
 from webhook_events import participant, signed
+
+from joingate.roster import RegistrantInput
 
 CAROL_ZOOM_ID = "ZR-CAROL-00000001"
 GRACE = 2
 
 
 def zoom_time(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.fixture

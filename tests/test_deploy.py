@@ -12,11 +12,11 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 import requests
-
 from stack import free_port, nginx_binary, stop, wait_for_port, write_nginx
 from webhook_events import participant, signed
 
@@ -69,9 +69,9 @@ def cli(stack, *args: str, input: str | None = None) -> str:
 
 @pytest.mark.slow
 def test_the_whole_flow_through_nginx(stack, tmp_path):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    start = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    start = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     cli(stack, "meeting", "add", MEETING, "--topic", "End to end", "--start", start,
         "--duration", "60", "--passcode", PASSCODE)
     people = tmp_path / "people.csv"

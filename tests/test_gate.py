@@ -7,12 +7,11 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
-from joingate.views import link_status
-
 from helpers import MEETING_ID, SECRET, START, make_app, path_of, store_for
-from joingate.signing import Signer
+
 from joingate.roster import RegistrantInput
+from joingate.signing import Signer
+from joingate.views import link_status
 
 
 @pytest.fixture(params=["memory", "redis", "cluster"])

@@ -12,12 +12,13 @@ import os
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 from helpers import make_app, path_of
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from webhook_events import participant, signed
+
 from joingate.errors import InvalidInput
 from joingate.roster import RegistrantInput, read_csv
-from webhook_events import participant, signed
 
 EXAMPLES = int(os.environ.get("JOINGATE_HYPOTHESIS_EXAMPLES", "60"))
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None,

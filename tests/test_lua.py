@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 import redis as redis_lib
-
 from helpers import ID_KEY, MEETING_ID, NOW, START
+
 from joingate.roster import RegistrantInput
 from joingate.signing import registrant_id_for
 from joingate.store import EVENT_STREAM_CAP, GATE_MEETING_FIELDS, Store, user_agent_id

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from stack import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,15 +5,25 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from helpers import ID_KEY, MEETING_ID, SECRET
 from itsdangerous import URLSafeSerializer
 
-from helpers import ID_KEY, MEETING_ID, SECRET
 from joingate.errors import BadLink
-from joingate.signing import (DEVICE_SALT, LINK_SALT, MAX_TOKEN_LENGTH, LinkRef, Signer,
-                              link_fingerprint, new_device_id, normalize_email, registrant_id_for)
+from joingate.signing import (
+    DEVICE_SALT,
+    LINK_SALT,
+    MAX_TOKEN_LENGTH,
+    LinkRef,
+    Signer,
+    link_fingerprint,
+    new_device_id,
+    normalize_email,
+    registrant_id_for,
+)
 
 REGISTRANT = "0123456789abcdef"
 DEVICE = "a1b2c3d4e5f6a7b8c9d0e1f2"

@@ -7,12 +7,11 @@ import hmac
 from datetime import timedelta
 
 import pytest
-
-from joingate.views import link_status
-
 from helpers import MEETING_ID, START, make_app
-from joingate.roster import RegistrantInput
 from webhook_events import WEBHOOK_SECRET, participant, sample, signed
+
+from joingate.roster import RegistrantInput
+from joingate.views import link_status
 
 HOOK = "/webhooks/zoom"
 

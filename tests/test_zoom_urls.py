@@ -6,11 +6,16 @@ import base64
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-
 from helpers import MEETING_ID
+
 from joingate.errors import InvalidInput
-from joingate.zoom.urls import (check_join_url, encode_display_name, on_join_domain,
-                                redirect_url, webclient_url)
+from joingate.zoom.urls import (
+    check_join_url,
+    encode_display_name,
+    on_join_domain,
+    redirect_url,
+    webclient_url,
+)
 
 WEB_HOST = "https://app.zoom.us"
 JOIN_DOMAIN = "zoom.us"

@@ -14,9 +14,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
-from helpers import MEETING_ID, START, make_app
 from fake_zoom_api import FakeZoom
+from helpers import MEETING_ID, START, make_app
+
 from joingate.roster import RegistrantInput
 from joingate.zoom.client import ZoomClient, ZoomError
 
@@ -49,6 +49,7 @@ def zoom_client(zservice):
 @pytest.fixture
 def zrunner(zoom_app):
     from click.testing import CliRunner
+
     from joingate.cli import main
 
     def invoke(args, input=None):
@@ -181,8 +182,9 @@ def test_register_reports_refused_rows_and_never_registers_twice(fake, zservice,
 
 
 def test_shared_under_deny_policy_denies_at_zoom_once(zoom_app, store_url, clock, fake):
-    from joingate.worker import Worker
     from webhook_events import participant, signed
+
+    from joingate.worker import Worker
 
     strict = make_app(store_url, clock, like=zoom_app, SHARED_GRACE=0, **fake.settings())
     service = strict.extensions["joingate"]
@@ -233,8 +235,9 @@ def test_reconcile_adds_missed_joins_and_closes_missed_leaves(zservice, zrunner,
 
 
 def _joined(uuid: str, user_id: str, name: str):
-    from joingate.zoom.events import read_event
     from webhook_events import participant
+
+    from joingate.zoom.events import read_event
 
     return read_event(participant("joined", user_id=user_id, name=name, uuid=uuid,
                                   at="2026-12-01T18:01:00Z"))
