@@ -92,7 +92,7 @@ def test_a_claim_is_answered_once_the_replica_holds_it(pair, waiting):
         response = client.post(path_of(link))
         assert response.status_code == 303
         device = app.extensions["joingate"].signer.read_device_cookie(
-            client.get_cookie("jg_device", path="/j/").value)
+            client.get_cookie("__Host-jg_device", path="/").value)
         # Read from the replica right after the 303: WAIT made it hold the binding already.
         assert registrant_on(pair.replica, link).get("devices") == device
         if n == 0:
@@ -113,7 +113,7 @@ def test_a_stalled_replica_gives_503_with_the_device_cookie_then_the_device_rejo
         assert response.status_code == 503
         assert "Location" not in response.headers
         assert b"cannot check your link" in response.data
-        cookie = client.get_cookie("jg_device", path="/j/")
+        cookie = client.get_cookie("__Host-jg_device", path="/")
         assert cookie is not None and cookie.http_only
         # The primary bound that device; the browser holds its cookie.
         device = app.extensions["joingate"].signer.read_device_cookie(cookie.value)
