@@ -62,12 +62,25 @@ def _reported(command: Callable[..., Any]) -> Callable[..., Any]:
                 click.echo(f"error: {text}", err=True)
             raise click.ClickException(exc.message) from None
         except StorageUnavailable as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {exc} at {_redis_where()}", err=True)
             sys.exit(3)
         except (ConfigError, NotFound, JoingateError) as exc:
             raise click.ClickException(str(exc)) from None
 
     return wrapper
+
+
+def _redis_where() -> str:
+    """JOINGATE_REDIS_URL as an organizer can check it: without its password."""
+    url = os.environ.get("JOINGATE_REDIS_URL", "")
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rpartition("@")[2] if "@" in parts.netloc else parts.netloc
+        user = parts.username or ""
+        shown = parts._replace(netloc=(f"{user}:***@" if parts.password else "") + netloc)
+        return f"JOINGATE_REDIS_URL={shown.geturl()}" if url else "JOINGATE_REDIS_URL (unset)"
+    except ValueError:
+        return "JOINGATE_REDIS_URL (unreadable)"
 
 
 class MeetingNumber(click.ParamType):

@@ -453,3 +453,22 @@ def test_after_a_reissue_the_status_is_issued_and_unknown_names_say_what_was_typ
     assert unknown.exit_code == 1 and "'nobody@example.org'" in unknown.stderr
     no_meeting = runner(["links", "show", "999999999", "ana.lima@example.org"])
     assert no_meeting.exit_code == 1 and "no meeting 999999999" in no_meeting.stderr
+
+
+def test_redis_down_names_the_url_without_its_password_and_the_reason(tmp_path):
+    """Issue 17, item 10: not just 'ConnectionError'."""
+    import os
+    import subprocess
+    import sys
+
+    from stack import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOINGATE_")}
+    env.update(JOINGATE_SECRET_KEY="k" * 40,
+               JOINGATE_REDIS_URL=f"redis://:s3cret-pass@127.0.0.1:{free_port()}/0",
+               JOINGATE_REDIS_TIMEOUT="0.5")
+    result = subprocess.run([sys.executable, "-m", "joingate.cli", "meeting", "list"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3
+    assert "Redis did not answer" in result.stderr and "127.0.0.1" in result.stderr
+    assert "s3cret-pass" not in result.stderr and ":***@" in result.stderr
