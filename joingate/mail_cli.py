@@ -16,10 +16,10 @@ from .sender import LinkSender, SendSummary
 
 
 def _observer() -> TerminalProgress | PlainProgress:
-    stderr = click.get_text_stream("stderr")
+    stderr = sys.stderr
     if stderr.isatty():
         return TerminalProgress(stderr)
-    return PlainProgress(click.get_text_stream("stdout"))
+    return PlainProgress(sys.stdout)
 
 
 def _report(summary: SendSummary) -> bool:
@@ -63,7 +63,7 @@ def links_preview_command(meeting_id: str, email: str, raw: bool) -> None:
     Sends and records nothing."""
     message = LinkSender(_state()).preview(meeting_id, email)
     if raw:
-        click.get_binary_stream("stdout").write(message_bytes(message))
+        sys.stdout.buffer.write(message_bytes(message))
         return
     print_message(message)
 
@@ -80,7 +80,7 @@ def print_message(message: EmailMessage) -> None:
 
 def send_now(meeting_id: str, email: str) -> None:
     """Mail EMAIL's link now (``links reissue/reset --send``); exit 1 when it did not go."""
-    summary = LinkSender(_state(), observer=PlainProgress(click.get_text_stream("stdout"))
+    summary = LinkSender(_state(), observer=PlainProgress(sys.stdout)
                          ).run(meeting_id, [email])
     if not _report(summary):
         sys.exit(1)
