@@ -310,5 +310,5 @@ def test_parse_body_reads_utf8_json():
 @pytest.mark.parametrize("raw", [b"{not json", b"", b"\xff\xfe{}", b'{"a": "\xed\xa0\x80"}'],
                          ids=["broken", "empty", "not-utf8", "surrogate"])
 def test_parse_body_refuses_what_is_not_json(raw: bytes):
-    with pytest.raises(InvalidInput, match="body is not JSON"):
+    with pytest.raises(InvalidInput, match="body is not valid JSON"):
         parse_body(raw)
