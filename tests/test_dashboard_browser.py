@@ -26,6 +26,7 @@ from dashboard_events import (
     deliveries,
 )
 from helpers import MEETING_ID, make_app
+from stack import free_port
 from webhook_events import signed
 from werkzeug.serving import make_server
 
@@ -58,12 +59,11 @@ class Served:
     manage and a read token."""
 
     def __init__(self, start: float) -> None:
-        self.app = make_app("memory://", time.time, PUBLIC_URL="http://127.0.0.1:0")
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.base = f"http://127.0.0.1:{self.server.server_port}"
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        self.app = make_app("memory://", time.time, PUBLIC_URL=self.base)
+        self.server = make_server("127.0.0.1", port, self.app, threaded=True)
         self.state = self.app.extensions["joingate"]
-        self.state.config["PUBLIC_URL"] = self.base
-        self.state.meetings.public_url = self.base
         self.state.meetings.add(MEETING_ID, topic="Evening ceramics", start=int(start),
                                 duration=90, pwd="Q0x3")
         self.manage_token, _ = self.state.tokens.create("organizer", "manage")
@@ -195,7 +195,7 @@ def test_a_reset_lets_the_refused_device_in(browser, served):
     second_landed = zoom_stub(second_context)
     second = second_context.new_page()
     second.goto(served.link("eve@example.org"))
-    assert "already in use on another device" in second.inner_text("main")
+    assert "already in use in another browser" in second.inner_text("main")
     row = page.locator(f"tr[data-rid='{rid}']")
     expect(row.locator("[data-field=refused]")).to_have_text("1", timeout=LIVE_WAIT)
     expect(row.locator("[data-field=flags]")).to_contain_text("second device")
@@ -251,7 +251,7 @@ def test_the_timeline_draws_the_known_sequence(browser, sequence):
     first.wait_for_url("https://app.zoom.us/**")
     second = browser.new_context().new_page()
     second.goto(carol)                      # refused: the link is bound to the first browser
-    assert "already in use on another device" in second.inner_text("main")
+    assert "already in use in another browser" in second.inner_text("main")
 
     page, violations = sign_in(browser, sequence, sequence.manage_token,
                                viewport={"width": 1280, "height": 900})
