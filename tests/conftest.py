@@ -8,6 +8,8 @@ redis-server that the suite starts on a free loopback port.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,3 +118,25 @@ def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
         if record.name.startswith(("joingate", "werkzeug", "gunicorn")))
     for secret in (SECRET, WEBHOOK_SECRET, "enc0ded", "alert-secret", "/j/WyI"):
         assert secret not in text, f"{secret!r} appears in the logs"
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"]
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (nothing downloaded): every browser
+    test's browser. In CI a missing chromium fails; elsewhere it skips."""
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (.ci/run installs it)")
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()

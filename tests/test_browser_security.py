@@ -5,8 +5,6 @@ tried to reach, and each navigation the Content-Security-Policy blocked (it neve
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from urllib.parse import urlsplit
 
@@ -17,24 +15,8 @@ from werkzeug.serving import make_server
 
 from joingate.roster import RegistrantInput
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 BACKSLASH_URL = "https://evil.example\\.zoom.us/j/1?pwd=x"
 
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (.ci/run installs it)")
-        pytest.skip("chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ fit a phone and break no Content-Security-Policy rule. The README's screenshots 
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -32,26 +30,10 @@ from werkzeug.serving import make_server
 
 from joingate.roster import RegistrantInput
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 SVG = "{http://www.w3.org/2000/svg}"
 LIVE_WAIT = 15_000          # ms: the page polls every 2 s
 
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (.ci/run installs it)")
-        pytest.skip("chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield instance
-        instance.close()
 
 
 class Served:

@@ -6,9 +6,7 @@ last test does it all in Chromium."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import threading
 import time
 
@@ -288,23 +286,7 @@ def test_get_changes_nothing_and_link_states_are_the_gates(app, service, bound):
 
 # In a real browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (.ci/run installs it)")
-        pytest.skip("chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield instance
-        instance.close()
 
 
 def zoom_stub(context) -> list[str]:
