@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask
-from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import load_config
@@ -36,11 +35,6 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     # answers with one.
     app.url_map.merge_slashes = False
     app.config["JOINGATE"] = config
-    if config.template_dir:
-        from .pages import OrganizerTemplateLoader
-
-        app.jinja_loader = ChoiceLoader([OrganizerTemplateLoader(config.template_dir),
-                                         FileSystemLoader(builtin_template_dir())])
     if config.proxy_hops:
         hops = config.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore

@@ -48,11 +48,9 @@ from flask import (
     g,
     jsonify,
     redirect,
-    render_template,
     request,
     url_for,
 )
-from jinja2 import FileSystemLoader, TemplateError
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -167,16 +165,12 @@ def page_headers(response: Response) -> Response:
 
 def _render(template: str, status: int = 200, **context: Any) -> Response:
     """Render ``organizer/<template>`` with the context every dashboard page gets (``nonce``,
-    ``organizer``). An organizer's broken override falls back to the built-in template."""
+    ``organizer``), in the pages' sandbox (:class:`joingate.pages.PageTemplates`: no Flask
+    globals, no ``config``, no attribute that starts with ``_``). An organizer's override that
+    fails falls back to the built-in template."""
     context.update(nonce=g.csp_nonce, organizer=_organizer_view())
-    name = f"organizer/{template}"
-    try:
-        body = render_template(name, **context)
-    except TemplateError as exc:
-        log.error("template %s failed (%s); using the built-in one", name, exc)
-        builtin = current_app.jinja_env.overlay(
-            loader=FileSystemLoader(str(current_app.template_folder)))
-        body = builtin.get_template(name).render(**context)
+    page = f"organizer/{template.removesuffix('.html')}"
+    body = current_app.extensions["joingate_pages"].render(page, context)
     return Response(body, status=status, mimetype="text/html")
 
 

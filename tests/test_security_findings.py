@@ -400,6 +400,23 @@ def test_finding_8_organizer_templates_reach_no_secret_and_no_code(app, store_ur
     assert body.startswith("<p>[") or '<form method="post"' in body
 
 
+@pytest.mark.parametrize("probe", TEMPLATE_PROBES.values(), ids=TEMPLATE_PROBES.keys())
+def test_finding_8_dashboard_templates_are_sandboxed_too(app, store_url, clock, tmp_path, probe):
+    # The dashboard's templates come from the same TEMPLATE_DIR (organizer/...): they were
+    # rendered by Flask's own environment, with config, request, g and url_for in reach.
+    folder = tmp_path / "organizer"
+    (folder / "organizer").mkdir(parents=True)
+    (folder / "organizer" / "sign_in.html").write_text("<p>[" + probe + "]</p>")
+    organizer = make_app(store_url, clock, like=app, TEMPLATE_DIR=str(folder),
+                         ADMIN_TOKEN="organizer-admin-token", ALERT_SECRET="alert-secret")
+    page = organizer.test_client().get("/organizer/sign-in")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    for secret in SECRETS_IN_REACH:
+        assert secret not in body, (secret, body[:400])
+    assert body.startswith("<p>[") or 'name="token"' in body
+
+
 def test_finding_8_organizer_templates_see_the_documented_context(app, store_url, clock, link,
                                                                  tmp_path):
     folder = tmp_path / "organizer"
