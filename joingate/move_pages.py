@@ -16,8 +16,8 @@ from flask import Blueprint, Response, current_app, request, url_for
 
 from .errors import NotFound
 from .gate import PAGES, client_facts, link_ref, presented_device, set_device_cookie
-from .moving import CODE_DIGITS, CODE_LIFETIME, ask_for_code, self_service_ready, try_code
 from .i18n import N_, PageLanguage
+from .moving import CODE_DIGITS, CODE_LIFETIME, ask_for_code, self_service_ready, try_code
 from .pages import page_language, render_page
 from .records import GateOutcome, Meeting
 from .signing import LinkRef
@@ -41,8 +41,9 @@ REFUSALS = {
     "none": (410, N_("This code has expired"),
              N_("Codes work for a few minutes. Ask for a new one."), True),
     "other_device": (403, N_("Enter the code on the device that asked for it"),
-                     N_("A code works only in the browser where \u201cUse this device instead\u201d "
-                        "was pressed. Ask for a new one here if this is the device you want."),
+                     N_("A code works only in the browser where \u201cUse this device "
+                        "instead\u201d was pressed. Ask for a new one here if this is the "
+                        "device you want."),
                      True),
 }
 # What the code page says above its form when a code was not taken.
