@@ -9,7 +9,8 @@ then translate every sentence).
 
 A page's language is the meeting's ``language`` when it has one, else the first language of the
 browser's ``Accept-Language`` that has a catalog, else English. Its times are in the meeting's
-``timezone`` (UTC when unset), written by Babel in that language.
+``timezone`` (UTC when unset), written by Babel in that language. A mail (joingate/mail.py) has
+no browser: the meeting's language, else English.
 """
 
 from __future__ import annotations
