@@ -307,7 +307,9 @@ class PageLanguage:
     meeting's zone."""
 
     identifier: str               # pt_BR
-    translations: NullTranslations
+    # Behind an underscore: templates (pages, mails) see the page's language but cannot reach
+    # the shared catalog's methods (merge, install, add_fallback) through the sandbox.
+    _translations: NullTranslations
     zone_name: str = ""           # "" is UTC
 
     @property
@@ -320,10 +322,10 @@ class PageLanguage:
         return parse_locale(self.identifier)
 
     def gettext(self, message: str) -> str:
-        return self.translations.gettext(message)
+        return self._translations.gettext(message)
 
     def ngettext(self, singular: str, plural: str, count: int) -> str:
-        return self.translations.ngettext(singular, plural, count)
+        return self._translations.ngettext(singular, plural, count)
 
     def duration(self, seconds: float) -> str:
         """A length of time in this language, by Babel: ``10 minutes``, ``10 Minuten``."""

@@ -440,10 +440,13 @@ TEMPLATE_PROBES = {
     "meeting-class": "{{ meeting.__class__.__init__.__globals__ }} {{ meeting.items() }}",
     "format": "{{ '{0.__class__.__init__.__globals__}'.format(meeting) }}",
     "attr-filter": "{{ meeting|attr('__class__') }} {{ (meeting|attr('__init__')) }}",
+    "catalog": "{{ i18n.translations.info() }}",
+    "hidden-catalog": "{{ i18n._translations.info() }}",
 }
 SECRETS_IN_REACH = (SECRET, "organizer-admin-token", "zoom-secret-token", "alert-secret",
                     "enc0ded", "uid=", "wsgi.", "&lt;class", "&lt;function", "&lt;module",
-                    "&lt;built-in", "&lt;bound", "&lt;flask", "&lt;Flask", "&lt;Request")
+                    "&lt;built-in", "&lt;bound", "&lt;flask", "&lt;Flask", "&lt;Request",
+                    "plural-forms", "content-type")
 
 
 @pytest.mark.parametrize("probe", TEMPLATE_PROBES.values(), ids=TEMPLATE_PROBES.keys())
@@ -454,7 +457,8 @@ def test_finding_8_organizer_templates_reach_no_secret_and_no_code(app, store_ur
     (folder / "confirm.html").write_text("<p>[" + probe + "]</p>")
     organizer = make_app(store_url, clock, like=app, TEMPLATE_DIR=str(folder),
                          ADMIN_TOKEN="organizer-admin-token", ALERT_SECRET="alert-secret")
-    page = organizer.test_client().get(path_of(link))
+    # In Portuguese: the page's language then has a catalog (whose methods must be out of reach).
+    page = organizer.test_client().get(path_of(link), headers={"Accept-Language": "pt"})
     assert page.status_code == 200
     body = page.get_data(as_text=True)
     for secret in SECRETS_IN_REACH:
