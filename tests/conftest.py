@@ -1,5 +1,5 @@
-"""Shared fixtures, and only fixtures: real servers on loopback (redis-server), the app on each
-store, a clock. The constants and helpers they use are in helpers.py.
+"""Shared fixtures, and only fixtures: real servers on loopback (redis-server, an SMTP sink), the
+app on each store, a clock. The constants and helpers they use are in helpers.py.
 
 Every test that takes ``app`` runs twice: on the embedded store (fakeredis) and on a real
 redis-server that the suite starts on a free loopback port.
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from helpers import MEETING_ID, NOW, SECRET, START, Clock, make_app, started, store_for
+from smtp_sink import SmtpSink
 from stack import RedisCluster, RedisServer
 from webhook_events import WEBHOOK_SECRET
 
@@ -48,6 +49,13 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
                                                   "--appendfsync", "always")))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    """A real SMTP server on loopback that keeps every message (modules point SMTP_URL at it)."""
+    with SmtpSink() as server:
+        yield server
 
 
 @pytest.fixture

@@ -2,12 +2,13 @@
 
 ``MEETING_ID`` is the sample meeting; ``NOW`` is the tests' clock at start (links open at 17:45,
 15 minutes before ``START``); ``make_app`` builds an app on a store URL, ``path_of`` turns an
-issued link into the path the test client requests.
+issued link into the path the test client requests, ``run_worker`` delivers queued jobs.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from stack import MissingServer, RedisCluster, RedisServer
 from webhook_events import WEBHOOK_SECRET
 
 from joingate import create_app
+from joingate.worker import Worker
 
 MEETING_ID = "85746065432"
 SECRET = "test-secret-key-of-at-least-32-characters"
@@ -78,3 +80,17 @@ def make_app(store_url: str, clock: Clock, *, like: Flask | None = None, **confi
 def path_of(link: Any) -> str:
     """The path of an issued link (its URL without ``PUBLIC_URL``)."""
     return link.url.removeprefix(PUBLIC_URL)
+
+
+def run_worker(service: Any, kind: str, timeout: float = 30.0) -> None:
+    """Run a worker on ``service`` until no job of ``kind`` ("send_links", "move_code") is
+    queued (each tick hands due jobs to its threads); fails after ``timeout`` seconds."""
+    worker = Worker(service)
+    deadline = time.monotonic() + timeout
+    try:
+        while service.store.queued_jobs(kind):
+            assert time.monotonic() < deadline, f"{kind} jobs still queued after {timeout} s"
+            worker.tick()
+            time.sleep(0.02)
+    finally:
+        worker.pool.shutdown(wait=True)

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 
 import pytest
 import redis as redis_lib
-from helpers import MEETING_ID, NOW, START, Clock, make_app, path_of
-from smtp_sink import SmtpSink
+from helpers import MEETING_ID, NOW, START, Clock, make_app, path_of, run_worker
 from stack import free_port
 
 from joingate.moving import MAX_REQUESTS
@@ -22,12 +20,6 @@ from joingate.views import link_status
 from joingate.worker import Worker
 
 FROM = "Evening Ceramics <classes@example.org>"
-
-
-@pytest.fixture
-def sink():
-    with SmtpSink() as server:
-        yield server
 
 
 @pytest.fixture
@@ -42,19 +34,6 @@ def bound(app, link):
     device_a, device_b = app.test_client(), app.test_client()
     assert device_a.post(path).status_code == 303
     return path, device_a, device_b
-
-
-def deliver(service, timeout: float = 20.0) -> None:
-    """Run the worker until no code is waiting to be mailed."""
-    worker = Worker(service)
-    deadline = time.monotonic() + timeout
-    try:
-        while service.store.queued_jobs("move_code"):
-            assert time.monotonic() < deadline, "the code was not mailed"
-            worker.tick()
-            time.sleep(0.02)
-    finally:
-        worker.pool.shutdown(wait=True)
 
 
 def code_in(sink, email: str = "ana.lima@example.org") -> str:
@@ -76,7 +55,7 @@ def history(service) -> list[str]:
 def ask_and_deliver(service, sink, device, path: str) -> str:
     answer = device.post(f"{path}/move")
     assert answer.status_code == 200, answer.text
-    deliver(service)
+    run_worker(service, "move_code")
     return code_in(sink)
 
 
@@ -96,7 +75,7 @@ def test_a_mailed_code_moves_the_link_and_the_old_device_is_refused(app, service
     cookie = asked.headers["Set-Cookie"]
     assert cookie.startswith("__Host-jg_device=") and "HttpOnly" in cookie and "Path=/;" in cookie
     assert sink.box.count == 0, "mailed by the worker, never inside the request"
-    deliver(service)
+    run_worker(service, "move_code")
     received = sink.box.to("ana.lima@example.org")[0]
     message = received.parsed()
     assert message["Subject"] == "Your code to change devices: Evening ceramics, week 3"
@@ -220,7 +199,7 @@ def test_a_portuguese_meeting_mails_the_code_and_answers_in_portuguese(service, 
     assert asked.status_code == 200 and '<html lang="pt">' in asked.text
     assert "Estamos enviando um código de uso único para <strong>a***@example.org</strong>." in \
         asked.text and "Ele vale por 10 minutos, só neste dispositivo." in asked.text
-    deliver(service)
+    run_worker(service, "move_code")
     message = sink.box.to("ana.lima@example.org")[-1].parsed()
     assert message["Subject"] == "Seu código para trocar de dispositivo: Evening ceramics, week 3"
     text = " ".join(message.get_body(("plain",)).get_content().split())

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import MEETING_ID, NOW, SECRET, START, make_app
+from helpers import MEETING_ID, NOW, SECRET, START, make_app, run_worker
 from smtp_sink import Mailbox, SmtpSink
 from stack import ROOT, free_port
 
@@ -30,12 +30,6 @@ ADMIN = "admin-token-for-tests"
 PEOPLE = [RegistrantInput("ana.lima@example.org", "Ana Lima"),
           RegistrantInput("jose@example.org", "José Ñúñez 🎨"),
           RegistrantInput("kim@example.org", "Kim Lee")]
-
-
-@pytest.fixture
-def sink():
-    with SmtpSink() as server:
-        yield server
 
 
 @pytest.fixture
@@ -490,19 +484,6 @@ def test_a_password_is_never_sent_in_clear_to_another_host(app, store_url, clock
 
 # The organizer API and the worker
 
-def run_worker(service, timeout: float = 30.0) -> None:
-    """Run the worker until no send job is left (each tick hands due jobs to its threads)."""
-    worker = Worker(service)
-    deadline = time.monotonic() + timeout
-    try:
-        while service.store.queued_jobs("send_links"):
-            assert time.monotonic() < deadline, "the send job did not finish"
-            worker.tick()
-            time.sleep(0.02)
-    finally:
-        worker.pool.shutdown(wait=True)
-
-
 def api(client, method: str, path: str, **kwargs):
     return client.open(f"/api/v1{path}", method=method,
                        headers={"Authorization": f"Bearer {ADMIN}"}, **kwargs)
@@ -531,7 +512,7 @@ def test_the_api_queues_sends_that_the_worker_delivers(app, client, service, peo
     assert sink.box.count == 0, "never sent inside the request"
     waiting = api(client, "GET", f"/meetings/{MEETING_ID}/sends").json
     assert waiting["pending_jobs"] == 1 and waiting["run"] is None
-    run_worker(service)
+    run_worker(service, "send_links")
     assert sorted(m.recipients[0] for m in sink.box.messages) == sorted(people)
     progress = api(client, "GET", f"/meetings/{MEETING_ID}/sends")
     assert progress.status_code == 200
@@ -542,7 +523,7 @@ def test_the_api_queues_sends_that_the_worker_delivers(app, client, service, peo
     assert run["job"] == queued.json["job"] and progress.json["problems"] == []
     one = api(client, "POST", f"/meetings/{MEETING_ID}/registrants/kim@example.org/send")
     assert one.status_code == 202 and sink.box.count == 3
-    run_worker(service)
+    run_worker(service, "send_links")
     assert len(sink.box.to("kim@example.org")) == 2
     status = api(client, "GET", f"/meetings/{MEETING_ID}/registrants/kim@example.org").json
     schema_check(app, "LinkStatus", status)
@@ -555,7 +536,7 @@ def test_the_api_progress_names_who_bounced(app, client, service, people, sink):
     sink.box.refuse["kim@example.org"] = "550 5.7.1 relaying denied"
     assert api(client, "POST", f"/meetings/{MEETING_ID}/sends",
                json={"resend": True}).status_code == 202
-    run_worker(service)
+    run_worker(service, "send_links")
     progress = api(client, "GET", f"/meetings/{MEETING_ID}/sends").json
     assert progress["run"]["bounced"] == 1 and progress["run"]["sent"] == 2
     assert [(p["email"], p["state"], p["reply"]) for p in progress["problems"]] == [
