@@ -1,5 +1,5 @@
-"""Shared fixtures, and only fixtures: real servers on loopback (redis-server, an SMTP sink), the
-app on each store, a clock. The constants and helpers they use are in helpers.py.
+"""Shared fixtures, and only fixtures: real servers on loopback (redis-server, an SMTP sink, a
+fake Zoom API), the app on each store, a clock. The constants and helpers they use are in helpers.py.
 
 Every test that takes ``app`` runs twice: on the embedded store (fakeredis) and on a real
 redis-server that the suite starts on a free loopback port.
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fake_zoom_api import FakeZoom
 from helpers import MEETING_ID, NOW, SECRET, START, Clock, make_app, started, store_for
 from smtp_sink import SmtpSink
 from stack import RedisCluster, RedisServer
@@ -91,6 +92,30 @@ def runner(app):
 
     def invoke(args: list[str], input: str | None = None):
         return cli.invoke(cli_main, args, obj=app, input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def fake_zoom() -> Iterator[FakeZoom]:
+    """Zoom's REST API and OAuth on loopback (tests/fake_zoom_api.py), knowing MEETING_ID."""
+    server = FakeZoom()
+    server.add_meeting(MEETING_ID)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def zoom_app(app, store_url: str, clock: Clock, fake_zoom: FakeZoom):
+    """An app on ``app``'s store whose Zoom API is ``fake_zoom``."""
+    return make_app(store_url, clock, like=app, **fake_zoom.settings())
+
+
+@pytest.fixture
+def zrunner(zoom_app):
+    """Invoke the CLI against ``zoom_app`` (or the ``app`` given): ``zrunner(["zoom", ...])``."""
+    def invoke(args: list[str], app=zoom_app):
+        return CliRunner().invoke(cli_main, args, obj=app, catch_exceptions=False)
 
     return invoke
 

@@ -37,14 +37,6 @@ def receiver():
     server.close()
 
 
-@pytest.fixture
-def zoom():
-    server = FakeZoom()
-    server.add_meeting(MEETING_ID)
-    yield server
-    server.close()
-
-
 def shared_registrations(url: str, clock, count: int) -> list[str]:
     """``count`` registrants of a deny-policy meeting, each seen twice in the meeting at once
     (two signed participant_joined deliveries): ``count`` sharing violations for the worker.
@@ -101,19 +93,19 @@ def outbox_empty(url: str) -> bool:
 
 
 def test_sigkill_mid_delivery_loses_nothing_and_duplicates_keep_their_key(
-        own_redis, clock, receiver, zoom, tmp_path):
+        own_redis, clock, receiver, fake_zoom, tmp_path):
     zids = shared_registrations(own_redis.url, clock, 12)
-    receiver.delay = zoom.api_delay = 0.5      # each delivery is in flight for half a second
+    receiver.delay = fake_zoom.api_delay = 0.5      # each delivery is in flight for half a second
     log = tmp_path / "worker.log"
-    worker = start_worker(own_redis.url, receiver, zoom, log)
+    worker = start_worker(own_redis.url, receiver, fake_zoom, log)
     try:
         wait_until(lambda: len(receiver.requests) >= 3, 30, "no alert arrived")
         worker.send_signal(signal.SIGKILL)      # deliveries recorded, their answers not read
         worker.wait(10)
-        at_kill = len(receiver.requests) + sum(denied(zoom).values())
+        at_kill = len(receiver.requests) + sum(denied(fake_zoom).values())
         assert at_kill < 24, "the kill came after every delivery"
-        worker = start_worker(own_redis.url, receiver, zoom, log)
-        wait_until(lambda: len(alerts_by_id(receiver)) == 12 and set(denied(zoom)) == set(zids)
+        worker = start_worker(own_redis.url, receiver, fake_zoom, log)
+        wait_until(lambda: len(alerts_by_id(receiver)) == 12 and set(denied(fake_zoom)) == set(zids)
                    and outbox_empty(own_redis.url), 60, "not everything was delivered")
     finally:
         stop(worker)
@@ -126,27 +118,27 @@ def test_sigkill_mid_delivery_loses_nothing_and_duplicates_keep_their_key(
         assert {body for _, body in copies} == {copies[0][1]}      # a duplicate is identical
         for headers, _ in copies:
             assert headers["idempotency-key"] == headers["x-joingate-alert-id"] == alert_id
-    deliveries = len(receiver.requests) + sum(denied(zoom).values())
+    deliveries = len(receiver.requests) + sum(denied(fake_zoom).values())
     assert deliveries > 24, "nothing was in flight at the kill: no redelivery was tested"
     registrants = service.store.registrants(MEETING_ID)
     assert len(registrants) == 12 and all(registrant.revoked for registrant in registrants)
 
 
 def test_two_workers_at_once_send_each_alert_once_and_act_on_zoom_once(
-        own_redis, clock, receiver, zoom, tmp_path):
+        own_redis, clock, receiver, fake_zoom, tmp_path):
     zids = shared_registrations(own_redis.url, clock, 20)
-    receiver.delay = zoom.api_delay = 0.05
-    workers = [start_worker(own_redis.url, receiver, zoom, tmp_path / f"worker{n}.log")
+    receiver.delay = fake_zoom.api_delay = 0.05
+    workers = [start_worker(own_redis.url, receiver, fake_zoom, tmp_path / f"worker{n}.log")
                for n in range(2)]
     try:
-        wait_until(lambda: len(alerts_by_id(receiver)) == 20 and set(denied(zoom)) == set(zids)
+        wait_until(lambda: len(alerts_by_id(receiver)) == 20 and set(denied(fake_zoom)) == set(zids)
                    and outbox_empty(own_redis.url), 60, "not everything was delivered")
         time.sleep(LEASE + 1)                   # a lease running out would show as a repeat
     finally:
         for worker in workers:
             stop(worker)
-    assert all(count == 1 for count in denied(zoom).values()), denied(zoom)
-    assert len(zoom.status_changes) == 20
+    assert all(count == 1 for count in denied(fake_zoom).values()), denied(fake_zoom)
+    assert len(fake_zoom.status_changes) == 20
     assert len(receiver.requests) == 20
     logs = "".join((tmp_path / f"worker{n}.log").read_text() for n in range(2))
     assert logs.count('"violation shared') == 20, "each violation recorded by one worker"
