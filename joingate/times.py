@@ -71,17 +71,26 @@ def parse_start(value: str) -> int:
     return seconds - offset if zone[:1] != "-" else seconds + offset
 
 
-def parse_zoom_time(value: object) -> float | None:
-    """Zoom's ISO 8601 time as unix seconds, clamped to the years 1 to 9999; None when absent
-    or unreadable."""
-    if not isinstance(value, str) or not value or len(value) > 64:
+def zoom_datetime(value: object) -> datetime | None:
+    """Zoom's ISO 8601 time (``2026-12-01T18:01:07Z``; one without a zone is UTC) as an aware
+    datetime, not clamped; None when ``value`` is not a non-empty string or not such a time."""
+    if not isinstance(value, str) or not value:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def parse_zoom_time(value: object) -> float | None:
+    """Zoom's ISO 8601 time (zoom_datetime) as unix seconds, clamped to the years 1 to 9999;
+    None when absent, unreadable or longer than 64 characters."""
+    if isinstance(value, str) and len(value) > 64:
+        return None
+    moment = zoom_datetime(value)
+    if moment is None:
+        return None
     try:
         seconds = (moment - EPOCH).total_seconds()
     except OverflowError:

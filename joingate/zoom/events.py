@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import BadWebhook, InvalidInput
 from ..json_body import read_json
 from ..roster import clean_name
+from ..times import zoom_datetime
 
 ZOOM_SIGNATURE_HEADER = "x-zm-signature"
 ZOOM_TIMESTAMP_HEADER = "x-zm-request-timestamp"
@@ -68,16 +68,11 @@ def clamp_time(seconds: float) -> float:
 
 
 def parse_time(value: Any) -> float | None:
-    """Zoom's ISO-8601 UTC time as unix seconds, clamped (clamp_time); None when absent or
-    unreadable."""
-    if not isinstance(value, str) or not value:
+    """Zoom's ISO-8601 UTC time (zoom_datetime) as unix seconds, clamped (clamp_time); None
+    when absent or unreadable."""
+    moment = zoom_datetime(value)
+    if moment is None:
         return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     try:
         return clamp_time(moment.timestamp())
     except (OverflowError, ValueError):
