@@ -97,6 +97,13 @@ class MeetingNumber(click.ParamType):
 
 MEETING_NUMBER = MeetingNumber()
 
+# The roster CSV and the loopback flag of every command that issues links (read_csv decodes the
+# bytes, and names bad ones; _refuse_loopback_links reads the flag).
+_roster_argument = click.argument("csv_file", type=click.File("rb"))
+_allow_loopback_option = click.option(
+    "--allow-loopback", is_flag=True,
+    help="Issue links on a loopback PUBLIC_URL anyway (tests on this machine).")
+
 
 def refuse_unknown_key() -> None:
     """Refuse to issue or mail links signed with a key no server announced (another .env on
@@ -280,9 +287,8 @@ def links() -> None:
 
 @links.command("issue")
 @click.argument("meeting_id", type=MEETING_NUMBER)
-@click.argument("csv_file", type=click.File("rb"))   # read_csv decodes (and names bad bytes)
-@click.option("--allow-loopback", is_flag=True,
-              help="Issue links on a loopback PUBLIC_URL anyway (tests on this machine).")
+@_roster_argument
+@_allow_loopback_option
 @_reported
 def links_issue_command(meeting_id: str, csv_file: io.BufferedIOBase, allow_loopback: bool) -> None:
     """Read registrants from CSV_FILE ('-' for stdin), write it to stdout with a link column.
@@ -436,8 +442,7 @@ def links_show_command(meeting_id: str, email: str, as_json: bool) -> None:
 
 @links.command("export")
 @click.argument("meeting_id", type=MEETING_NUMBER)
-@click.option("--allow-loopback", is_flag=True,
-              help="Issue links on a loopback PUBLIC_URL anyway (tests on this machine).")
+@_allow_loopback_option
 @_reported
 def links_export_command(meeting_id: str, allow_loopback: bool) -> None:
     """Every registrant's current link as CSV for the mail merge (email, name, display_name,
@@ -477,8 +482,7 @@ def zoom() -> None:
 
 @zoom.command("sync")
 @click.argument("meeting_id", type=MEETING_NUMBER)
-@click.option("--allow-loopback", is_flag=True,
-              help="Issue links on a loopback PUBLIC_URL anyway (tests on this machine).")
+@_allow_loopback_option
 @_reported
 def zoom_sync_command(meeting_id: str, allow_loopback: bool) -> None:
     """Import the meeting and its approved registrants from Zoom, issue links, print the
@@ -497,9 +501,8 @@ def zoom_sync_command(meeting_id: str, allow_loopback: bool) -> None:
 
 @zoom.command("register")
 @click.argument("meeting_id", type=MEETING_NUMBER)
-@click.argument("csv_file", type=click.File("rb"))   # read_csv decodes (and names bad bytes)
-@click.option("--allow-loopback", is_flag=True,
-              help="Issue links on a loopback PUBLIC_URL anyway (tests on this machine).")
+@_roster_argument
+@_allow_loopback_option
 @_reported
 def zoom_register_command(meeting_id: str, csv_file: io.BufferedIOBase,
                           allow_loopback: bool) -> None:
