@@ -2,7 +2,8 @@
 
 ``MEETING_ID`` is the sample meeting; ``NOW`` is the tests' clock at start (links open at 17:45,
 15 minutes before ``START``); ``make_app`` builds an app on a store URL, ``path_of`` turns an
-issued link into the path the test client requests, ``run_worker`` delivers queued jobs.
+issued link into the path the test client requests, ``run_worker`` delivers queued jobs;
+``zoom_stub`` and ``csp_violations`` watch a Playwright browser context and page.
 """
 
 from __future__ import annotations
@@ -94,3 +95,25 @@ def run_worker(service: Any, kind: str, timeout: float = 30.0) -> None:
             time.sleep(0.02)
     finally:
         worker.pool.shutdown(wait=True)
+
+
+def zoom_stub(context: Any) -> list[str]:
+    """Nothing leaves the machine: the Zoom web client is answered by a stub page in this
+    Playwright browser context. Returns the list of URLs it answered (filled as they come)."""
+    landed: list[str] = []
+
+    def fulfil(route: Any) -> None:
+        landed.append(route.request.url)
+        route.fulfill(status=200, content_type="text/html", body="<p>zoom stub</p>")
+
+    context.route("https://app.zoom.us/**", fulfil)
+    return landed
+
+
+def csp_violations(page: Any) -> list[str]:
+    """The console messages of a Playwright page that report a Content-Security-Policy
+    violation (filled as they come)."""
+    found: list[str] = []
+    page.on("console", lambda message: found.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return found

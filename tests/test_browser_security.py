@@ -9,7 +9,7 @@ import threading
 from urllib.parse import urlsplit
 
 import pytest
-from helpers import MEETING_ID, NOW, START, Clock, make_app
+from helpers import MEETING_ID, NOW, START, Clock, csp_violations, make_app
 from stack import free_port
 from werkzeug.serving import make_server
 
@@ -52,13 +52,6 @@ def outside_world(context, pages: dict[str, str] | None = None) -> list[str]:
 
     context.route("**/*", answer)
     return reached
-
-
-def csp_violations(page) -> list[str]:
-    found: list[str] = []
-    page.on("console", lambda message: found.append(message.text)
-            if "Content Security Policy" in message.text else None)
-    return found
 
 
 def test_finding_6_a_bad_join_url_never_leads_the_browser_off_zoom(browser, served):

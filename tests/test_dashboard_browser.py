@@ -23,7 +23,7 @@ from dashboard_events import (
     REGISTRANTS,
     deliveries,
 )
-from helpers import MEETING_ID, make_app
+from helpers import MEETING_ID, csp_violations, make_app, zoom_stub
 from stack import free_port
 from webhook_events import signed
 from werkzeug.serving import make_server
@@ -92,30 +92,10 @@ def sequence():
     site.server.shutdown()
 
 
-def zoom_stub(context) -> list[str]:
-    """Nothing leaves the machine: the Zoom web client is answered by a stub page."""
-    landed: list[str] = []
-
-    def fulfil(route) -> None:
-        landed.append(route.request.url)
-        route.fulfill(status=200, content_type="text/html", body="<p>zoom stub</p>")
-
-    context.route("https://app.zoom.us/**", fulfil)
-    return landed
-
-
-def watched(page) -> list[str]:
-    """Console messages that report a Content-Security-Policy violation."""
-    violations: list[str] = []
-    page.on("console", lambda message: violations.append(message.text)
-            if "Content Security Policy" in message.text else None)
-    return violations
-
-
 def sign_in(browser, site: Served, token: str, **options):
     context = browser.new_context(**options)
     page = context.new_page()
-    violations = watched(page)
+    violations = csp_violations(page)
     page.goto(f"{site.base}/organizer/")
     assert page.url.endswith("/organizer/sign-in")
     page.fill("#token", token)

@@ -11,7 +11,17 @@ import threading
 
 import pytest
 import redis as redis_lib
-from helpers import MEETING_ID, NOW, START, Clock, make_app, path_of, run_worker
+from helpers import (
+    MEETING_ID,
+    NOW,
+    START,
+    Clock,
+    csp_violations,
+    make_app,
+    path_of,
+    run_worker,
+    zoom_stub,
+)
 from stack import free_port
 
 from joingate.moving import MAX_REQUESTS
@@ -291,21 +301,6 @@ def test_get_changes_nothing_and_link_states_are_the_gates(app, service, bound):
 
 # In a real browser
 
-
-
-
-def zoom_stub(context) -> list[str]:
-    """Nothing leaves the machine: the Zoom web client is answered by a stub page."""
-    landed: list[str] = []
-
-    def fulfil(route) -> None:
-        landed.append(route.request.url)
-        route.fulfill(status=200, content_type="text/html", body="<p>zoom stub</p>")
-
-    context.route("https://app.zoom.us/**", fulfil)
-    return landed
-
-
 def test_move_in_chromium_a_claims_b_takes_over_by_code_a_is_refused(browser, sink,
                                                                       redis_server):
     """Device A and device B are two browser profiles; the server is a real HTTP server with
@@ -327,7 +322,6 @@ def test_move_in_chromium_a_claims_b_takes_over_by_code_a_is_refused(browser, si
                threading.Thread(target=Worker(service).run, args=(stop, 0.05), daemon=True)]
     for thread in threads:
         thread.start()
-    violations: list[str] = []
     try:
         device_a = browser.new_context()
         landed_a = zoom_stub(device_a)
@@ -340,8 +334,7 @@ def test_move_in_chromium_a_claims_b_takes_over_by_code_a_is_refused(browser, si
         device_b = browser.new_context()
         landed_b = zoom_stub(device_b)
         page_b = device_b.new_page()
-        page_b.on("console", lambda message: violations.append(message.text)
-                  if "Content Security Policy" in message.text else None)
+        violations = csp_violations(page_b)
         page_b.goto(url)
         assert "already in use in another browser" in page_b.inner_text("main")
         page_b.click("text=Use this device instead")
