@@ -71,28 +71,32 @@ def parse_start(value: str) -> int:
     return seconds - offset if zone[:1] != "-" else seconds + offset
 
 
-def zoom_datetime(value: object) -> datetime | None:
-    """Zoom's ISO 8601 time (``2026-12-01T18:01:07Z``; one without a zone is UTC) as an aware
-    datetime, not clamped; None when ``value`` is not a non-empty string or not such a time."""
-    if not isinstance(value, str) or not value:
+# Zoom's times are clamped to 1970-01-01 .. 9999-12-31T23:59:59Z when read: a time outside it (a
+# signed event may say 0001-01-01T00:00:00+01:00) could not be written back as a date, and every
+# report of the meeting would fail until its data expired.
+EARLIEST_TIME = 0.0
+LATEST_TIME = MAX_SECONDS
+
+
+def clamp_time(seconds: float) -> float:
+    """Unix seconds within EARLIEST_TIME .. LATEST_TIME."""
+    return min(max(seconds, EARLIEST_TIME), LATEST_TIME)
+
+
+def parse_zoom_time(value: object) -> float | None:
+    """Zoom's ISO 8601 time (``2026-12-01T18:01:07Z``; one without a zone is UTC) as unix
+    seconds, clamped (clamp_time); None when ``value`` is not a non-empty string of at most 64
+    characters that reads as such a time. The one reader of Zoom's times: webhooks, the API's
+    participant lists, the dashboard."""
+    if not isinstance(value, str) or not value or len(value) > 64:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def parse_zoom_time(value: object) -> float | None:
-    """Zoom's ISO 8601 time (zoom_datetime) as unix seconds, clamped to the years 1 to 9999;
-    None when absent, unreadable or longer than 64 characters."""
-    if isinstance(value, str) and len(value) > 64:
-        return None
-    moment = zoom_datetime(value)
-    if moment is None:
-        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     try:
-        seconds = (moment - EPOCH).total_seconds()
-    except OverflowError:
-        return None
-    return min(max(seconds, MIN_SECONDS), MAX_SECONDS)
+        return clamp_time(moment.timestamp())
+    except (OverflowError, ValueError):
+        return EARLIEST_TIME if moment.year < 1970 else LATEST_TIME

@@ -13,13 +13,13 @@ from helpers import MEETING_ID, NOW
 from webhook_events import WEBHOOK_SECRET, sample
 
 from joingate.errors import BadWebhook, InvalidInput
+from joingate.times import parse_zoom_time as parse_time
 from joingate.zoom.events import (
     MAX_FIELD,
     InstanceEvent,
     ParticipantEvent,
     RegistrationEvent,
     parse_body,
-    parse_time,
     read_event,
     url_validation_answer,
     verify_zoom_signature,
@@ -150,6 +150,18 @@ def test_parse_time_reads_iso_8601(value: str, expected: float):
                               "hour-25"])
 def test_parse_time_is_none_for_anything_else(value: Any):
     assert parse_time(value) is None
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("0001-01-01T00:00:00+01:00", 0.0),
+    ("1969-12-31T23:59:59Z", 0.0),
+    ("9999-12-31T23:59:59-01:00", 253402300799.0),
+    ("2026-12-01T18:01:07." + "1" * 60 + "Z", None),
+], ids=["year-1-overflows", "before-1970", "after-9999", "over-64-characters"])
+def test_zoom_times_are_clamped_the_same_everywhere(value: str, expected: float | None):
+    """One reader for webhooks, Zoom's participant lists and the dashboard: the two there were
+    disagreed (year 1 kept by one, 1970 by the other; a 65-character time read by one only)."""
+    assert parse_time(value) == expected
 
 
 # --- read_event: the samples -------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import BadWebhook, InvalidInput
 from ..json_body import read_json
 from ..roster import clean_name
-from ..times import zoom_datetime
+from ..times import clamp_time, parse_zoom_time
 
 ZOOM_SIGNATURE_HEADER = "x-zm-signature"
 ZOOM_TIMESTAMP_HEADER = "x-zm-request-timestamp"
@@ -53,30 +53,6 @@ def verify_zoom_signature(secret: str, body: bytes, signature: str | None,
 def url_validation_answer(secret: str, plain_token: str) -> dict[str, str]:
     digest = hmac.new(secret.encode(), plain_token.encode(), hashlib.sha256).hexdigest()
     return {"plainToken": plain_token, "encryptedToken": digest}
-
-
-# Times are clamped to 1970-01-01 .. 9999-12-31T23:59:59Z when read: a time outside it (a
-# signed event may say 0001-01-01T00:00:00+01:00) could not be written back as a date, and
-# every report of the meeting would fail until its data expired.
-EARLIEST_TIME = 0.0
-LATEST_TIME = 253402300799.0
-
-
-def clamp_time(seconds: float) -> float:
-    """Unix seconds within EARLIEST_TIME .. LATEST_TIME."""
-    return min(max(seconds, EARLIEST_TIME), LATEST_TIME)
-
-
-def parse_time(value: Any) -> float | None:
-    """Zoom's ISO-8601 UTC time (zoom_datetime) as unix seconds, clamped (clamp_time); None
-    when absent or unreadable."""
-    moment = zoom_datetime(value)
-    if moment is None:
-        return None
-    try:
-        return clamp_time(moment.timestamp())
-    except (OverflowError, ValueError):
-        return EARLIEST_TIME if moment.year < 1970 else LATEST_TIME
 
 
 def _text(mapping: dict, name: str) -> str:
@@ -173,7 +149,7 @@ def read_event(data: Any) -> ParticipantEvent | InstanceEvent | RegistrationEven
         raise InvalidInput("object.uuid missing")
     if event in INSTANCE_EVENTS:
         kind = INSTANCE_EVENTS[event]
-        at = parse_time(obj.get("end_time" if kind == "ended" else "start_time"))
+        at = parse_zoom_time(obj.get("end_time" if kind == "ended" else "start_time"))
         event_ts = data.get("event_ts")
         if at is None and isinstance(event_ts, (int, float)) and not isinstance(event_ts, bool):
             at = clamp_time(event_ts / 1000)
@@ -183,7 +159,7 @@ def read_event(data: Any) -> ParticipantEvent | InstanceEvent | RegistrationEven
         raise InvalidInput("object.participant missing")
     kind = PARTICIPANT_EVENTS[event]
     at_text = _text(participant, "join_time" if kind == "joined" else "leave_time")
-    at = parse_time(at_text)
+    at = parse_zoom_time(at_text)
     if at is None:
         raise InvalidInput(f"participant.{'join' if kind == 'joined' else 'leave'}_time missing")
     # A signed-in user's Zoom user id: ``id`` (``participant_user_id`` in some payloads).
