@@ -98,11 +98,11 @@ class MeetingNumber(click.ParamType):
 MEETING_NUMBER = MeetingNumber()
 
 # The roster CSV and the loopback flag of every command that issues links (read_csv decodes the
-# bytes, and names bad ones; _refuse_loopback_links reads the flag).
+# bytes, and names bad ones; refuse_loopback_links reads the flag).
 _roster_argument = click.argument("csv_file", type=click.File("rb"))
-_allow_loopback_option = click.option(
+allow_loopback_option = click.option(
     "--allow-loopback", is_flag=True,
-    help="Issue links on a loopback PUBLIC_URL anyway (tests on this machine).")
+    help="Issue or mail links on a loopback PUBLIC_URL anyway (tests on this machine).")
 
 
 def refuse_unknown_key() -> None:
@@ -118,7 +118,7 @@ def refuse_unknown_key() -> None:
             "here would answer 404. Use the server's JOINGATE_SECRET_KEY")
 
 
-def _refuse_loopback_links(allowed: bool) -> None:
+def refuse_loopback_links(allowed: bool) -> None:
     """Links for a mail merge must reach registrants: refuse them when they are signed with a
     key the server does not verify with (a laptop with another .env: 100 links answering
     404), or (unless asked for) when PUBLIC_URL is loopback (the default
@@ -288,7 +288,7 @@ def links() -> None:
 @links.command("issue")
 @click.argument("meeting_id", type=MEETING_NUMBER)
 @_roster_argument
-@_allow_loopback_option
+@allow_loopback_option
 @_reported
 def links_issue_command(meeting_id: str, csv_file: io.BufferedIOBase, allow_loopback: bool) -> None:
     """Read registrants from CSV_FILE ('-' for stdin), write it to stdout with a link column.
@@ -298,7 +298,7 @@ def links_issue_command(meeting_id: str, csv_file: io.BufferedIOBase, allow_loop
     Comma, semicolon or tab separated, UTF-8. A file with any bad line is refused whole, each
     bad line named.
     """
-    _refuse_loopback_links(allow_loopback)
+    refuse_loopback_links(allow_loopback)
     state = _state()
     roster = read_csv(csv_file.read(), state.config.zoom_join_domain)
     # Display names are what Zoom shows and what name matching sees: say when one changes.
@@ -442,12 +442,12 @@ def links_show_command(meeting_id: str, email: str, as_json: bool) -> None:
 
 @links.command("export")
 @click.argument("meeting_id", type=MEETING_NUMBER)
-@_allow_loopback_option
+@allow_loopback_option
 @_reported
 def links_export_command(meeting_id: str, allow_loopback: bool) -> None:
     """Every registrant's current link as CSV for the mail merge (email, name, display_name,
     status, registrant_id, link)."""
-    _refuse_loopback_links(allow_loopback)
+    refuse_loopback_links(allow_loopback)
     write_links_csv(registrant_rows(_state(), meeting_id), sys.stdout)
 
 
@@ -482,12 +482,12 @@ def zoom() -> None:
 
 @zoom.command("sync")
 @click.argument("meeting_id", type=MEETING_NUMBER)
-@_allow_loopback_option
+@allow_loopback_option
 @_reported
 def zoom_sync_command(meeting_id: str, allow_loopback: bool) -> None:
     """Import the meeting and its approved registrants from Zoom, issue links, print the
     mail-merge CSV. Running it again changes nothing that did not change at Zoom."""
-    _refuse_loopback_links(allow_loopback)
+    refuse_loopback_links(allow_loopback)
     from .zoom.sync import sync_meeting
 
     result = sync_meeting(_state(), _zoom(), meeting_id)
@@ -502,14 +502,14 @@ def zoom_sync_command(meeting_id: str, allow_loopback: bool) -> None:
 @zoom.command("register")
 @click.argument("meeting_id", type=MEETING_NUMBER)
 @_roster_argument
-@_allow_loopback_option
+@allow_loopback_option
 @_reported
 def zoom_register_command(meeting_id: str, csv_file: io.BufferedIOBase,
                           allow_loopback: bool) -> None:
     """Register everyone in CSV_FILE at Zoom (auto-approved), keep Zoom's registrant_id and
     join_url, issue gate links, print the CSV with a link column. A row Zoom refuses is
     reported (with Zoom's message) and the others go on; a rerun registers nobody twice."""
-    _refuse_loopback_links(allow_loopback)
+    refuse_loopback_links(allow_loopback)
     from .zoom.sync import register_at_zoom
 
     state = _state()

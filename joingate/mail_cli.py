@@ -9,7 +9,13 @@ from email.message import EmailMessage
 
 import click
 
-from .cli import _reported, _state, links, refuse_unknown_key
+from .cli import (
+    _reported,
+    _state,
+    allow_loopback_option,
+    links,
+    refuse_loopback_links,
+)
 from .mail import message_bytes
 from .send_progress import PlainProgress, TerminalProgress, problem_lines, summary_lines
 from .sender import LinkSender, SendSummary
@@ -38,15 +44,17 @@ def _report(summary: SendSummary) -> bool:
 @click.option("--resend", is_flag=True, help="Send to everyone again, even those sent before.")
 @click.option("--dry-run", is_flag=True,
               help="Render every message and check every address; send and record nothing.")
+@allow_loopback_option
 @_reported
 def links_send_command(meeting_id: str, only: tuple[str, ...], resend: bool,
-                       dry_run: bool) -> None:
+                       dry_run: bool, allow_loopback: bool) -> None:
     """Mail each registrant of MEETING_ID their link (JOINGATE_SMTP_URL, JOINGATE_MAIL_FROM).
 
     Each registrant once: a rerun sends only to those not sent yet (a reissued link counts as
     not sent). Exit 1 when anyone is left without the link (bounced, failed, invalid address),
-    each named on stderr."""
-    refuse_unknown_key()
+    each named on stderr. Refused when the links would reach nobody (a loopback PUBLIC_URL,
+    unless --allow-loopback; a key no server verifies with)."""
+    refuse_loopback_links(allow_loopback)
     summary = LinkSender(_state(), observer=_observer()).run(
         meeting_id, list(only) if only else None, resend=resend, dry_run=dry_run)
     if not _report(summary):

@@ -104,6 +104,22 @@ def test_each_registrant_gets_one_real_message_whose_link_claims(app, runner, se
     assert claim.headers["Location"].startswith(f"https://app.zoom.us/wc/{MEETING_ID}/join?")
 
 
+def test_links_on_a_loopback_public_url_are_not_mailed_unless_asked(store_url, clock, sink):
+    """Issuing refused a loopback PUBLIC_URL (links that open only on this machine); mailing
+    them to real people did not."""
+    local = make_app(store_url, clock, SMTP_URL=sink.url, MAIL_FROM=FROM, SMTP_RATE=0,
+                     PUBLIC_URL="http://127.0.0.1:8000")
+    state = local.extensions["joingate"]
+    state.meetings.add(MEETING_ID, topic="Evening ceramics, week 3", start=START, duration=90)
+    state.meetings.issue_links(MEETING_ID, PEOPLE)
+    refused = CliRunner().invoke(cli_main, ["links", "send", MEETING_ID], obj=local)
+    assert refused.exit_code == 1 and "JOINGATE_PUBLIC_URL is http://127.0.0.1:8000" in (
+        refused.output) and "--allow-loopback" in refused.output
+    assert sink.box.count == 0
+    assert invoke(local, ["links", "send", MEETING_ID, "--allow-loopback"]).exit_code == 0
+    assert sink.box.count == 3
+
+
 def test_a_rerun_sends_nobody_twice_and_the_state_is_in_show_and_report(runner, people, sink):
     assert runner(["links", "send", MEETING_ID]).exit_code == 0
     again = runner(["links", "send", MEETING_ID])
