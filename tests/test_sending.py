@@ -738,7 +738,8 @@ def test_a_terminal_gets_a_progress_bar(redis_server, clock, sink):
                                               for n in range(20)])
     env = {key: value for key, value in os.environ.items() if not key.startswith("JOINGATE_")}
     env.update(JOINGATE_SECRET_KEY=SECRET, JOINGATE_REDIS_URL=redis_server.url,
-               JOINGATE_SMTP_URL=sink.url, JOINGATE_MAIL_FROM=FROM, JOINGATE_SMTP_RATE="0")
+               JOINGATE_SMTP_URL=sink.url, JOINGATE_MAIL_FROM=FROM, JOINGATE_SMTP_RATE="0",
+               JOINGATE_PUBLIC_URL="https://gate.example.org")
     leader, follower = pty.openpty()
     process = subprocess.Popen([sys.executable, "-c", "from joingate.cli import main; main()",
                                 "links", "send", MEETING_ID], cwd=ROOT, env=env,
