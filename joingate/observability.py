@@ -45,6 +45,16 @@ class Metrics:
                                  ["route", "method"], registry=r,
                                  buckets=(.002, .005, .01, .02, .04, .08, .16, .32, .64, 1.28,
                                           2.56, 5.12))
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def child(self, metric: str, *labels: str) -> Any:
+        """The labelled child of ``metric`` (an attribute name), made once per label set:
+        ``labels()`` validates and locks on every call, a dict look-up does not."""
+        key = (metric, *labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = getattr(self, metric).labels(*labels)
+        return found
 
     def exposition(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -66,14 +76,28 @@ def redacted_path() -> str:
     return path[:200]
 
 
+def request_id_for(incoming: str) -> str:
+    """The id of a request: the caller's ``X-Request-ID`` when it is well formed (nginx sends
+    its own), a new one otherwise."""
+    return incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+
+
+def log_request(request_id: str, method: str, path: str, status: int, elapsed: float, ip: str,
+                outcome: str) -> None:
+    """The one JSON line per request (Flask's routes and the lean front alike); ``path`` is
+    already redacted."""
+    access_log.info("request", extra={
+        "event": "request", "request_id": request_id, "method": method, "path": path,
+        "status": status, "duration_ms": round(elapsed * 1000, 2), "ip": ip, "outcome": outcome})
+
+
 def init_app(app: Flask) -> None:
     app.extensions["joingate_metrics"] = Metrics()
 
     @app.before_request
     def start_request() -> None:
         g.started = time.perf_counter()
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        g.request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER, ""))
 
     @app.after_request
     def finish_request(response: Response) -> Response:
@@ -81,11 +105,9 @@ def init_app(app: Flask) -> None:
         route = request.url_rule.rule if request.url_rule else "unmatched"
         metrics().latency.labels(route, request.method).observe(elapsed)
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
-        access_log.info("request", extra={
-            "event": "request", "request_id": g.get("request_id", ""),
-            "method": request.method, "path": redacted_path(), "status": response.status_code,
-            "duration_ms": round(elapsed * 1000, 2), "ip": request.remote_addr or "",
-            "outcome": g.get("outcome", "")})
+        log_request(g.get("request_id", ""), request.method, redacted_path(),
+                    response.status_code, elapsed, request.remote_addr or "",
+                    g.get("outcome", ""))
         return response
 
     @app.get("/metrics")

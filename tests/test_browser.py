@@ -41,11 +41,12 @@ def browser():
 @pytest.fixture
 def served():
     """joingate on a real HTTP server on loopback, with one meeting and two links."""
-    app = make_app("memory://", Clock(NOW), PUBLIC_URL="http://127.0.0.1:0")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    # The port is known once the server listens; the app (whose links carry it) comes after.
+    server = make_server("127.0.0.1", 0, lambda environ, start_response: [], threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
+    app = make_app("memory://", Clock(NOW), PUBLIC_URL=base)
+    server.app = app
     service = app.extensions["joingate"]
-    service.config["PUBLIC_URL"] = base
     service.meetings.add(MEETING_ID, topic="Evening ceramics", start=START, duration=90,
                         pwd="Q0x3", support="help@example.org")
     links = service.meetings.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Zoë Lima"),
