@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
+import threading
 from importlib import resources
 from typing import Any, Callable, Iterable, TypeVar
 
@@ -260,6 +262,13 @@ def stay_from_json(instance: str, key: str, raw: str) -> Stay:
                 participant_uuid=fields.get("pu", ""), host=bool(fields.get("h")))
 
 
+class _Lane(threading.local):
+    """This thread's own connection for the hot scripts, and the process that opened it."""
+
+    pid: int = 0
+    connection: Any = None
+
+
 class Store:
     """Domain-level reads and writes; each method is one round trip unless it says otherwise."""
 
@@ -268,6 +277,48 @@ class Store:
         self.keys = Keys(prefix)
         self.scripts = {name: client.register_script(_lua(name))
                         for name in ("gate", "upsert", "manage", "participant", "instance")}
+        # The request paths' scripts (gate, participant) run on a connection of the thread's own
+        # on a single Redis server: redis-py's pool checks a connection out and back in around
+        # every command, with bookkeeping that costs more CPU than the round trip itself
+        # (docs/benchmarks.md). Sentinel, Cluster and the embedded store keep redis-py's path.
+        self._lane = _Lane()
+        self._own_lane = (type(client) is redis.Redis
+                          and type(client.connection_pool) is redis.ConnectionPool)
+
+    def _hot_script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """Run script ``name`` as redis-py's Script would (EVALSHA, loaded again after a
+        NOSCRIPT), with the retry policy :func:`connect` sets: one retry on a fresh connection
+        after a dropped one, none after a timeout (the connection is closed, so a late reply is
+        never read as the next one)."""
+        script = self.scripts[name]
+        if not self._own_lane:
+            return script(keys=keys, args=args)
+        reconnected = reloaded = False
+        while True:
+            connection = self._lane_connection()
+            try:
+                connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                return connection.read_response()
+            except redis.exceptions.NoScriptError:
+                if reloaded:
+                    raise
+                reloaded = True
+                self.redis.script_load(script.script)      # after a restart or SCRIPT FLUSH
+            except redis.exceptions.ConnectionError:
+                connection.disconnect()
+                if reconnected:
+                    raise
+                reconnected = True
+            except (redis.exceptions.TimeoutError, OSError):
+                connection.disconnect()
+                raise
+
+    def _lane_connection(self) -> Any:
+        lane = self._lane
+        if lane.connection is None or lane.pid != os.getpid():    # new thread, forked worker
+            lane.connection = self.redis.connection_pool.make_connection()
+            lane.pid = os.getpid()
+        return lane.connection
 
     @property
     def embedded(self) -> bool:
@@ -431,11 +482,11 @@ class Store:
         """Run gate.lua (one round trip); see its header for what it reads and writes.
         ``mode`` is open (GET/HEAD: records the open, binds nothing) or claim (POST)."""
         k = self.keys
-        outcome, detail, meeting, shown = self.scripts["gate"](
-            keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id),
-                  k.user_agents(meeting_id)],
-            args=[mode, version, repr(now), presented_device, new_device, ip, user_agent,
-                  EVENT_STREAM_CAP, user_agent_id(user_agent)])
+        outcome, detail, meeting, shown = self._hot_script(
+            "gate", [k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id),
+                     k.user_agents(meeting_id)],
+            [mode, version, repr(now), presented_device, new_device, ip, user_agent,
+             EVENT_STREAM_CAP, user_agent_id(user_agent)])
         result = GateOutcome(outcome)
         if result is GateOutcome.UNKNOWN:
             return GateResult(result)
@@ -461,13 +512,13 @@ class Store:
         """Run participant.lua for one verified delivery (one round trip); returns recorded,
         duplicate or unknown_meeting."""
         k, mid = self.keys, event.meeting_id
-        return str(self.scripts["participant"](
-            keys=[k.meeting(mid), k.seen(mid), k.stays(mid, event.instance), k.instances(mid),
-                  k.events(mid)],
-            args=[event.digest(), event.kind, event.stay_key, event.instance, repr(event.at),
-                  repr(now), EVENT_STREAM_CAP, event.user_name, event.participant_uuid,
-                  event.registrant_id, event.customer_key, event.email, event.participant_id,
-                  int(event.is_host)]))
+        return str(self._hot_script(
+            "participant", [k.meeting(mid), k.seen(mid), k.stays(mid, event.instance),
+                            k.instances(mid), k.events(mid)],
+            [event.digest(), event.kind, event.stay_key, event.instance, repr(event.at),
+             repr(now), EVENT_STREAM_CAP, event.user_name, event.participant_uuid,
+             event.registrant_id, event.customer_key, event.email, event.participant_id,
+             int(event.is_host)]))
 
     @translated
     def record_instance(self, meeting_id: str, instance: str, kind: str, at: float) -> bool:
