@@ -81,6 +81,8 @@ class Keys:
         return f"{self._m(meeting_id)}:zids"
 
     def roster(self, meeting_id: str) -> str:
+        """Registrant ids in order of first issue: a list (a sorted set before 2026-11; read
+        either way, turned into a list by the next upsert)."""
         return f"{self._m(meeting_id)}:roster"
 
     def events(self, meeting_id: str) -> str:
@@ -362,9 +364,9 @@ class Store:
                 pipe.delete(self.keys.staff(meeting_id))
                 if staff:
                     pipe.sadd(self.keys.staff(meeting_id), *staff)
-            pipe.zrange(self.keys.roster(meeting_id), 0, -1)
             pipe.hkeys(self.keys.instances(meeting_id))
-            existed, *_, rids, instances = pipe.execute()
+            existed, *_, instances = pipe.execute()
+        rids = self._roster_ids(meeting_id, 0, -1)
         keys = [self.keys.displays(meeting_id), self.keys.zoom_ids(meeting_id),
                 self.keys.roster(meeting_id), self.keys.events(meeting_id),
                 self.keys.staff(meeting_id), self.keys.seen(meeting_id),
@@ -467,7 +469,7 @@ class Store:
         """Registrants of a meeting in order of first issue: all of them, or
         ``limit`` from ``offset`` on. Two round trips."""
         last = -1 if limit is None else offset + limit - 1
-        rids = self.redis.zrange(self.keys.roster(meeting_id), offset, last)
+        rids = self._roster_ids(meeting_id, offset, last)
         with self.redis.pipeline(transaction=False) as pipe:
             for rid in rids:
                 pipe.hgetall(self.keys.registrant(meeting_id, rid))
@@ -551,7 +553,17 @@ class Store:
 
     @translated
     def registrant_count(self, meeting_id: str) -> int:
-        return int(self.redis.zcard(self.keys.roster(meeting_id)))
+        try:
+            return int(self.redis.llen(self.keys.roster(meeting_id)))
+        except redis.exceptions.ResponseError:       # WRONGTYPE: a roster stored before 2026-11
+            return int(self.redis.zcard(self.keys.roster(meeting_id)))
+
+    def _roster_ids(self, meeting_id: str, start: int, stop: int) -> list[str]:
+        """Registrant ids ``start`` to ``stop`` (inclusive, -1: the last) in order of issue."""
+        try:
+            return self.redis.lrange(self.keys.roster(meeting_id), start, stop)
+        except redis.exceptions.ResponseError:       # WRONGTYPE: a roster stored before 2026-11
+            return self.redis.zrange(self.keys.roster(meeting_id), start, stop)
 
     @translated
     def events_page(self, meeting_id: str, after: str, limit: int

@@ -4,7 +4,9 @@
 -- KEYS[1]  meeting hash (must exist: its expire_at sets every TTL)
 -- KEYS[2]  display-name index: hash display name -> registrant id
 -- KEYS[3]  Zoom registrant_id index: hash Zoom registrant_id -> registrant id
--- KEYS[4]  roster: sorted set registrant id -> order of first issue
+-- KEYS[4]  roster: list of registrant ids in order of first issue (a list costs ~20 bytes per
+--          registrant where a sorted set cost ~130; one stored as a sorted set by an earlier
+--          version is turned into the list here first)
 -- KEYS[4+i] the hash of the i-th registrant of the batch
 -- ARGV[1+5(i-1) .. 5+5(i-1)]  the i-th registrant: id, email, name,
 --          Zoom registrant_id ("" keeps what is stored), join_url ("" keeps what is stored)
@@ -14,6 +16,13 @@
 -- first free of "name", "name (2)", "name (3)", ... so the same file always gives the same names.
 local expire_at = redis.call('HGET', KEYS[1], 'expire_at')
 if not expire_at then return redis.error_reply('NOMEETING') end
+if redis.call('TYPE', KEYS[4]).ok == 'zset' then
+  local ids = redis.call('ZRANGE', KEYS[4], 0, -1)
+  redis.call('DEL', KEYS[4])
+  for first = 1, #ids, 1000 do
+    redis.call('RPUSH', KEYS[4], unpack(ids, first, math.min(first + 999, #ids)))
+  end
+end
 local out = {}
 for i = 1, #KEYS - 4 do
   local key, base = KEYS[4 + i], 5 * (i - 1)
@@ -25,7 +34,7 @@ for i = 1, #KEYS - 4 do
   if not stored[1] then
     created = 1
     redis.call('HSET', key, 'email', email, 'ver', 1)
-    redis.call('ZADD', KEYS[4], 'NX', redis.call('ZCARD', KEYS[4]) + 1, rid)
+    redis.call('RPUSH', KEYS[4], rid)
   end
   if stored[1] ~= name or not display then
     if display and redis.call('HGET', KEYS[2], display) == rid then
