@@ -59,14 +59,13 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     signer = Signer(config["SECRET_KEY"], config["SECRET_KEY_FALLBACKS"])
     app.extensions["joingate"] = AppState(config, store, signer, clock)
 
-    from . import api, fastgate, health, observability, pages, webhooks
+    from . import api, fastgate, health, observability, pages
 
     observability.init_app(app)
     pages.init_app(app)
     api.init_app(app)
     app.register_blueprint(health.bp)
-    app.register_blueprint(webhooks.bp)
-    fastgate.init_app(app)        # /j/<token> is answered in front of Flask
+    fastgate.init_app(app)        # /j/<token> and /webhooks/zoom are answered in front of Flask
     if config["PROXY_HOPS"]:      # outermost: the front and Flask see the trusted address
         hops = config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore

@@ -12,13 +12,13 @@ and writes the answer, the log line and the metrics.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from werkzeug.http import dump_cookie
 from werkzeug.urls import iri_to_uri
 
 from .errors import BadLink
-from .pages import Pages, format_time, new_nonce
+from .pages import Answer, Pages, format_time, new_nonce
 from .records import GateOutcome, GateResult
 from .signing import LinkRef, link_fingerprint, new_device_id
 from .state import AppState
@@ -65,15 +65,6 @@ class Visit:
     user_agent: str
     link_id: str = ""              # a short hash naming the link, once the token verified
     outcome: str = ""              # a GateOutcome value, invalid or rate_limited
-
-
-@dataclass(slots=True)
-class Answer:
-    """What the gate answers: a status, headers and body, ready for WSGI."""
-
-    status: int
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
 
 
 class Gate:

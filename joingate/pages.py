@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import secrets
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -148,12 +149,41 @@ def _meeting_view(meeting: Meeting | None) -> dict[str, Any]:
             "start": format_time(meeting.start), "auto_submit": meeting.auto_submit}
 
 
+@dataclass(slots=True)
+class Answer:
+    """A response made without Flask (the lean front's routes): status, headers, body."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+def json_error_body(code: str, message: str, details: list | None = None) -> bytes:
+    """The one error shape of every machine route: ``{"error", "message", "details"}``."""
+    return json.dumps({"error": code, "message": message, "details": details or []},
+                      ensure_ascii=False).encode()
+
+
+def json_error_answer(status: int, code: str, message: str,
+                      details: list | None = None) -> Answer:
+    body = json_error_body(code, message, details)
+    return Answer(status, [("Content-Type", "application/json"),
+                           ("Content-Length", str(len(body)))], body)
+
+
+def json_answer(payload: dict[str, Any]) -> Answer:
+    """200 with ``payload`` as Flask's ``jsonify`` writes it (sorted keys, compact, a newline)."""
+    body = (json.dumps(payload, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+            + "\n").encode()
+    return Answer(200, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+                  body)
+
+
 def json_error(status: int, code: str, message: str, details: list | None = None,
                headers: dict[str, str] | None = None) -> Response:
-    """The one error shape of every machine route: ``{"error", "message", "details"}``."""
-    response = Response(json.dumps({"error": code, "message": message,
-                                     "details": details or []}, ensure_ascii=False),
-                        status=status, mimetype="application/json")
+    """:func:`json_error_body` as a Flask response."""
+    response = Response(json_error_body(code, message, details), status=status,
+                        mimetype="application/json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
