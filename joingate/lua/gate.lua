@@ -41,15 +41,17 @@ local closes_at = start + tonumber(m.duration) * 60 + tonumber(m.close_after)
 if now > closes_at then return {'expired', tostring(closes_at), meeting, shown} end
 
 local expire_at = m.expire_at
+-- EXPIREAT ... NX: a key that has its expiry (upsert and save_meeting set and move them) is
+-- not written again, so nothing more goes to the append-only file and the replicas.
 local function log(kind)
   if ARGV[9] ~= '' then
     redis.call('HSETNX', KEYS[4], ARGV[9], ARGV[7])
-    redis.call('EXPIREAT', KEYS[4], expire_at)
+    redis.call('EXPIREAT', KEYS[4], expire_at, 'NX')
   end
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'kind', kind,
              'registrant', string.match(KEYS[2], '[^:]+$'), 'ip', ARGV[6], 'ua', ARGV[9])
-  redis.call('EXPIREAT', KEYS[2], expire_at)
-  redis.call('EXPIREAT', KEYS[3], expire_at)
+  redis.call('EXPIREAT', KEYS[2], expire_at, 'NX')
+  redis.call('EXPIREAT', KEYS[3], expire_at, 'NX')
 end
 
 local devices = reg[3] or ''
