@@ -67,7 +67,7 @@ def main() -> None:
         client = app.test_client()
         paths = [link.url.split("8000", 1)[1] for link in service.meetings.issue_links(
             "85746065432", [RegistrantInput(f"q{n}@x.org", f"Q {n}") for n in range(CALLS)])]
-        measure("whole claim through Flask (test client)", lambda n: client.post(
+        measure("whole claim through the app (test client)", lambda n: client.post(
             paths[n], headers={"Cookie": ""}))
     finally:
         server.stop()

@@ -170,16 +170,9 @@ def run(args: argparse.Namespace) -> list[Result]:
             {**env, "PROMETHEUS_MULTIPROC_DIR": str(folder / "floor-metrics")}, workers=None,
             app="bench.floor_app:app", log=folder / "floor.log")
         processes.append(floor)
-        nginx_port = free_port()
-        (folder / "limit.conf").write_text(
-            f"worker_processes auto; pid {folder}/limit.pid; error_log {folder}/limit.err;"
-            f" events {{ worker_connections 4096; }} http {{ access_log off; server {{"
-            f" listen 127.0.0.1:{nginx_port}; location / {{ return 302 "
-            f"https://app.zoom.us/; }} }} }}")
-        nginx = subprocess.Popen([nginx_binary(), "-c", str(folder / "limit.conf"), "-p",
-                                  str(folder), "-g", "daemon off;"])
+        nginx, nginx_port = start_limit_nginx(folder, "limit")
         processes.append(nginx)
-        for port in (gate_port, floor_port, nginx_port):
+        for port in (gate_port, floor_port):
             wait_for_port(port, 30)
         gate_url = f"http://127.0.0.1:{gate_port}"
         env["JOINGATE_PUBLIC_URL"] = gate_url
@@ -320,7 +313,7 @@ def run(args: argparse.Namespace) -> list[Result]:
                         name="2c. claim via nginx+TLS, new connection each",
                         env={"PATHS_FILE": str(paths_file("nginx", tail)), "METHOD": "POST"})
         # The ceiling of that row: nginx answering `return 302` over TLS, a new connection each.
-        tls_limit_nginx, tls_port = start_tls_limit(folder)
+        tls_limit_nginx, tls_port = start_limit_nginx(folder, "tls-limit", tls=True)
         processes.append(tls_limit_nginx)
         print("limit: nginx return 302 over TLS, new connection each ...", file=sys.stderr)
         tls_limit = wrk(wrk_binary, f"https://127.0.0.1:{tls_port}", seconds, conns,
@@ -351,18 +344,23 @@ def run(args: argparse.Namespace) -> list[Result]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def start_tls_limit(folder: Path) -> tuple[subprocess.Popen, int]:
-    """nginx answering ``return 302`` under the shipped site's TLS settings (its certificate in
-    ``folder``, written by stack.write_nginx) and its number of worker processes."""
+def start_limit_nginx(folder: Path, name: str, *, tls: bool = False
+                      ) -> tuple[subprocess.Popen, int]:
+    """nginx answering ``return 302`` to everything: the machine's limit. With ``tls``, over
+    TLS under the shipped site's settings (its certificate in ``folder``, written by
+    stack.write_nginx) and its number of worker processes."""
     port = free_port()
-    (folder / "tls-limit.conf").write_text(
-        f"worker_processes {NGINX_WORKERS}; pid {folder}/tls-limit.pid; error_log {folder}/tls-limit.err;"
-        f" events {{ worker_connections 512; }} http {{ access_log off; server {{"
-        f" listen 127.0.0.1:{port} ssl; ssl_certificate {folder}/fullchain.pem;"
-        f" ssl_certificate_key {folder}/privkey.pem; ssl_protocols TLSv1.2 TLSv1.3;"
-        f" ssl_session_cache shared:limit_tls:10m; ssl_session_timeout 1h;"
-        f" location / {{ return 302 https://app.zoom.us/; }} }} }}")
-    process = subprocess.Popen([nginx_binary(), "-c", str(folder / "tls-limit.conf"), "-p",
+    listen, workers = f"127.0.0.1:{port}", "auto"
+    if tls:
+        listen += (f" ssl; ssl_certificate {folder}/fullchain.pem; ssl_certificate_key"
+                   f" {folder}/privkey.pem; ssl_protocols TLSv1.2 TLSv1.3;"
+                   f" ssl_session_cache shared:{name}:10m; ssl_session_timeout 1h")
+        workers = NGINX_WORKERS
+    (folder / f"{name}.conf").write_text(
+        f"worker_processes {workers}; pid {folder}/{name}.pid; error_log {folder}/{name}.err;"
+        f" events {{ worker_connections 4096; }} http {{ access_log off; server {{"
+        f" listen {listen}; location / {{ return 302 https://app.zoom.us/; }} }} }}")
+    process = subprocess.Popen([nginx_binary(), "-c", str(folder / f"{name}.conf"), "-p",
                                 str(folder), "-g", "daemon off;"])
     wait_for_port(port, 10)
     return process, port

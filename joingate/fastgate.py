@@ -3,22 +3,21 @@ itself: the registrant's link, ``/j/<token>`` (:class:`joingate.gate.Gate`), and
 deliveries, ``/webhooks/zoom`` (:class:`joingate.webhooks.ZoomWebhooks`); every other request
 goes to Flask untouched.
 
-Why: the gate's own work (verify the token, one Redis round trip, render or redirect, the cookie,
-one log line, metrics) costs less than Flask's and Werkzeug's per-request machinery (request
-and app contexts, routing, hooks, response objects); the class start is the load that matters
-(docs/benchmarks.md).
+Why: the work these routes must do (verify the token or the signature, one Redis round trip,
+render or redirect, the cookie, one log line, metrics) costs less than Flask's and Werkzeug's
+per-request machinery (request and app contexts, routing, hooks, response objects), and these
+are the routes under load when a class starts (docs/benchmarks.md).
 
 What a link request gets here is what Flask gave it: the same status, headers and pages; the
 request id (``X-Request-ID`` kept when well formed, made otherwise) and one JSON log line
 (:func:`joingate.observability.log_request`, the link named by its id, never its token); the
 ``opens``/``claims`` counters and the latency histogram; 413 for a declared body over
-MAX_BODY_BYTES; 503 with the unavailable page when Redis is down; 405 for other methods;
-500 with the invalid page, logged without the token, for anything unexpected; OPTIONS
-answered with the methods allowed. ProxyFix
-(PROXY_HOPS) wraps this front, so the client address is the one it trusts. Paths under ``/j/``
-that are not one token (``/j/``, ``/j//x``, ``/j/<token>/more``) go to Flask. The webhook
-endpoint answers in JSON as Flask's error handlers did (405 with Allow, 413, 503 with
-Retry-After, 500).
+MAX_BODY_BYTES; 503 with the unavailable page when Redis is down; 405 (with Allow) for other
+methods and OPTIONS answered with the methods allowed; 500 with the invalid page, logged
+without the token, for anything unexpected. ProxyFix (PROXY_HOPS) wraps this front, so the
+client address is the one it trusts. Paths under ``/j/`` that are not one token (``/j/``,
+``/j//x``, ``/j/<token>/more``) go to Flask. The webhook endpoint answers in JSON as Flask's
+handlers did (405 with Allow, 413, 503 with Retry-After, 500).
 """
 
 from __future__ import annotations
