@@ -42,8 +42,10 @@ logconfig_dict = {
         "()": "joingate.observability.JsonLineFormatter",
         "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
         "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}}},
+    # Any /j/<token> in a log line (a traceback, a library's message) is written as /j/-.
+    "filters": {"redact": {"()": "joingate.observability.RedactingFilter"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
-                            "stream": "ext://sys.stderr"}},
+                            "filters": ["redact"], "stream": "ext://sys.stderr"}},
     "root": {"level": loglevel.upper(), "handlers": ["stderr"]},
     "loggers": {
         "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"],

@@ -16,10 +16,11 @@ def _production_app():
     except ConfigError as exc:
         sys.exit(f"joingate: {exc}")
     config = app.config["JOINGATE"]
-    if config["REDIS_URL"].startswith("memory://") and not config["ALLOW_MEMORY_STORE"]:
+    if config.redis_url.startswith("memory://") and not config.allow_memory_store:
         sys.exit("joingate: JOINGATE_REDIS_URL is memory://, which gives every gunicorn worker a "
                  "store of its own (a link could be claimed once per worker). Point it at Redis, "
                  "or set JOINGATE_ALLOW_MEMORY_STORE=1 for a one-worker demo.")
+    app.extensions["joingate"].announce_keys()
     return app
 
 

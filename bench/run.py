@@ -16,6 +16,9 @@ and to nginx (for the rows through nginx + TLS with a new connection each: to ng
 each opening and claiming their link through nginx + TLS, a new connection per request (total
 seconds, errors, p99); 50,000 links issued from one CSV (seconds); Redis memory per registrant;
 and the issue-15 targets. ``--appendfsync both`` runs everything once per policy.
+
+``--only replica-wait`` runs only the claims with a replica attached, with
+JOINGATE_REDIS_WAIT_REPLICAS 0 and 1 (rows 2d, 2e; also part of the whole run).
 """
 
 from __future__ import annotations
@@ -32,16 +35,26 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from stack import (RedisServer, free_port, nginx_binary, start_gunicorn,  # noqa: E402
-                   stop, wait_for_port, write_nginx)
 
-SECRET = "bench-secret-key"
+from stack import (  # noqa: E402
+    RedisServer,
+    free_port,
+    nginx_binary,
+    replica_of,
+    start_gunicorn,
+    stop,
+    wait_for_port,
+    write_nginx,
+)
+
+SECRET = "bench-secret-key-of-at-least-32-characters"
 HOOK_SECRET = "bench-zoom-secret"
 ADMIN_TOKEN = "bench-admin-token"
 MEETING = "85746065432"
@@ -200,7 +213,8 @@ def run(args: argparse.Namespace) -> list[Result]:
 
         def issue(path: Path) -> tuple[list[str], float]:
             began = time.perf_counter()
-            output = subprocess.run([*cli, "links", "issue", MEETING, str(path)], env=env,
+            output = subprocess.run([*cli, "links", "issue", MEETING, str(path),
+                                     "--allow-loopback"], env=env,
                                     check=True, cwd=ROOT, capture_output=True, text=True).stdout
             elapsed = time.perf_counter() - began
             links = [row["link"].removeprefix(gate_url)
@@ -331,7 +345,7 @@ def run(args: argparse.Namespace) -> list[Result]:
         crowd.nginx_rps = tls_limit.rps
 
         results = [limit, tls_limit, floor_get, floor_post, floor_hook, confirm, claim, rejoin,
-                   burst, hooks, via_nginx, crowd]
+                   burst, hooks, via_nginx, crowd, *replica_wait(args, wrk_binary)]
         api_seconds = api_bulk_seconds(gate_url)
         memory = memory_per_registrant(redis_server.url)
         print_table(results, bulk_seconds, api_seconds, memory, args)
@@ -378,6 +392,65 @@ def crowd_scenario(wrk_binary: str, https_port: int, paths: Path, connections: i
                env={"PATHS_FILE": str(paths)})
 
 
+def replica_wait(args: argparse.Namespace, wrk_binary: str) -> list[Result]:
+    """Claims of fresh links on a primary with one replica on loopback (both on these 2
+    cores), under JOINGATE_REDIS_WAIT_REPLICAS 0 (the 303 once the primary has the claim) and
+    1 (once the replica has it too: EVALSHA and WAIT in one send). Same primary, replica and
+    gunicorn settings in both rows; only the setting differs."""
+    from datetime import datetime
+
+    from joingate import create_app
+    from joingate.roster import RegistrantInput
+
+    folder = Path(tempfile.mkdtemp(prefix="joingate-bench-wait-"))
+    (folder / "primary").mkdir()
+    primary = RedisServer(folder / "primary", extra=("--appendonly", "yes",
+                                                     "--appendfsync", args.appendfsync))
+    primary.start()
+    replica = replica_of(folder / "replica", primary)
+    results = []
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JOINGATE_")}
+        env.update(JOINGATE_SECRET_KEY=SECRET, JOINGATE_REDIS_URL=primary.url,
+                   PROMETHEUS_MULTIPROC_DIR=str(folder / "metrics"))
+        service = create_app({"SECRET_KEY": SECRET, "REDIS_URL": primary.url},
+                             environ={}).extensions["joingate"]
+        service.add_meeting(MEETING, topic="Bench", start=datetime.now(UTC),
+                            duration=120)
+        script = ROOT / "bench" / "paths.lua"
+        for replicas in (0, 1):
+            print(f"2{'de'[replicas]}. claim, replica attached, WAIT {replicas} ...",
+                  file=sys.stderr)
+            people = [RegistrantInput(f"wait{replicas}-{n}@example.org", f"Wait {n}")
+                      for n in range(max(20_000, 2_500 * args.seconds))]
+            paths = [link.url.split("/j/", 1)[1] for link in service.issue_links(MEETING,
+                                                                                  people)]
+            (folder / "paths").write_text("".join(f"/j/{path}\n" for path in paths))
+            gate, port = start_gunicorn({**env, "JOINGATE_REDIS_WAIT_REPLICAS": str(replicas)},
+                                        workers=None, log=folder / f"gate{replicas}.log")
+            try:
+                warm = [f"/j/{path}" for path in paths[-2000:]]
+                (folder / "warm").write_text("\n".join(warm) + "\n")
+                subprocess.run([wrk_binary, "-t2", f"-c{args.connections}", "-d2s", "-s",
+                                str(script), f"http://127.0.0.1:{port}"], capture_output=True,
+                               timeout=60, env={**os.environ, "THREADS": "2",
+                                                "PATHS_FILE": str(folder / "warm"),
+                                                "METHOD": "POST"})
+                results.append(wrk(
+                    wrk_binary, f"http://127.0.0.1:{port}", args.seconds, args.connections,
+                    script=script, cpu_pids=[gate.pid, primary.process.pid,
+                                             replica.process.pid],
+                    name=f"2{'de'[replicas]}. claim, replica attached, WAIT {replicas}",
+                    env={"PATHS_FILE": str(folder / "paths"), "METHOD": "POST"}))
+            finally:
+                stop(gate)
+    finally:
+        replica.stop()
+        primary.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    return results
+
+
 def api_bulk_seconds(gate_url: str) -> tuple[float, float]:
     """Seconds for POST /registrants/bulk of 5,000 new registrants (through gunicorn), and
     for the same request replayed with its Idempotency-Key."""
@@ -408,9 +481,9 @@ def memory_per_registrant(url: str, count: int = 10_000) -> float:
     redis_client = service.store.redis
     meeting = "99999999999"
     before = int(redis_client.info("memory")["used_memory"])
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    service.meetings.add(meeting, topic="Memory", start=datetime.now(timezone.utc), duration=60)
+    service.meetings.add(meeting, topic="Memory", start=datetime.now(UTC), duration=60)
     links = service.meetings.issue_links(meeting, [RegistrantInput(f"m{n}@example.org", f"Member {n}")
                                           for n in range(count)])
     for n, link in enumerate(links):
@@ -432,6 +505,15 @@ def print_table(results: list[Result], bulk_seconds: float, api_seconds: tuple[f
     print(f"\njoingate benchmarks: {os.cpu_count()} cores, {args.seconds} s per scenario, "
           f"{args.connections} connections, wrk, loopback, Redis appendfsync "
           f"{args.appendfsync}\n")
+    print_rows(results)
+    print(f"\n5. bulk issue: 50,000 links from one CSV (joingate links issue): "
+          f"{bulk_seconds:.1f} s")
+    print(f"5b. API bulk upsert of 5,000 registrants (POST /registrants/bulk): "
+          f"{api_seconds[0]:.2f} s; replayed with its Idempotency-Key: {api_seconds[1]:.2f} s")
+    print(f"6. Redis memory per registrant (link, open, claim, one stay): {memory:.0f} bytes")
+
+
+def print_rows(results: list[Result]) -> None:
     print(f"{'scenario':<48} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} "
           f"{'errors':>6} {'/floor':>7} {'/nginx':>7}")
     for r in results:
@@ -440,11 +522,6 @@ def print_table(results: list[Result], bulk_seconds: float, api_seconds: tuple[f
         to_nginx = f"{r.rps / r.nginx_rps:.1%}" if r.nginx_rps else "-"
         print(f"{r.name:<48} {r.rps:>8.0f} {r.p50_ms:>7.1f} {r.p99_ms:>7.1f} {cpu:>10} "
               f"{r.errors:>6} {to_floor:>7} {to_nginx:>7}")
-    print(f"\n5. bulk issue: 50,000 links from one CSV (joingate links issue): "
-          f"{bulk_seconds:.1f} s")
-    print(f"5b. API bulk upsert of 5,000 registrants (POST /registrants/bulk): "
-          f"{api_seconds[0]:.2f} s; replayed with its Idempotency-Key: {api_seconds[1]:.2f} s")
-    print(f"6. Redis memory per registrant (link, open, claim, one stay): {memory:.0f} bytes")
 
 
 def print_targets(results: list[Result], memory: float, crowd_size: int) -> None:
@@ -481,10 +558,19 @@ def main() -> None:
                         default="always",
                         help="Redis's appendfsync (default: always, as deploy/redis ships; "
                              "both: always, then everysec)")
+    parser.add_argument("--only", choices=["all", "replica-wait"], default="all",
+                        help="replica-wait: only the claims with a replica, WAIT 0 and 1")
     args = parser.parse_args()
     args.seconds = max(1, min(args.seconds, 60))
     for policy in (["always", "everysec"] if args.appendfsync == "both" else [args.appendfsync]):
-        run(argparse.Namespace(**{**vars(args), "appendfsync": policy}))
+        policy_args = argparse.Namespace(**{**vars(args), "appendfsync": policy})
+        if args.only == "replica-wait":
+            print(f"\njoingate benchmarks, claims with a replica: {os.cpu_count()} cores, "
+                  f"{args.seconds} s per scenario, {args.connections} connections, wrk, "
+                  f"loopback, Redis appendfsync {policy}\n")
+            print_rows(replica_wait(policy_args, ensure_wrk()))
+        else:
+            run(policy_args)
 
 
 if __name__ == "__main__":

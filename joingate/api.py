@@ -1,6 +1,7 @@
 """``/api/v1``: the organizer API, for a shop, an LMS or a registration form.
 
-Bearer tokens with a scope (``read``: GET only; ``manage``: everything). Every body is validated
+Bearer tokens with a scope (``read``: GET only, and never a link, which would take a seat;
+``manage``: everything). Every body is validated
 against the OpenAPI document's own schemas (joingate.openapi), then handed to the same service
 layer the CLI uses. Errors have one shape: ``{"error", "message", "details"}``. Without
 ``JOINGATE_ADMIN_TOKEN`` there is no API (404).
@@ -12,22 +13,25 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from jsonschema import Draft202012Validator
-from werkzeug.routing import BaseConverter
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+from werkzeug.routing import BaseConverter
 
 from . import openapi
-from .errors import InvalidInput, NotFound
+from .errors import ConfigError, InvalidInput, NotFound, TemplateProblem
 from .exports import write_links_csv, write_report_csv
-from .meetings import IssuedLink
+from .json_body import read_json
+from .meetings import IssuedLink, MeetingReused
 from .pages import json_error as error
 from .records import Meeting
 from .roster import RegistrantInput, check_registrant
+from .send_jobs import queue_send, send_progress
 from .state import AppState
 from .throttle import over_limit
 from .times import iso_utc, parse_start
@@ -47,15 +51,16 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 class ApiSchemas:
     """The served document and one validator per request schema, built once per app."""
 
-    def __init__(self, join_domain: str) -> None:
-        self.document = openapi.document(join_domain)
+    def __init__(self, join_domain: str, languages: Iterable[str]) -> None:
+        self.document = openapi.document(join_domain, languages)
         registry = Registry().with_resource(
             "urn:joingate", Resource.from_contents(self.document,
                                                    default_specification=DRAFT202012))
         self.validators = {
             name: Draft202012Validator({"$ref": f"urn:joingate#/components/schemas/{name}"},
                                        registry=registry)
-            for name in ("MeetingCreate", "MeetingUpdate", "RegistrantInput", "BulkInput")}
+            for name in ("MeetingCreate", "MeetingUpdate", "RegistrantInput", "BulkInput",
+                         "SendRequest")}
 
 
 def _state() -> AppState:
@@ -72,14 +77,14 @@ def _body(schema: str) -> Any:
         raise ApiError(error(415, "unsupported_media_type",
                              "send the body as application/json"))
     try:
-        data = json.loads(request.get_data(cache=False).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(error(400, "invalid_json", "the body is not valid JSON")) from None
+        data = read_json(request.get_data(cache=False))
+    except InvalidInput as exc:
+        raise ApiError(error(400, "invalid_json", exc.message)) from None
     faults = []
     for fault in _schemas().validators[schema].iter_errors(data):
         path = list(fault.absolute_path)
         detail: dict[str, Any] = {"field": "/".join(str(part) for part in path) or "(body)",
-                                  "message": fault.message[:300]}
+                                  "message": fault_in_words(fault, schema)}
         if len(path) >= 2 and path[0] == "registrants" and isinstance(path[1], int):
             detail["index"] = path[1]
         faults.append(detail)
@@ -89,6 +94,57 @@ def _body(schema: str) -> Any:
         raise ApiError(error(422, "invalid_input", f"{len(faults)} problem(s) in the body; "
                              f"first: {faults[0]['field']}: {faults[0]['message']}", faults))
     return data
+
+
+SHAPES = {"object": "a JSON object", "array": "a list", "string": "text",
+          "integer": "a whole number", "number": "a number", "boolean": "true or false"}
+PATTERN_WORDS = {"email": "is not an email address (one @, printable ASCII, no spaces)",
+                 "join_url": "must be an https:// join URL on the Zoom join domain",
+                 "staff": "must be an email or a Zoom user id (never a name)",
+                 "start": "must be an ISO 8601 time with a zone, like 2026-12-01T18:00:00Z",
+                 "id": "must be a Zoom meeting number (6 to 15 digits)"}
+EXAMPLES = {"BulkInput": 'like {"registrants": [{"email": "ana@example.org", '
+                         '"name": "Ana Lima"}]}',
+            "RegistrantInput": 'like {"email": "ana@example.org", "name": "Ana Lima"}'}
+
+
+def fault_in_words(fault: Any, schema: str) -> str:
+    """A jsonschema fault as a sentence an integrator can act on: what is wrong, in words,
+    never a regular expression or an echo of the data."""
+    field = str(fault.absolute_path[-1]) if fault.absolute_path else ""
+    value = fault.validator_value
+    if fault.validator == "type":
+        wanted = value if isinstance(value, str) else value[0]
+        message = f"must be {SHAPES.get(wanted, wanted)}"
+        if not fault.absolute_path and schema in EXAMPLES:
+            message += f", {EXAMPLES[schema]}"
+        return message
+    if fault.validator == "required":
+        missing = [name for name in value if name not in (fault.instance or {})]
+        return f"is missing {', '.join(missing)}"
+    if fault.validator == "additionalProperties":
+        allowed = set(fault.schema.get("properties", {}))
+        extra = sorted(str(name) for name in fault.instance if name not in allowed)
+        return f"has unknown field(s): {', '.join(extra)[:200]}"
+    if fault.validator == "pattern":
+        key = "staff" if "staff" in [str(part) for part in fault.absolute_path] else field
+        return PATTERN_WORDS.get(key, "has characters that are not allowed here (white "
+                                      "space or control characters)")
+    if fault.validator in ("maxLength", "minLength"):
+        return (f"must be at most {value} characters" if fault.validator == "maxLength"
+                else f"must be at least {value} character(s)")
+    if fault.validator in ("maxItems", "minItems"):
+        return (f"must have at most {value} items" if fault.validator == "maxItems"
+                else f"must have at least {value} item(s)")
+    if fault.validator in ("minimum", "maximum"):
+        return f"must be {'at least' if fault.validator == 'minimum' else 'at most'} {value}"
+    if fault.validator == "enum" and len(value) > 12:
+        # A long list (time zones, languages) is said in words, not echoed.
+        return (f"{str(fault.instance)[:64]!r} is not one of the {len(value)} values the "
+                "OpenAPI document lists for it")
+    if fault.validator == "enum":
+        return f"must be one of {', '.join(str(item) for item in value)}"
+    return "is not valid here"
 
 
 class ApiError(Exception):
@@ -116,18 +172,19 @@ def not_found(exc: NotFound) -> Response:
 def authenticate() -> Response | None:
     state = _state()
     config = state.config
-    if not config["ADMIN_TOKEN"]:
-        return error(404, "not_found", "the API is off: JOINGATE_ADMIN_TOKEN is not set")
+    if not state.tokens.enabled():
+        return error(404, "not_found", "the API is off: set JOINGATE_ADMIN_TOKEN or create a "
+                     "token with `joingate tokens create`")
     if request.endpoint == "api.openapi_document":
-        return None
+        return None                    # the document is public: it holds no data
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     scope = state.tokens.scope(token.strip()) if scheme.lower() == "bearer" else None
     if scope is None:
         if over_limit(state.store, "badapi", request.remote_addr or "",
-                      config["API_BAD_TOKEN_LIMIT"], config["INVALID_TOKEN_WINDOW"]):
+                      config.api_bad_token_limit, config.invalid_token_window):
             return error(429, "rate_limited", "too many wrong tokens; wait and try again",
-                         headers={"Retry-After": str(config["INVALID_TOKEN_WINDOW"])})
+                         headers={"Retry-After": str(config.invalid_token_window)})
         return error(401, "unauthorized", "send Authorization: Bearer <token>",
                      headers={"WWW-Authenticate": 'Bearer realm="joingate"'})
     if request.method not in READ_METHODS and scope != "manage":
@@ -175,10 +232,23 @@ def update_meeting(meeting_id: str) -> ResponseReturnValue:
     meetings = _state().meetings
     stored = meetings.get(_meeting_id(meeting_id))       # 404 before the body is read
     changes = _body("MeetingUpdate")
-    meetings.add(stored.id, topic=changes.get("topic", stored.topic),
-                 start=parse_start(changes["start"]) if "start" in changes else stored.start,
-                 duration=changes.get("duration", stored.duration), **meeting_options(changes))
+    try:
+        meetings.add(stored.id, topic=changes.get("topic", stored.topic),
+                     start=parse_start(changes["start"]) if "start" in changes else stored.start,
+                     duration=changes.get("duration", stored.duration),
+                     keep_registrants=changes.get("keep_registrants"),
+                     **meeting_options(changes))
+    except MeetingReused as exc:
+        return error(409, "meeting_reused", f"{exc.message}: send keep_registrants true or "
+                     "false")
     return jsonify(_meeting_view(meetings.get(stored.id)))
+
+
+@bp.delete("/meetings/<meeting_id>")
+def delete_meeting(meeting_id: str) -> ResponseReturnValue:
+    """Forget the meeting and everything of it (its links answer 404)."""
+    _state().meetings.delete(_meeting_id(meeting_id))
+    return Response(status=204)
 
 
 def _meeting_id(value: str) -> str:
@@ -194,16 +264,19 @@ def _meeting_view(meeting: Meeting) -> dict[str, Any]:
     return {"id": meeting.id, "topic": meeting.topic, "start": iso_utc(meeting.start),
             "duration": meeting.duration, "target": meeting.target,
             "open_before": meeting.open_before // 60, "close_after": meeting.close_after // 60,
-            "max_devices": meeting.max_devices, "rejoin": meeting.rejoin,
+            "max_devices": meeting.max_devices, "max_moves": meeting.max_moves,
+            "rejoin": meeting.rejoin,
             "policy": meeting.policy, "support": meeting.support,
-            "auto_submit": meeting.auto_submit, "has_passcode": bool(meeting.pwd),
+            "auto_submit": meeting.auto_submit, "language": meeting.language,
+            "timezone": meeting.timezone, "has_passcode": bool(meeting.pwd),
             "registrants": _state().meetings.registrant_count(meeting.id)}
 
 
 def meeting_options(fields: dict[str, Any]) -> dict[str, Any]:
     """API field names and units (minutes) to the meeting's options (seconds)."""
     options: dict[str, Any] = {}
-    for name in ("target", "max_devices", "policy", "support", "staff"):
+    for name in ("target", "max_devices", "policy", "support", "staff", "max_moves",
+                 "language", "timezone"):
         if name in fields:
             options[name] = fields[name]
     for name in ("rejoin", "auto_submit"):
@@ -224,7 +297,7 @@ def _issued(link: IssuedLink) -> dict[str, Any]:
 
 def _checked(item: dict[str, Any], index: int | None = None) -> RegistrantInput:
     checked, faults = check_registrant({key: str(value) for key, value in item.items()},
-                                       _state().config["ZOOM_JOIN_DOMAIN"])
+                                       _state().config.zoom_join_domain)
     if checked is None:
         where = {} if index is None else {"index": index}
         raise InvalidInput("registrant is not usable", [{**where, **fault} for fault in faults])
@@ -296,7 +369,7 @@ def list_registrants(meeting_id: str) -> ResponseReturnValue:
     meeting_id = _meeting_id(meeting_id)
     offset = _query_int("cursor", 0, 0, 999_999_999)
     limit = _query_int("limit", 100, 1, 1000)
-    page = registrant_rows(state, meeting_id, offset, limit)
+    page = _without_links(registrant_rows(state, meeting_id, offset, limit))
     more = offset + limit < state.meetings.registrant_count(meeting_id)
     return jsonify(registrants=page, next_cursor=str(offset + limit) if more else None)
 
@@ -313,7 +386,15 @@ def _query_int(name: str, default: int, low: int, high: int) -> int:
 
 @bp.get("/meetings/<meeting_id>/registrants/<email:email>")
 def read_registrant(meeting_id: str, email: str) -> ResponseReturnValue:
-    return jsonify(link_status(_state(), _meeting_id(meeting_id), email))
+    status = link_status(_state(), _meeting_id(meeting_id), email)
+    return jsonify(_without_links([status])[0])
+
+
+def _without_links(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as this token may see them: a link takes a seat, so only ``manage`` sees links."""
+    if g.api_scope == "manage":
+        return rows
+    return [{name: value for name, value in row.items() if name != "link"} for row in rows]
 
 
 def _link_action(action: str, meeting_id: str, email: str) -> ResponseReturnValue:
@@ -356,6 +437,9 @@ def report_csv(meeting_id: str) -> ResponseReturnValue:
 
 @bp.get("/meetings/<meeting_id>/links.csv")
 def links_csv(meeting_id: str) -> ResponseReturnValue:
+    if g.api_scope != "manage":
+        return error(403, "forbidden", "the mail merge holds every link: it needs a manage "
+                     "token")
     out = io.StringIO()
     write_links_csv(registrant_rows(_state(), _meeting_id(meeting_id)), out)
     return Response(out.getvalue(), mimetype="text/csv")
@@ -373,7 +457,7 @@ def events(meeting_id: str) -> ResponseReturnValue:
     rows = _state().meetings.events_page(meeting_id, cursor, limit)
     page = []
     for event, email in rows:
-        entry: dict[str, Any] = {"id": event.id, "kind": event.kind, "at": event.at}
+        entry: dict[str, Any] = {"id": event.id, "kind": event.kind, "at": iso_utc(event.at)}
         for name in ("registrant", "ip", "user_agent", "instance", "user_name"):
             if getattr(event, name):
                 entry[name] = getattr(event, name)
@@ -384,7 +468,43 @@ def events(meeting_id: str) -> ResponseReturnValue:
     return jsonify(events=page, next_cursor=rows[-1][0].id if rows else cursor)
 
 
+# Sending the links: the request queues, the worker sends (joingate/send_jobs.py)
+
+@bp.post("/meetings/<meeting_id>/sends")
+def queue_meeting_send(meeting_id: str) -> ResponseReturnValue:
+    """Mail every registrant not sent yet (``resend``: everyone; ``only``: these)."""
+    meeting_id = _meeting_id(meeting_id)
+    _state().meetings.get(meeting_id)
+    data = _body("SendRequest") if request.get_data(cache=True) else {}
+    return _queued(meeting_id, data.get("only"), bool(data.get("resend", False)))
+
+
+@bp.post("/meetings/<meeting_id>/registrants/<email:email>/send")
+def queue_registrant_send(meeting_id: str, email: str) -> ResponseReturnValue:
+    """Mail one registrant their current link, even if sent before."""
+    meeting_id = _meeting_id(meeting_id)
+    _state().meetings.registrant(meeting_id, email)              # 404 if unknown
+    return _queued(meeting_id, [email], False)
+
+
+def _queued(meeting_id: str, only: list[str] | None, resend: bool) -> ResponseReturnValue:
+    try:
+        job = queue_send(_state(), meeting_id, only, resend)
+    except ConfigError as exc:          # the server's settings, not the request: 409
+        return error(409, "not_configured", str(exc))
+    except TemplateProblem as exc:
+        return error(409, "template_error", exc.message, exc.details)
+    return jsonify(job=job, meeting=meeting_id,
+                   progress=f"/api/v1/meetings/{meeting_id}/sends"), 202
+
+
+@bp.get("/meetings/<meeting_id>/sends")
+def read_send_progress(meeting_id: str) -> ResponseReturnValue:
+    return jsonify(send_progress(_state(), _meeting_id(meeting_id)))
+
+
 def init_app(app: Flask) -> None:
     app.url_map.converters["email"] = EmailConverter
-    app.extensions["joingate_api"] = ApiSchemas(app.config["JOINGATE"]["ZOOM_JOIN_DOMAIN"])
+    app.extensions["joingate_api"] = ApiSchemas(app.config["JOINGATE"].zoom_join_domain,
+                                                app.extensions["joingate"].catalogs.languages)
     app.register_blueprint(bp)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import InvalidInput, NotFound
 from .roster import clean_name
@@ -40,6 +41,11 @@ class ApiTokens:
         self.store.save_api_token(digest, record, API_TOKEN_TTL)
         return token, record
 
+    def enabled(self) -> bool:
+        """The API is on when any token can exist: JOINGATE_ADMIN_TOKEN is set, or a token was
+        made with ``joingate tokens create`` (one Redis round trip when no admin token)."""
+        return bool(self.admin_token) or self.store.has_api_tokens()
+
     def records(self) -> list[dict[str, Any]]:
         found = list(self.store.api_token_records().values())
         if self.admin_token:
@@ -58,7 +64,11 @@ class ApiTokens:
         """The scope of ``token`` (read or manage), or None when it is not a token of ours."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
-        digest = token_digest(token)
+        return self.scope_of_digest(token_digest(token))
+
+    def scope_of_digest(self, digest: str) -> str | None:
+        """The scope of the token whose sha256 digest is ``digest``, or None when there is no
+        such token (any more): a dashboard session keeps the digest, never the token."""
         if self.admin_token and hmac.compare_digest(digest, token_digest(self.admin_token)):
             return "manage"
         record = self.store.api_token(digest)

@@ -29,10 +29,11 @@ since when. An open interval lasts until the instance ended, or until now.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from .records import Instance, Stay
+from .signing import normalize_email
 from .times import iso_utc
 
 HANDOVER = 150.0     # seconds: a late leave after a rejoin is a dropped connection, not sharing
@@ -46,9 +47,9 @@ class Roster:
 
     by_zoom_id: dict[str, str] = field(default_factory=dict)      # Zoom registrant_id -> rid
     ids: frozenset[str] = frozenset()                             # every registrant id
-    by_email: dict[str, str] = field(default_factory=dict)        # casefolded email -> rid
+    by_email: dict[str, str] = field(default_factory=dict)        # normalised email -> rid
     by_display: dict[str, str] = field(default_factory=dict)      # casefolded display -> rid
-    staff: frozenset[str] = frozenset()                           # casefolded emails, user ids
+    staff: frozenset[str] = frozenset()      # normalised emails, casefolded Zoom user ids
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,9 @@ def attribute(stay: Stay, roster: Roster) -> Attribution | None:
     customer = stay.customer_key.lower()
     if customer and customer in roster.ids:
         return Attribution(customer, STRONG, "customer_key")
-    if stay.zoom_user_id and stay.email.casefold() in roster.by_email:
-        return Attribution(roster.by_email[stay.email.casefold()], MEDIUM, "email")
+    email = normalize_email(stay.email)
+    if stay.zoom_user_id and email in roster.by_email:
+        return Attribution(roster.by_email[email], MEDIUM, "email")
     if stay.user_name and stay.user_name.casefold() in roster.by_display:
         return Attribution(roster.by_display[stay.user_name.casefold()], WEAK, "name")
     return None
@@ -78,7 +80,7 @@ def is_exempt(stay: Stay, roster: Roster) -> bool:
         return True
     return bool(stay.zoom_user_id) and (stay.zoom_user_id.casefold() in roster.staff
                                         or bool(stay.email)
-                                        and stay.email.casefold() in roster.staff)
+                                        and normalize_email(stay.email) in roster.staff)
 
 
 def intervals(stay: Stay, start: float, end: float) -> list[tuple[float, float, bool]]:
@@ -222,7 +224,7 @@ def _sharing(spans: list[Span], grace: float) -> tuple[str, dict] | None:
     sure_together = together_seconds(sure) if len(sure) >= 2 else 0.0
     flag = "shared" if sure_together > grace else "shared_suspected"
     people = []
-    for person, own in sorted(by_person.items(), key=lambda item: min(s.start for s, _ in item[1])):
+    for own in sorted(by_person.values(), key=lambda spans: min(s.start for s, _ in spans)):
         strongest = min((s.attribution for s, _ in own),
                         key=lambda a: (STRONG, MEDIUM, WEAK).index(a.strength))
         stays = {s.stay.key: s.stay for s, _ in own}
@@ -281,16 +283,16 @@ def summarize(instances: list[Instance], stays: list[Stay], roster: Roster, now:
         all_spans.setdefault(found.registrant, []).extend(times)
         grouped.setdefault((found.registrant, stay.instance), []).extend(
             Span(stay, person_of(stay), found, s, e, left) for s, e, left in spans)
-    for (rid, _instance), spans in sorted(grouped.items()):
+    for (rid, _instance), own in sorted(grouped.items()):
         summary = result.registrants[rid]
-        summary.spans.extend(spans)
+        summary.spans.extend(own)
         summary.max_concurrent = max(summary.max_concurrent,
-                                     peak_overlap((s.start, s.end) for s in spans))
+                                     peak_overlap((s.start, s.end) for s in own))
         people: dict[str, list[tuple[float, float]]] = {}
-        for span in spans:
+        for span in own:
             people.setdefault(span.person, []).append((span.start, span.end))
         summary.people = max(summary.people, len(people))
-        sharing = _sharing(spans, grace)
+        sharing = _sharing(own, grace)
         if sharing:
             flag, evidence = sharing
             if flag not in summary.flags:

@@ -14,7 +14,26 @@ class ConfigError(JoingateError):
 
 
 class StorageUnavailable(JoingateError):
-    """Redis did not answer (down, unreachable, too slow). Nothing was decided: never redirect."""
+    """Redis did not answer, or refused to serve now (down, unreachable, too slow, loading, out of
+    memory, refusing writes). Nothing was decided: never redirect. ``reason`` is a short code
+    (``down``, ``timeout``, ``oom``, ``misconf``, ``readonly``, ``busy``, ...) for ``/readyz``
+    and the logs; the message is a fixed sentence with no address or secret in it."""
+
+    def __init__(self, message: str, reason: str = "down") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class NotReplicated(StorageUnavailable):
+    """The primary wrote a claim (bound or rejoined ``device_id``) but fewer than
+    ``JOINGATE_REDIS_WAIT_REPLICAS`` replicas acknowledged it within ``JOINGATE_REDIS_WAIT_MS``:
+    the claim is not acknowledged to the browser (503, no redirect)."""
+
+    def __init__(self, message: str, device_id: str, acknowledged: int, wanted: int) -> None:
+        super().__init__(message, "replicas")
+        self.device_id = device_id
+        self.acknowledged = acknowledged
+        self.wanted = wanted
 
 
 class InvalidInput(JoingateError):
@@ -37,3 +56,17 @@ class BadLink(JoingateError):
 
 class BadWebhook(JoingateError):
     """A webhook delivery that cannot be verified: missing or wrong signature, stale timestamp."""
+
+
+class TemplateProblem(InvalidInput):
+    """An email template does not compile or render; ``details`` name the file and the line.
+    Raised before any message is sent."""
+
+
+class MailUnavailable(JoingateError):
+    """The SMTP server cannot be reached or refuses the sender or the login: nothing was sent.
+    The message names the server (never its password)."""
+
+
+class SendBusy(JoingateError):
+    """Another sender holds the meeting (a run of ``links send`` or the worker)."""

@@ -1,7 +1,11 @@
 """What an operator sees: request ids, one JSON log line per request, Prometheus metrics.
 
 Logs never carry a token, secret, passcode or join URL: a link is named by a short hash of its
-meeting and registrant (``link_id``), and query strings are not logged. Metrics use
+meeting and registrant (``link_id``), and query strings are not logged. Two nets catch what
+other code would log: Flask's log of a 500 names the path as the request log does
+(``redacted_path``), and :class:`RedactingFilter` rewrites any ``/j/<token>`` in a log line to
+``/j/-`` (on Werkzeug's logger, which writes ``joingate serve``'s access log, on the app's
+logger, and on the handlers of configure_logging and gunicorn.conf.py). Metrics use
 prometheus-client; under gunicorn ``PROMETHEUS_MULTIPROC_DIR`` (set by gunicorn.conf.py) makes
 every worker's counts add up at ``/metrics``.
 """
@@ -18,13 +22,22 @@ import uuid
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from pythonjsonlogger.json import JsonFormatter
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
-                               generate_latest, multiprocess)
 
 access_log = logging.getLogger("joingate.access")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 REQUEST_ID_HEADER = "X-Request-ID"
+# Metric labels come from fixed sets only: a label made from request text (any method string,
+# any path) grows /metrics without bound.
+METHOD_LABELS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class Metrics:
@@ -67,7 +80,53 @@ class Metrics:
 
 
 def metrics() -> Metrics:
-    return current_app.extensions["joingate_metrics"]
+    return metrics_of(current_app)
+
+
+def metrics_of(app: Flask) -> Metrics:
+    return app.extensions["joingate_metrics"]
+
+
+# "/j/" and what follows up to white space or a quote, also percent-encoded ("%2Fj%2F..."),
+# which routes to the gate as well; a link id or "invalid" (what redacted_path writes) is kept.
+LINK_PATH_RE = re.compile(r"(?:/|%2[fF])(?:j|%6[aA])(?:/|%2[fF])([^\s\"'<>]*)")
+LINK_ID_RE = re.compile(r"[0-9a-f]{10}|invalid|-")
+# A URL's path and query may be a secret (an alert receiver's); its origin is not.
+URL_RE = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s'\"?#]+)[^\s'\"]*")
+
+
+def redact_links(text: str) -> str:
+    """``text`` with every ``/j/<token>`` (and what follows it) as ``/j/-``."""
+    return LINK_PATH_RE.sub(lambda match: match.group(0) if LINK_ID_RE.fullmatch(match.group(1))
+                            else "/j/-", text)
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL cut to its origin (``https://host:port/…``), and urllib3's
+    ``url: /path?query`` cut too."""
+    text = URL_RE.sub(lambda match: match.group(1) + "/\u2026", text)
+    return re.sub(r"\burl: \S+", "url: \u2026", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record's message and traceback with :func:`redact_links`. On a logger it sees
+    what is logged on that logger itself; on a handler, everything the handler writes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_links(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info:
+            # Formatters print exc_text when there is no exc_info: the traceback, redacted.
+            record.exc_text = redact_links(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def add_redacting_filter(target: logging.Logger | logging.Handler) -> None:
+    if not any(isinstance(existing, RedactingFilter) for existing in target.filters):
+        target.addFilter(RedactingFilter())
 
 
 def redacted_path() -> str:
@@ -98,8 +157,25 @@ def log_request(request_id: str, method: str, path: str, status: int, elapsed: f
             "outcome": outcome}))
 
 
+def latency_labels() -> tuple[str, str]:
+    """``(route, method)`` of the request: its URL rule (``unmatched`` when none) and its
+    method, or ``other`` for a method outside METHOD_LABELS."""
+    route = request.url_rule.rule if request.url_rule else "unmatched"
+    return route, request.method if request.method in METHOD_LABELS else "other"
+
+
 def init_app(app: Flask) -> None:
     app.extensions["joingate_metrics"] = Metrics()
+    # Werkzeug's access log (joingate serve) writes each request line, token included.
+    add_redacting_filter(logging.getLogger("werkzeug"))
+    add_redacting_filter(app.logger)
+
+    def log_exception(exc_info: Any) -> None:
+        """Flask's log of a 500, which would name the request path, token included."""
+        app.logger.error("Exception on %s [%s]", redacted_path(), request.method[:20],
+                         exc_info=exc_info)
+
+    app.log_exception = log_exception  # type: ignore[method-assign]
 
     @app.before_request
     def start_request() -> None:
@@ -109,10 +185,9 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def finish_request(response: Response) -> Response:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        route = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics().latency.labels(route, request.method).observe(elapsed)
+        metrics().latency.labels(*latency_labels()).observe(elapsed)
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
-        log_request(g.get("request_id", ""), request.method, redacted_path(),
+        log_request(g.get("request_id", ""), request.method[:20], redacted_path(),
                     response.status_code, elapsed, request.remote_addr or "",
                     g.get("outcome", ""))
         return response
@@ -121,7 +196,7 @@ def init_app(app: Flask) -> None:
     def metrics_endpoint() -> Response:
         """Prometheus exposition. Blocked by nginx; with METRICS_TOKEN it also needs
         ``Authorization: Bearer <token>``."""
-        token = app.config["JOINGATE"]["METRICS_TOKEN"]
+        token = app.config["JOINGATE"].metrics_token
         if token:
             given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
             if not hmac.compare_digest(given.encode(), token.encode()):
@@ -162,6 +237,7 @@ JSON_LOG_RENAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr for joingate's loggers (gunicorn.conf.py, the worker)."""
     handler = logging.StreamHandler()
+    add_redacting_filter(handler)
     handler.setFormatter(JsonLineFormatter(JSON_LOG_FORMAT, rename_fields=JSON_LOG_RENAMES))
     root = logging.getLogger()
     root.handlers[:] = [handler]

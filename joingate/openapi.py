@@ -7,10 +7,12 @@ applies is expressed here too, so a body the document calls valid is accepted.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 from typing import Any
 
-from .meetings import STAFF_PATTERN   # one pattern for the API and the CLI
+from .i18n import BUILTIN_LANGUAGES, language_choices, timezone_choices
+from .meetings import STAFF_PATTERN  # one pattern for the API and the CLI
+from .zoom import urls
 
 # Patterns avoid \s and \S: JSON Schema (ECMA-262) and Python disagree on what is white space.
 SPACES = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
@@ -19,11 +21,12 @@ NO_SPACE = r"^[!-~]*$"              # printable ASCII without the space
 EMAIL = r"^[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+$"   # printable ASCII, one @
 MEETING_ID = r"^[0-9]{6,15}$"
 STREAM_ID = r"^[0-9]{1,19}-[0-9]{1,19}$"     # fits Redis's 64-bit stream ids
+SEND_STATES = ["", "sending", "sent", "bounced", "failed", "invalid"]
 
 
 def join_url_pattern(domain: str) -> str:
-    return (r"^$|^https://([A-Za-z0-9-]+\.)*" + re.escape(domain.lower().strip("."))
-            + r"(:[0-9]{1,4})?(/[!-~]*)?$")
+    """Empty, or a join URL check_join_url accepts (one definition: zoom.urls)."""
+    return "^$|" + urls.join_url_pattern(domain)
 
 
 def _error_response(description: str) -> dict[str, Any]:
@@ -40,7 +43,7 @@ def _csv(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"text/csv": {"schema": {"type": "string"}}}}
 
 
-def schemas(join_domain: str) -> dict[str, Any]:
+def schemas(join_domain: str, languages: Iterable[str] = BUILTIN_LANGUAGES) -> dict[str, Any]:
     """Component schemas; request schemas are closed (no unknown properties)."""
     name = {"type": "string", "maxLength": 200, "pattern": VISIBLE}
     registrant_input = {
@@ -51,7 +54,7 @@ def schemas(join_domain: str) -> dict[str, Any]:
             "first_name": {"type": "string", "maxLength": 99},
             "last_name": {"type": "string", "maxLength": 99},
             "registrant_id": {"type": "string", "maxLength": 64, "pattern": NO_SPACE},
-            "join_url": {"type": "string", "maxLength": 2048,
+            "join_url": {"type": "string", "maxLength": urls.MAX_JOIN_URL,
                          "pattern": join_url_pattern(join_domain)},
         },
         "anyOf": [{"required": ["name"], "properties": {"name": name}},
@@ -74,10 +77,17 @@ def schemas(join_domain: str) -> dict[str, Any]:
         "close_after": {"type": "integer", "minimum": 0, "maximum": 10080,
                         "description": "minutes after the scheduled end when links close"},
         "max_devices": {"type": "integer", "minimum": 1, "maximum": 10},
+        "max_moves": {"type": "integer", "minimum": 0, "maximum": 20,
+                      "description": "moves to a new device by emailed code (0: off)"},
         "rejoin": {"type": "boolean"},
         "policy": {"type": "string", "enum": ["alert", "deny"]},
         "support": {"type": "string", "maxLength": 200},
         "auto_submit": {"type": "boolean"},
+        "language": {"type": "string", "enum": language_choices(languages), "description":
+                     "language of the registrant's pages (en, pt, es, fr, de, a regional form "
+                     "such as pt-BR, an organizer catalog); empty: the browser's"},
+        "timezone": {"type": "string", "enum": list(timezone_choices()), "description":
+                     "IANA time zone of the pages' times, e.g. Europe/Lisbon; empty: UTC"},
         "staff": {"type": "array", "maxItems": 50, "description":
                   "emails or Zoom user ids of signed-in staff, never flagged (never names: "
                   "anyone can type a name)",
@@ -93,19 +103,27 @@ def schemas(join_domain: str) -> dict[str, Any]:
             "required": ["id", "topic", "start", "duration"],
             "properties": {"id": {"type": "string", "pattern": MEETING_ID}, **meeting_fields}},
         "MeetingUpdate": {"type": "object", "additionalProperties": False,
-                          "properties": meeting_fields},
+                          "properties": {**meeting_fields, "keep_registrants": {
+                              "type": "boolean", "description":
+                              "Needed when the meeting's window has closed and the change "
+                              "opens it again: true keeps its registrants and their links, "
+                              "false forgets them (their links stop working). Without it such "
+                              "a change is 409."}}},
         "Meeting": {
             "type": "object",
             "required": ["id", "topic", "start", "duration", "target", "open_before",
                          "close_after", "max_devices", "rejoin", "policy", "support",
-                         "auto_submit", "has_passcode", "registrants"],
+                         "auto_submit", "language", "timezone", "has_passcode",
+                         "registrants"],
             "properties": {
                 "id": {"type": "string"}, "topic": {"type": "string"},
                 "start": {"type": "string"}, "duration": {"type": "integer"},
                 "target": {"type": "string"}, "open_before": {"type": "integer"},
                 "close_after": {"type": "integer"}, "max_devices": {"type": "integer"},
+                "max_moves": {"type": "integer"},
                 "rejoin": {"type": "boolean"}, "policy": {"type": "string"},
                 "support": {"type": "string"}, "auto_submit": {"type": "boolean"},
+                "language": {"type": "string"}, "timezone": {"type": "string"},
                 "has_passcode": {"type": "boolean"}, "registrants": {"type": "integer"}}},
         "MeetingList": {"type": "object", "required": ["meetings"], "properties": {
             "meetings": {"type": "array", "items": {"$ref": "#/components/schemas/Meeting"}}}},
@@ -126,7 +144,8 @@ def schemas(join_domain: str) -> dict[str, Any]:
             "created": {"type": "integer"}}},
         "RegistrantSummary": {
             "type": "object",
-            "required": ["email", "name", "display_name", "status", "registrant_id", "link"],
+            "required": ["email", "name", "display_name", "status", "registrant_id"],
+            "description": "link: only for manage tokens (a link takes a seat)",
             "properties": {key: {"type": "string"} for key in
                            ("email", "name", "display_name", "status", "registrant_id",
                             "link")}},
@@ -137,7 +156,8 @@ def schemas(join_domain: str) -> dict[str, Any]:
                                "next_cursor": {"type": ["string", "null"]}}},
         "LinkStatus": {
             "type": "object",
-            "required": ["meeting", "email", "name", "display_name", "status", "link",
+            "description": "link: only for manage tokens (a link takes a seat)",
+            "required": ["meeting", "email", "name", "display_name", "status",
                          "link_id", "opens", "claims", "refused", "devices", "history"],
             "properties": {
                 "meeting": {"type": "string"}, "email": {"type": "string"},
@@ -147,10 +167,27 @@ def schemas(join_domain: str) -> dict[str, Any]:
                 "link": {"type": "string"}, "link_id": {"type": "string"},
                 "opens": {"type": "integer"}, "claims": {"type": "integer"},
                 "refused": {"type": "integer"}, "devices": {"type": "integer"},
-                "history": {"type": "array", "items": {
+                "flags": {"type": "array", "items": {"type": "string", "enum": [
+                    "shared", "shared_suspected", "second_device", "moved"]}},
+                "evidence": {"type": "array", "items": {
+                    "$ref": "#/components/schemas/SharingEvidence"}},
+                "history": {"type": "array", "description": "opens, claims, refused attempts "
+                            "(refused_open, refused) and organizer actions; at is ISO 8601 UTC",
+                            "items": {
                     "type": "object", "required": ["kind", "at", "ip", "user_agent"],
                     "properties": {key: {"type": "string"} for key in
-                                   ("kind", "at", "ip", "user_agent")}}}}},
+                                   ("kind", "at", "ip", "user_agent")}}},
+                "sent": {"type": "string", "enum": SEND_STATES,
+                         "description": "the mailed link now valid: '' when not sent"},
+                "send": {"oneOf": [{"type": "null"}, {
+                    "type": "object",
+                    "required": ["state", "at", "message_id", "version", "reply", "tries"],
+                    "properties": {"state": {"type": "string", "enum": SEND_STATES[1:]},
+                                   "at": {"type": "number"},
+                                   "message_id": {"type": "string"},
+                                   "version": {"type": "integer"},
+                                   "reply": {"type": "string"},
+                                   "tries": {"type": "integer"}}}]}}},
         "Report": {
             "type": "object", "required": ["meeting", "registrants", "unmatched"],
             "properties": {
@@ -177,11 +214,16 @@ def schemas(join_domain: str) -> dict[str, Any]:
                                   "user's email); shared_suspected: the same, seen only "
                                   "through a typed display name (never acted on); "
                                   "second_device: an open or claim refused because the link "
-                                  "is bound to another browser",
+                                  "is bound to another browser; moved: the link was moved to "
+                                  "a new device by an emailed code",
                                   "items": {"type": "string", "enum": [
-                                      "shared", "shared_suspected", "second_device"]}},
+                                      "shared", "shared_suspected", "second_device",
+                                      "moved"]}},
                         "evidence": {"type": "array", "items": {"$ref":
-                                     "#/components/schemas/SharingEvidence"}}}}},
+                                     "#/components/schemas/SharingEvidence"}},
+                        "sent": {"type": "string", "enum": SEND_STATES,
+                                 "description": "the mailed link now valid: '' when not "
+                                 "sent"}}}},
                 "unmatched": {"type": "array", "items": {
                     "type": "object", "required": ["user_name", "participant_uuid", "join_time"],
                     "properties": {key: {"type": "string"} for key in
@@ -203,10 +245,50 @@ def schemas(join_domain: str) -> dict[str, Any]:
                             "properties": {key: {"type": "string"} for key in (
                                 "user_name", "participant_uuid", "join_time", "renamed_to",
                                 "zoom_user_id", "email", "registrant_id", "customer_key")}}}}}}}},
+        "SendRequest": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "only": {"type": "array", "minItems": 1, "maxItems": 1000,
+                         "items": {"type": "string", "maxLength": 254, "pattern": EMAIL},
+                         "description": "send to these registrants only, even if sent before"},
+                "resend": {"type": "boolean",
+                           "description": "send to everyone again, even those sent before"}}},
+        "SendQueued": {
+            "type": "object", "required": ["job", "meeting", "progress"],
+            "properties": {"job": {"type": "string"}, "meeting": {"type": "string"},
+                           "progress": {"type": "string"}}},
+        "SendProgress": {
+            "type": "object", "required": ["meeting", "pending_jobs", "run", "problems"],
+            "properties": {
+                "meeting": {"type": "string"},
+                "pending_jobs": {"type": "integer",
+                                 "description": "send jobs queued or running"},
+                "run": {"oneOf": [{"type": "null"}, {
+                    "type": "object",
+                    "required": ["by", "state", "total", "done", "sent", "skipped", "bounced",
+                                 "failed", "invalid", "revoked", "started", "updated",
+                                 "finished", "error"],
+                    "properties": {
+                        "by": {"type": "string"}, "job": {"type": "string"},
+                        "state": {"type": "string",
+                                  "enum": ["running", "done", "stopped", "failed"]},
+                        **{name: {"type": "integer"} for name in
+                           ("total", "done", "sent", "skipped", "bounced", "failed",
+                            "invalid", "revoked")},
+                        "started": {"type": "number"}, "updated": {"type": "number"},
+                        "finished": {"type": ["number", "null"]},
+                        "error": {"type": "string"}}}]},
+                "problems": {"type": "array", "items": {
+                    "type": "object", "required": ["email", "state", "reply", "at"],
+                    "properties": {"email": {"type": "string"},
+                                   "state": {"type": "string",
+                                             "enum": ["bounced", "failed", "invalid"]},
+                                   "reply": {"type": "string"}, "at": {"type": "number"}}}}}},
         "Event": {
             "type": "object", "required": ["id", "kind", "at"],
             "properties": {"id": {"type": "string"}, "kind": {"type": "string"},
-                           "at": {"type": "number"}, "email": {"type": "string"},
+                           "at": {"type": "string", "description": "ISO 8601 UTC"},
+                           "email": {"type": "string"},
                            "registrant": {"type": "string"}, "ip": {"type": "string"},
                            "user_agent": {"type": "string"}, "instance": {"type": "string"},
                            "user_name": {"type": "string"}}},
@@ -216,8 +298,9 @@ def schemas(join_domain: str) -> dict[str, Any]:
     }
 
 
-def document(join_domain: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document served at /api/v1/openapi.json."""
+def document(join_domain: str, languages: Iterable[str] = BUILTIN_LANGUAGES) -> dict[str, Any]:
+    """The OpenAPI 3.1 document served at /api/v1/openapi.json (``languages``: the pages'
+    catalogs, which a meeting's language must name)."""
     meeting_id = {"name": "meeting_id", "in": "path", "required": True,
                   "schema": {"type": "string", "pattern": MEETING_ID}}
     email = {"name": "email", "in": "path", "required": True,
@@ -235,7 +318,7 @@ def document(join_domain: str) -> dict[str, Any]:
     def body(ref: str) -> dict[str, Any]:
         return {"required": True, "content": {"application/json": {"schema": {"$ref": ref}}}}
 
-    link_action = {
+    link_action: dict[str, Any] = {
         "parameters": [meeting_id, email],
         "post": op("", manage, {"200": _json("#/components/schemas/IssuedLink",
                                              "the link now valid")})}
@@ -252,8 +335,13 @@ def document(join_domain: str) -> dict[str, Any]:
             "get": op("Read a meeting", read,
                       {"200": _json("#/components/schemas/Meeting", "the meeting")}),
             "patch": op("Update a meeting (fields left out keep their value)", manage,
-                        {"200": _json("#/components/schemas/Meeting", "updated")},
+                        {"200": _json("#/components/schemas/Meeting", "updated"),
+                         "409": _error_response("the meeting has ended and the change would "
+                                                "open it again: send keep_registrants")},
                         requestBody=body("#/components/schemas/MeetingUpdate")),
+            "delete": op("Delete the meeting with its registrants, links, history and "
+                         "attendance (its links answer 404)", manage,
+                         {"204": {"description": "deleted"}}),
         },
         "/meetings/{meeting_id}/registrants": {
             "parameters": [meeting_id],
@@ -290,6 +378,21 @@ def document(join_domain: str) -> dict[str, Any]:
         "/meetings/{meeting_id}/registrants/{email}/reissue": {
             **link_action, "post": {**link_action["post"],
                                     "summary": "A new link; the old one stops working"}},
+        "/meetings/{meeting_id}/registrants/{email}/send": {
+            "parameters": [meeting_id, email],
+            "post": op("Mail the registrant their current link (the worker sends)", manage,
+                       {"202": _json("#/components/schemas/SendQueued", "queued")}),
+        },
+        "/meetings/{meeting_id}/sends": {
+            "parameters": [meeting_id],
+            "post": op("Mail every registrant not sent yet their link (the worker sends); 409 "
+                       "when SMTP is not configured or a template is broken (its line named)",
+                       manage, {"202": _json("#/components/schemas/SendQueued", "queued")},
+                       requestBody={"required": False, "content": {"application/json": {
+                           "schema": {"$ref": "#/components/schemas/SendRequest"}}}}),
+            "get": op("Progress of the latest send, and who is left without the link", read,
+                      {"200": _json("#/components/schemas/SendProgress", "progress")}),
+        },
         "/meetings/{meeting_id}/report": {
             "parameters": [meeting_id],
             "get": op("Attendance report", read,
@@ -301,7 +404,7 @@ def document(join_domain: str) -> dict[str, Any]:
         },
         "/meetings/{meeting_id}/links.csv": {
             "parameters": [meeting_id],
-            "get": op("Every registrant's current link, for the mail merge", read,
+            "get": op("Every registrant's current link, for the mail merge", manage,
                       {"200": _csv("email,name,display_name,status,registrant_id,link")}),
         },
         "/meetings/{meeting_id}/events": {
@@ -320,9 +423,10 @@ def document(join_domain: str) -> dict[str, Any]:
         "servers": [{"url": "/api/v1"}],
         "paths": paths,
         "components": {
-            "schemas": schemas(join_domain),
+            "schemas": schemas(join_domain, languages),
             "securitySchemes": {"bearer": {
                 "type": "http", "scheme": "bearer",
-                "description": "A token with scope read (GET only) or manage (everything)."}},
+                "description": "A token with scope read (GET only, never a link: a link "
+                               "takes a seat) or manage (everything)."}},
         },
     }

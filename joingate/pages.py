@@ -1,32 +1,69 @@
 """The registrant's pages: which template, which status, which headers, chosen in one place.
 
-Every page is a template the organizer may override through ``TEMPLATE_DIR``. Pages work without
-JavaScript and carry a Content-Security-Policy whose ``form-action`` admits the Zoom hosts, since
-browsers apply it to the redirect that follows the claim form.
+Every page is a template the organizer may override through ``TEMPLATE_DIR``. Pages are rendered
+in Jinja's SandboxedEnvironment with no globals and only the documented context (PAGE_CONTEXT in
+the README): an organizer template reaches no setting, secret, request or Python object, and
+one that fails for any reason gives way to the built-in page. Pages work without JavaScript and
+carry a Content-Security-Policy whose ``form-action`` admits the Zoom hosts, since browsers
+apply it to the redirect that follows the claim form.
+
+:class:`Pages` makes every page without Flask: the lean front of ``/j/<token>``
+(:mod:`joingate.fastgate`) hands it the request's facts (:class:`PageRequest`), and Flask's
+routes and error handlers reach it through :func:`render_page`, which reads the same facts from
+the request. One way a page is made, whichever front answers.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import io
 import json
 import logging
+import math
 import os
 import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, g, request
-from jinja2 import FileSystemLoader, TemplateError, TemplateNotFound
+from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, TemplateNotFound
+from jinja2.sandbox import SandboxedEnvironment
+from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_accept_header
+from werkzeug.routing import Map
 
+from .config import Settings
+from .contact import contact_parts
 from .errors import StorageUnavailable
+from .i18n import ENGLISH, PageLanguage, PageTime, choose_language, seconds_until
+from .i18n import install as install_gettext
 from .records import Meeting
-from .times import iso_utc, page_time
+from .state import AppState
+from .zoom.urls import redirect_origins
 
 log = logging.getLogger("joingate.pages")
 
 PAGES = ("confirm", "too_early", "used_elsewhere", "revoked", "expired", "invalid",
-         "unavailable")
+         "unavailable", "move_sent", "move_refused")
+PAGE_CONTENT_TYPE = "text/html; charset=utf-8"
+STORAGE_RETRY_AFTER = "5"         # seconds, on every 503 for Redis being down
+# The headers every page carries besides its Content-Security-Policy.
+PAGE_HEADERS = (("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"),
+                ("X-Content-Type-Options", "nosniff"))
+
+
+def builtin_template_dir() -> str:
+    """The built-in templates: ``joingate/_templates`` in an installed wheel (mapped from the
+    repository's ``templates/``), or ``templates/`` beside the package in a checkout."""
+    spec = importlib.util.find_spec("joingate._templates")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            if Path(location, "base.html").is_file():
+                return str(location)
+    return str(Path(__file__).resolve().parent.parent / "templates")
 
 
 class OrganizerTemplateLoader(FileSystemLoader):
@@ -41,11 +78,49 @@ class OrganizerTemplateLoader(FileSystemLoader):
         return source, filename, uptodate
 
 
-PAGE_CONTENT_TYPE = "text/html; charset=utf-8"
-STORAGE_RETRY_AFTER = "5"         # seconds, on every 503 for Redis being down
-# The headers every page carries besides its Content-Security-Policy.
-PAGE_HEADERS = (("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"),
-                ("X-Content-Type-Options", "nosniff"))
+def sandbox(loader: BaseLoader) -> SandboxedEnvironment:
+    """A page environment: sandboxed (no attribute that starts with ``_``, no unsafe method),
+    HTML autoescaped, and no globals but gettext's (Jinja's ``cycler``, ``lipsum``,
+    ``range``... removed; Flask's ``config``, ``request``, ``url_for`` are never added)."""
+    environment = SandboxedEnvironment(loader=loader, autoescape=True)
+    environment.globals.clear()
+    install_gettext(environment)   # gettext reads only the page's own language (context i18n)
+    return environment
+
+
+class PageTemplates:
+    """The pages' templates: the built-in ones, and the organizer's (``TEMPLATE_DIR``, searched
+    first; they may extend or include the built-in ones). Jinja compiles each once and keeps
+    it."""
+
+    def __init__(self, builtin_dir: str, organizer_dir: str = "") -> None:
+        self.builtin = sandbox(FileSystemLoader(builtin_dir))
+        self.organizer = sandbox(ChoiceLoader([OrganizerTemplateLoader(organizer_dir),
+                                               FileSystemLoader(builtin_dir)])
+                                 ) if organizer_dir else None
+
+    def render(self, page: str, context: dict[str, Any]) -> str:
+        """``page``.html with ``context``: the organizer's version when there is one that
+        renders, else the built-in one."""
+        if self.organizer is not None:
+            try:
+                return self.organizer.get_template(f"{page}.html").render(context)
+            except Exception as exc:  # noqa: BLE001 - any failure of theirs: our page instead
+                # An organizer's broken template must not turn a class start into 500s.
+                log.error("template %s.html failed (%s); using the built-in page", page,
+                          type(exc).__name__)
+        return self.builtin.get_template(f"{page}.html").render(context)
+
+    def compile_all(self) -> None:
+        """Compile every page now, not on a registrant's first request (a page that does not
+        compile is left to :meth:`render`, which falls back and logs)."""
+        for environment in (self.builtin, self.organizer):
+            for page in PAGES:
+                try:
+                    if environment is not None:
+                        environment.get_template(f"{page}.html")
+                except Exception:  # noqa: BLE001, S110 - render() says what is wrong
+                    pass
 
 
 def new_nonce() -> str:
@@ -59,94 +134,24 @@ def _nonce() -> str:
     return g.csp_nonce
 
 
-def _zoom_origins(config: dict[str, Any]) -> str:
-    web = urlsplit(config["ZOOM_WEB_HOST"])
-    return f"{web.scheme}://{web.netloc} https://*.{config['ZOOM_JOIN_DOMAIN']}"
+def _zoom_origins(config: Settings) -> str:
+    """The CSP sources of every redirect a claim may make (zoom.urls.redirect_origins: the same
+    settings, the same rule as the join URL check; ``https://*.zoom.us`` alone would not admit
+    the bare ``https://zoom.us``)."""
+    return " ".join(redirect_origins(config.zoom_web_host, config.zoom_join_domain))
 
 
-class Pages:
-    """The registrant's pages of one app: its templates (the organizer's first, compiled once
-    by Jinja and kept) and the headers every page carries, built once but for the nonce.
+@dataclass(slots=True)
+class PageRequest:
+    """What a page takes from the request it answers: ``script_root`` and ``path`` (the retry
+    link, a GET of the same address), the browser's ``Accept-Language`` header (the page's
+    language when the meeting has none) and, on a link's own routes, its ``token`` (the 409
+    page's "Use this device instead" form posts to the link's move route)."""
 
-    :meth:`render` is the one way a page is made, for Flask's error handlers
-    (:func:`render_page`) and for the lean front of ``/j/`` (:mod:`joingate.fastgate`) alike.
-    It needs no request or app context."""
-
-    def __init__(self, app: Flask) -> None:
-        self.environment = app.jinja_env
-        self.builtin_folder = app.template_folder
-        config = app.config["JOINGATE"]
-        self._csp_tail = (f"; img-src 'self' data:; form-action 'self' {_zoom_origins(config)}; "
-                          "base-uri 'none'; frame-ancestors 'none'")
-        for page in PAGES:            # compile now, not on a registrant's first request
-            try:
-                self.environment.get_template(f"{page}.html")
-            except TemplateError:
-                pass                  # a broken organizer page: render() falls back and logs
-
-    def render(self, page: str, nonce: str, **context: Any) -> bytes:
-        """The HTML of one of PAGES, encoded. The template sees ``page``, ``nonce``, the
-        meeting's view (never its passcode) and ``context``; an organizer's template that
-        fails is logged and the built-in page is used instead."""
-        assert page in PAGES, page
-        meeting: Meeting | None = context.pop("meeting", None)
-        context.update(page=page, meeting=_meeting_view(meeting), nonce=nonce)
-        try:
-            body = self.environment.get_template(f"{page}.html").render(context)
-        except TemplateError as exc:
-            # An organizer's broken template must not turn a class start into 500s.
-            log.error("template %s.html failed (%s); using the built-in page", page, exc)
-            builtin = self.environment.overlay(loader=FileSystemLoader(self.builtin_folder))
-            body = builtin.get_template(f"{page}.html").render(context)
-        return body.encode()
-
-    def headers(self, length: int, nonce: str) -> list[tuple[str, str]]:
-        """The headers of a page of ``length`` bytes whose inline style and script carry
-        ``nonce``."""
-        return [("Content-Type", PAGE_CONTENT_TYPE), ("Content-Length", str(length)),
-                ("Content-Security-Policy", self.csp(nonce)), *PAGE_HEADERS]
-
-    def csp(self, nonce: str) -> str:
-        """The Content-Security-Policy of a page: its ``form-action`` admits the Zoom hosts,
-        since browsers apply it to the redirect that follows the claim form."""
-        return (f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'"
-                f"{self._csp_tail}")
-
-
-def pages_of(app: Flask) -> Pages:
-    return app.extensions["joingate_pages"]
-
-
-def render_page(page: str, status: int, **context: Any) -> Response:
-    """Render one of PAGES with ``status`` and the headers every page carries (in a request)."""
-    pages = pages_of(current_app)
-    nonce = _nonce()
-    body = pages.render(page, nonce, **context)
-    return Response(body, status=status, headers=pages.headers(len(body), nonce))
-
-
-def with_page_headers(response: Response) -> Response:
-    """Give a Flask response the headers every page carries."""
-    pages = pages_of(current_app)
-    response.headers["Content-Security-Policy"] = pages.csp(_nonce())
-    for name, value in PAGE_HEADERS:
-        response.headers[name] = value
-    return response
-
-
-def format_time(ts: float | str | None) -> dict[str, str]:
-    if ts in (None, ""):
-        return {"iso": "", "text": ""}
-    assert ts is not None
-    return {"iso": iso_utc(ts), "text": page_time(ts)}
-
-
-def _meeting_view(meeting: Meeting | None) -> dict[str, Any]:
-    """What a page may show of the meeting (never the passcode)."""
-    if meeting is None:
-        return {"topic": "", "support": "", "start": format_time(None), "auto_submit": False}
-    return {"topic": meeting.topic, "support": meeting.support,
-            "start": format_time(meeting.start), "auto_submit": meeting.auto_submit}
+    script_root: str = ""
+    path: str = "/"
+    accept_language: str = ""
+    token: str = ""
 
 
 @dataclass(slots=True)
@@ -158,6 +163,168 @@ class Answer:
     body: bytes = b""
 
 
+class Pages:
+    """The registrant's pages of one app: its templates (compiled at start), its state (the
+    settings, catalogs and clock a page depends on) and the headers every page carries, built
+    once but for the nonce. Needs no request or app context."""
+
+    def __init__(self, templates: PageTemplates, state: AppState, url_map: Map) -> None:
+        self.templates = templates
+        self.state = state
+        self.url_map = url_map            # the move route's address, built as url_for does
+        self._csp_tail = (f"; img-src 'self' data:; form-action 'self' "
+                          f"{_zoom_origins(state.config)}; base-uri 'none'; "
+                          "frame-ancestors 'none'")
+        templates.compile_all()
+
+    def answer(self, page: str, status: int, facts: PageRequest, nonce: str | None = None,
+               **context: Any) -> Answer:
+        """One of PAGES with ``status`` and the headers every page carries; ``nonce`` the
+        response's CSP nonce (a fresh one when None)."""
+        nonce = nonce or new_nonce()
+        body = self.render(page, status, facts, nonce, **context).encode()
+        return Answer(status, [("Content-Type", PAGE_CONTENT_TYPE),
+                               ("Content-Length", str(len(body))),
+                               ("Content-Security-Policy", self.csp(nonce)), *PAGE_HEADERS],
+                      body)
+
+    def render(self, page: str, status: int, facts: PageRequest, nonce: str,
+               **context: Any) -> str:
+        """The HTML of one of PAGES, in the page's language and the meeting's time zone
+        (:meth:`language`). The template sees ``page``, ``status``, ``i18n``, ``nonce``, the
+        meeting's view (never its passcode), the extras of :meth:`_extras` and ``context``."""
+        assert page in PAGES, page
+        meeting: Meeting | None = context.pop("meeting", None)
+        language = self.language(meeting, facts.accept_language)
+        context = {name: _localized(value, language) for name, value in context.items()}
+        for name, value in self._extras(page, status, facts, context).items():
+            context.setdefault(name, value)
+        view = self._meeting_view(meeting, language, facts)
+        if page == "used_elsewhere":
+            context.setdefault("move_url", view["move_url"])
+        context.update(page=page, status=status, i18n=language, nonce=nonce, meeting=view)
+        return self.templates.render(page, context)
+
+    def csp(self, nonce: str) -> str:
+        """The Content-Security-Policy of a page: its ``form-action`` admits the Zoom hosts,
+        since browsers apply it to the redirect that follows the claim form."""
+        return (f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'"
+                f"{self._csp_tail}")
+
+    def language(self, meeting: Meeting | None, accept_language: str) -> PageLanguage:
+        """The page's language: the meeting's, else the browser's ``Accept-Language`` (best
+        first) where a catalog serves it, else English; its times in the meeting's zone."""
+        catalogs = self.state.catalogs
+        accepted = [value for value, quality
+                    in parse_accept_header(accept_language or None, LanguageAccept)
+                    if quality > 0]
+        identifier = choose_language(meeting.language if meeting else "", accepted,
+                                     catalogs.languages)
+        return PageLanguage(identifier, catalogs.translations(identifier),
+                            meeting.timezone if meeting else "")
+
+    def _meeting_view(self, meeting: Meeting | None, language: PageLanguage,
+                      facts: PageRequest) -> dict[str, Any]:
+        """What a page may show of the meeting (never the passcode): topic, start, the support
+        contact (``support_parts``: tappable pieces; the server's ``SUPPORT`` when the meeting
+        has none or is unknown), and the options its promises depend on: ``rejoin``,
+        ``max_devices``, ``move_url`` (the self-service move's form action; "" when moves are
+        off)."""
+        support = (meeting.support if meeting else "") or self.state.config.support
+        view: dict[str, Any] = {"support": support, "support_parts": contact_parts(support),
+                                "topic": "", "start": None, "auto_submit": False,
+                                "rejoin": True, "max_devices": 1,
+                                "language": language.identifier, "timezone": "",
+                                "move_url": ""}
+        if meeting is not None:
+            view.update(topic=meeting.topic, start=language.time(meeting.start),
+                        auto_submit=meeting.auto_submit, rejoin=meeting.rejoin,
+                        max_devices=meeting.max_devices, timezone=meeting.timezone or "UTC",
+                        move_url=self._move_url(meeting, facts))
+        return view
+
+    def _move_url(self, meeting: Meeting, facts: PageRequest) -> str:
+        """Where the 409 page's "Use this device instead" button posts: "" (no button) unless
+        codes can be mailed and the meeting allows moves (joingate/moving.py)."""
+        from .moving import self_service_ready
+
+        if not facts.token or meeting.max_moves <= 0 or not self_service_ready(
+                self.state.config):
+            return ""
+        adapter = self.url_map.bind("", script_name=facts.script_root or "/")
+        return adapter.build("move.request_move", {"token": facts.token})
+
+    def _extras(self, page: str, status: int, facts: PageRequest,
+                context: dict[str, Any]) -> dict[str, Any]:
+        """Context every built-in page may use: ``retry_url`` (a GET of the same link, never a
+        re-POST), ``refresh_after`` (too_early: seconds until the link opens, when within a
+        day), ``retry_minutes`` (429: how long invalid links stay refused), ``signed`` and
+        ``bound_here`` (False unless the gate says otherwise)."""
+        extras: dict[str, Any] = {"retry_url": facts.script_root + facts.path,
+                                  "signed": False, "bound_here": False, "refresh_after": None}
+        opens = context.get("at")
+        if page == "too_early" and isinstance(opens, PageTime):
+            wait = seconds_until(opens.ts, self.state.clock())
+            extras["refresh_after"] = wait if wait <= MAX_REFRESH else None
+        if status == 429:
+            extras["retry_minutes"] = max(
+                1, math.ceil(self.state.config.invalid_token_window / 60))
+        return extras
+
+
+def pages_of(app: Flask) -> Pages:
+    return app.extensions["joingate_registrant_pages"]
+
+
+def request_facts() -> PageRequest:
+    """The page facts of the Flask request being answered."""
+    return PageRequest(request.script_root, request.path,
+                       request.headers.get("Accept-Language", ""),
+                       str((request.view_args or {}).get("token", "")))
+
+
+def render_page(page: str, status: int, **context: Any) -> Response:
+    """Render one of PAGES with ``status`` and the headers every page carries, in the page's
+    language and the meeting's time zone (:meth:`Pages.language`), for the Flask request being
+    answered."""
+    return to_response(pages_of(current_app).answer(page, status, request_facts(), _nonce(),
+                                                    **context))
+
+
+def to_response(answer: Answer) -> Response:
+    """An :class:`Answer` as a Flask response (the same status, headers and body)."""
+    return Response(answer.body, status=answer.status, headers=answer.headers)
+
+
+def with_page_headers(response: Response) -> Response:
+    """Give a Flask response the headers every page carries."""
+    response.headers["Content-Security-Policy"] = pages_of(current_app).csp(_nonce())
+    for name, value in PAGE_HEADERS:
+        response.headers[name] = value
+    return response
+
+
+def format_time(ts: float | str | None) -> PageTime | None:
+    """A moment for a page (``.iso``, ``.text``; ``{{ at }}`` writes a ``<time>``). Written in
+    English and UTC here; :meth:`Pages.render` rewrites it in the page's language and zone."""
+    if ts in (None, ""):
+        return None
+    assert ts is not None
+    return ENGLISH.time(ts)
+
+
+# What a page says depends on (issue 19): its language, the meeting's zone, the meeting's
+# options, the support contact (Pages above).
+
+MAX_REFRESH = 86400   # too_early reloads itself only when the link opens within a day
+
+
+def _localized(value: Any, language: PageLanguage) -> Any:
+    return language.time(value.ts) if isinstance(value, PageTime) else value
+
+
+# Machine routes' answers
+
 def json_error_body(code: str, message: str, details: list | None = None) -> bytes:
     """The one error shape of every machine route: ``{"error", "message", "details"}``."""
     return json.dumps({"error": code, "message": message, "details": details or []},
@@ -166,6 +333,7 @@ def json_error_body(code: str, message: str, details: list | None = None) -> byt
 
 def json_error_answer(status: int, code: str, message: str,
                       details: list | None = None) -> Answer:
+    """:func:`json_error_body` as an :class:`Answer`."""
     body = json_error_body(code, message, details)
     return Answer(status, [("Content-Type", "application/json"),
                            ("Content-Length", str(len(body)))], body)
@@ -208,10 +376,42 @@ def note_storage_unavailable(metrics: Any, method: str, path: str, exc: Exceptio
                 extra={"event": "redis_unavailable", "request_id": request_id})
 
 
+class ChunkedBodyLimit:
+    """WSGI middleware: a body sent without a length (``Transfer-Encoding: chunked``) is read
+    here, at most one byte past ``limit``, and handed on with its ``Content-Length``; so the one
+    413 check (:func:`declares_too_large`) sees it as it sees any other body. (Werkzeug alone
+    would cut such a body to the limit without a word.)"""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ: dict[str, Any],
+                 start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if (self.limit > 0 and not environ.get("CONTENT_LENGTH")
+                and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()):
+            stream, wanted, parts = environ["wsgi.input"], self.limit + 1, []
+            while wanted > 0:
+                part = stream.read(min(wanted, 65536))
+                if not part:
+                    break
+                parts.append(part)
+                wanted -= len(part)
+            body = b"".join(parts)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            del environ["HTTP_TRANSFER_ENCODING"]   # werkzeug ignores a length beside it
+        return self.app(environ, start_response)
+
+
 def init_app(app: Flask) -> None:
-    """The app's pages, and its error handlers: one place turns errors into pages (or JSON
-    for machine routes)."""
-    app.extensions["joingate_pages"] = Pages(app)
+    """The pages (sandboxed templates with gettext: :func:`joingate.i18n.install`), and the
+    error handlers: one place turns errors into pages (or JSON for machine routes). The
+    ChunkedBodyLimit goes around the whole WSGI stack in create_app (the lean front too)."""
+    templates = PageTemplates(builtin_template_dir(), app.config["JOINGATE"].template_dir)
+    app.extensions["joingate_pages"] = templates          # the dashboard's pages use them too
+    app.extensions["joingate_registrant_pages"] = Pages(templates, app.extensions["joingate"],
+                                                        app.url_map)
 
     @app.before_request
     def refuse_large_bodies() -> None:
@@ -243,4 +443,5 @@ def init_app(app: Flask) -> None:
             return response
         if exc.code == 404 or request.path.startswith("/j/"):
             return render_page("invalid", exc.code or 404)
-        return exc.get_response()
+        return Response(exc.get_body(), status=exc.code or 500,
+                        headers=list(exc.get_headers()))

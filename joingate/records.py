@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass, field
 
 
-class GateOutcome(str, enum.Enum):
+class GateOutcome(enum.StrEnum):
     """What ``gate.lua`` decided for one open (GET/HEAD) or claim (POST). The values are the
     strings the script returns (a test checks them against the script's header)."""
 
@@ -50,6 +50,9 @@ class Meeting:
     policy: str = "alert"          # alert | deny
     support: str = ""
     auto_submit: bool = False
+    language: str = ""             # the pages' language (a catalog's); "": the browser's
+    timezone: str = ""             # IANA zone the pages show times in; "": UTC
+    max_moves: int = 2             # moves to a new device by emailed code (0: self-service off)
 
     @property
     def opens_at(self) -> int:
@@ -77,6 +80,7 @@ class Registrant:
     opens: int = 0
     claims: int = 0
     refused: int = 0               # claims and opens refused because bound elsewhere
+    moves: int = 0                 # moves to a new device by emailed code (joingate/moving.py)
 
     def status(self, joined: bool = False) -> str:
         """The report's status: revoked, joined, claimed, opened or issued."""
@@ -84,11 +88,58 @@ class Registrant:
             return "revoked"
         if joined:
             return "joined"
-        if self.first_claim:
+        if self.devices:
             return "claimed"
+        if self.first_claim:
+            return "issued"        # claimed once, then reissued or reset: waiting for a claim
         if self.opens:
             return "opened"
         return "issued"
+
+
+# What a send run counts (SendRun.counts, the sender's summary): each registrant adds one to
+# ``done`` and one to sent, skipped (sent or bounced before), bounced, failed, invalid (no
+# mailable address) or revoked.
+SEND_COUNTERS = ("sent", "skipped", "bounced", "failed", "invalid", "revoked", "done")
+
+
+@dataclass(frozen=True, slots=True)
+class SendRecord:
+    """A registrant's latest send of their link. ``state``: ``sending`` (the SMTP transaction
+    had begun when it was written: in flight, or its run stopped there), ``sent``, ``bounced``
+    (5xx), ``failed`` (4xx or connection lost after every retry), ``invalid`` (no mailable
+    address). ``version`` is the link version that was sent; ``reply`` the server's answer (or
+    why)."""
+
+    state: str
+    at: float
+    message_id: str
+    version: int
+    reply: str = ""
+    tries: int = 0
+
+    def state_for(self, version: int) -> str:
+        """The state of the link now valid: "" when the record is of an older version (the
+        link was reissued since, and the new one not sent)."""
+        return self.state if self.version == version else ""
+
+
+@dataclass(frozen=True, slots=True)
+class SendRun:
+    """The progress of a meeting's latest send run. ``by``: cli or api; ``job``: the worker's
+    job id (api); ``state``: running, done, stopped or failed; ``error``: why it stopped;
+    ``counts``: each of SEND_COUNTERS; ``finished`` is None while it runs."""
+
+    id: str
+    by: str = ""
+    job: str = ""
+    state: str = "running"
+    total: int = 0
+    started: float = 0.0
+    updated: float = 0.0
+    finished: float | None = None
+    error: str = ""
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEND_COUNTERS, 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +152,8 @@ class GateResult:
     join_url: str = ""
     device_id: str = ""            # the bound device (claimed, rejoined)
     at: float = 0.0                # opening time (too_early) or closing time (expired)
+    bound_here: bool = False       # used_elsewhere: this very browser holds the link, and the
+                                   # meeting does not let a bound browser rejoin
 
 
 @dataclass(frozen=True, slots=True)

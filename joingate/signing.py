@@ -9,7 +9,9 @@ last: the newest signs, every one verifies (rotation through ``SECRET_KEY_FALLBA
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
 
 from itsdangerous import BadData, URLSafeSerializer
@@ -35,8 +37,15 @@ class Signer:
 
     def __init__(self, secret_key: str, fallbacks: list[str] | tuple[str, ...] = ()) -> None:
         keys = [*fallbacks, secret_key]
+        self._keys = keys
         self._links = URLSafeSerializer(keys, salt=LINK_SALT)
         self._devices = URLSafeSerializer(keys, salt=DEVICE_SALT)
+
+    def fingerprints(self) -> list[str]:
+        """A short fingerprint of each key, newest last: tells whether two processes sign with
+        the same key without revealing it (an HMAC under the key of a fixed message)."""
+        return [hmac.new(key.encode(), b"joingate key fingerprint", hashlib.sha256
+                         ).hexdigest()[:16] for key in self._keys]
 
     def link_token(self, meeting_id: str, registrant_id: str, version: int) -> str:
         return self._links.dumps([meeting_id, registrant_id, version])
@@ -73,15 +82,21 @@ def new_device_id() -> str:
     return secrets.token_hex(12)
 
 
-def registrant_id_for(email: str) -> str:
-    """A registrant's id within a meeting: derived from the normalised email, so issuing again for
-    the same address finds the same registrant without a lookup."""
-    digest = hashlib.sha256(normalize_email(email).encode()).hexdigest()
-    return digest[:16]
+def registrant_id_for(email: str, id_key: str) -> str:
+    """A registrant's id within a meeting: HMAC-SHA256 of the normalised email under ``id_key``
+    (hex; the store's registrant id key), 16 hex digits. Issuing again for the same address
+    finds the same registrant without a lookup; the id in a token tells nothing about the email
+    to anyone without the key (an unkeyed hash let a link's holder test candidate emails).
+    ``id_key`` is not SECRET_KEY: it never rotates, so ids and links outlive a key rotation."""
+    mac = hmac.new(bytes.fromhex(id_key), normalize_email(email).encode("utf-8", "surrogatepass"),
+                   hashlib.sha256)
+    return mac.hexdigest()[:16]
 
 
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
+    """The email as registrants are told apart: NFKC, lower-cased (the roster refuses
+    addresses that NFKC changes, so two addresses never fold into one)."""
+    return unicodedata.normalize("NFKC", email.strip()).lower()
 
 
 def link_fingerprint(meeting_id: str, registrant_id: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .records import SendRecord
 from .signing import link_fingerprint
 from .state import AppState
 from .times import iso_utc
@@ -30,7 +31,14 @@ def link_status(state: AppState, meeting_id: str, email: str) -> dict[str, Any]:
     writes for a machine."""
     meetings = state.meetings
     registrant = meetings.registrant(meeting_id, email)
-    joined = state.presence.joined(meeting_id, registrant.id)
+    seen = state.presence.attendance(meeting_id).registrants.get(registrant.id)
+    joined = bool(seen and seen.joins)
+    flags = list(seen.flags) if seen else []
+    if registrant.refused:
+        flags.append("second_device")
+    if registrant.moves:
+        flags.append("moved")
+    send = state.store.send_records(meeting_id, [registrant.id]).get(registrant.id)
     return {
         "meeting": meeting_id,
         "email": registrant.email,
@@ -43,6 +51,20 @@ def link_status(state: AppState, meeting_id: str, email: str) -> dict[str, Any]:
         "claims": registrant.claims,
         "refused": registrant.refused,
         "devices": len(registrant.devices),
+        "flags": flags,
+        "evidence": seen.evidence if seen else [],
         "history": [{"kind": entry.kind, "at": iso_utc(entry.at), "ip": entry.ip,
-                     "user_agent": entry.user_agent} for entry in meetings.history(meeting_id, registrant.id)],
+                     "user_agent": entry.user_agent}
+                    for entry in meetings.history(meeting_id, registrant.id)],
+        # The mailed link: the state of the link now valid ("" when it was never sent), and
+        # the latest send whatever its version.
+        "sent": send.state_for(registrant.version) if send else "",
+        "send": send_view(send) if send else None,
     }
+
+
+def send_view(record: SendRecord) -> dict[str, Any]:
+    """A registrant's latest send as ``links show`` and the API print it (``at``: unix
+    seconds)."""
+    return {"state": record.state, "at": record.at, "message_id": record.message_id,
+            "version": record.version, "reply": record.reply, "tries": record.tries}

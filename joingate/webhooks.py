@@ -19,8 +19,13 @@ from .errors import BadWebhook, InvalidInput
 from .observability import Metrics
 from .pages import Answer, json_answer, json_error_answer
 from .state import AppState
-from .zoom.events import (URL_VALIDATION, parse_body, read_event, url_validation_answer,
-                          verify_zoom_signature)
+from .zoom.events import (
+    URL_VALIDATION,
+    parse_body,
+    read_event,
+    url_validation_answer,
+    verify_zoom_signature,
+)
 
 log = logging.getLogger("joingate.webhooks")
 
@@ -48,14 +53,14 @@ class ZoomWebhooks:
         """Verify, then read and record one delivery. Raises StorageUnavailable when Redis
         does not answer (the front answers 503: Zoom retries)."""
         state = self.state
-        secret = state.config["ZOOM_WEBHOOK_SECRET"]
+        secret = state.config.zoom_webhook_secret
         if not secret:
             return json_error_answer(503, "not_configured",
                                      "JOINGATE_ZOOM_WEBHOOK_SECRET is not set")
         extra = {"request_id": delivery.request_id}
         try:
             verify_zoom_signature(secret, delivery.body, delivery.signature, delivery.timestamp,
-                                  state.clock(), state.config["ZOOM_WEBHOOK_TOLERANCE"])
+                                  state.clock(), state.config.zoom_webhook_tolerance)
         except BadWebhook as exc:
             log.warning("zoom webhook refused: %s", exc,
                         extra={**extra, "event": "webhook_refused"})
@@ -71,6 +76,7 @@ class ZoomWebhooks:
                 self._count(URL_VALIDATION, "answered")
                 return json_answer(url_validation_answer(secret, plain))
             event = read_event(data)
+            name = str(data.get("event"))[:80] if event is None else data["event"]
             # A registration the roster refuses is unreadable too: 400, never 500.
             status = "ignored" if event is None else state.presence.record(event)
         except InvalidInput as exc:
@@ -78,7 +84,6 @@ class ZoomWebhooks:
                         extra={**extra, "event": "webhook_unreadable"})
             self._count("unreadable", "bad_request")
             return json_error_answer(400, "bad_request", exc.message)
-        name = str(data.get("event"))[:80] if event is None else data["event"]
         self._count(name if event is not None else "other", status)
         log.info("zoom webhook %s", status,
                  extra={**extra, "event": "webhook", "zoom_event": name, "outcome": status})

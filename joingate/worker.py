@@ -6,10 +6,18 @@ script* that records it, in the request's single round trip; rq jobs cannot be e
 inside a Lua script, so the stream is the queue. The worker keeps its place in each stream (a
 cursor key); a participant event schedules a check of its meeting instance, which derives the
 attendance exactly as the report does (:meth:`Presence.attendance`), so an alert and the report
-never disagree. It records each violation once, and puts outbound work (alerts, Zoom actions) in
-an outbox (a hash plus a sorted set of due times) that it delivers with retries and back-off.
-Several workers may run: a violation is recorded with HSETNX, so it is alerted once; a job may
-be delivered twice at worst (receivers dedupe on ``id``).
+never disagree. It records each violation once, and puts outbound work (alerts, Zoom actions,
+sending the links, move codes) in an outbox (``lua/outbox.lua``) that it delivers with retries
+and back-off.
+
+Several workers may run, and any may be killed at any moment:
+- a violation is recorded once (HSETNX); whoever finds it recorded queues its jobs again, and the
+  outbox takes a job id once (never again once finished), so a worker killed between recording
+  and queueing loses nothing and two workers queue nothing twice;
+- a job is delivered under a lease (one worker at a time, renewed while the worker lives): two
+  workers never act on one job at once; a killed worker's jobs are due again when the lease
+  (``WORKER_LEASE``) runs out, so every job is delivered at least once. An alert delivered just
+  before the kill is delivered again with the same body and the same ``Idempotency-Key``.
 
 The worker's queue, checks, cursor and violations are storage plumbing of the worker alone: it
 keeps them through ``state.store`` directly; meetings and links go through the services.
@@ -18,19 +26,29 @@ keeps them through ``state.store`` directly; meetings and links go through the s
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 import threading
 import time
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 import requests
 
-from .alert_signing import ALERT_SIGNATURE_HEADER, ALERT_TIMESTAMP_HEADER, alert_signature
-from .errors import JoingateError, StorageUnavailable
+from .alert_signing import (
+    ALERT_ID_HEADER,
+    ALERT_SIGNATURE_HEADER,
+    ALERT_TIMESTAMP_HEADER,
+    IDEMPOTENCY_HEADER,
+    alert_setting_warnings,
+    alert_signature,
+)
 from .attendance import is_open
+from .errors import JoingateError, StorageUnavailable
+from .moving import run_move_code_job
+from .observability import redact_urls
+from .send_jobs import run_send_job
 from .state import AppState
 
 log = logging.getLogger("joingate.worker")
@@ -40,6 +58,7 @@ ALERT_TIMEOUT = 5.0
 RECHECK = 5.0          # seconds between checks of an instance while two people share a link
 REFUSED = ("refused", "refused_open")   # a claim or an open refused: bound to another device
 ACTS_ON = ("shared",)  # the deny policy acts on these only: evidence nobody can type
+STORAGE_BACKOFF = (1.0, 16.0)  # first and longest wait after Redis could not serve a pass
 
 
 class ZoomActions(Protocol):
@@ -70,19 +89,33 @@ class Worker:
         self.pool = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="joingate-send")
         self.in_flight: dict[str, Future] = {}
         self.lock = threading.Lock()
+        self.stopping = threading.Event()     # long jobs (sending the links) watch it
+        self.id = uuid.uuid4().hex[:16]       # whose lease a job is under
+        self.lease = state.config.worker_lease
+        self.renewed_at = 0.0
 
     # The loop
 
     def run(self, stop: threading.Event, interval: float = 0.25) -> None:
         """Work until ``stop`` is set; Redis outages are logged and waited out."""
         log.info("worker started")
+        self.stopping = stop
+        backoff = STORAGE_BACKOFF[0]
+        config = self.state.config
+        for warning in alert_setting_warnings(config.alert_webhook_url, config.alert_secret):
+            log.warning(warning)
         while not stop.is_set():
             try:
                 busy = self.tick()
+                backoff = STORAGE_BACKOFF[0]
             except StorageUnavailable as exc:
-                log.warning("worker: %s; retrying", exc)
+                # Redis down, out of memory, refusing writes: wait longer each time (up to
+                # STORAGE_BACKOFF[1] s) rather than hammer it, and say why.
+                log.warning("worker: %s; next try in %.0f s", exc, backoff,
+                            extra={"event": "worker_backoff", "reason": exc.reason})
                 busy = False
-                stop.wait(1.0)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, STORAGE_BACKOFF[1])
             except Exception:  # noqa: BLE001 - one bad event must not stop the worker
                 log.exception("worker: a pass failed; going on")
                 busy = False
@@ -162,55 +195,89 @@ class Worker:
                                  "display_name": registrant.display_name}
                   if registrant else None,
                   "evidence": evidence}
-        if not self.store.add_violation(meeting_id, key, record):
-            return
-        log.warning("violation %s in meeting %s (%s)", kind, meeting_id, record["id"],
-                    extra={"event": "violation", "kind": kind, "meeting": meeting_id})
-        if self.metrics is not None:
-            self.metrics.violations.labels(kind).inc()
-        if self.state.config["ALERT_WEBHOOK_URL"]:
+        recorded_now = self.store.add_violation(meeting_id, key, record)
+        if recorded_now:
+            log.warning("violation %s in meeting %s (%s)", kind, meeting_id, record["id"],
+                        extra={"event": "violation", "kind": kind, "meeting": meeting_id})
+            if self.metrics is not None:
+                self.metrics.violations.labels(kind).inc()
+        else:
+            # Recorded before: by another worker just now, or by one killed before it queued
+            # the jobs. Queue them (again) from the stored record; the outbox takes each job
+            # id once, so nothing goes out twice.
+            record = self.store.violation(meeting_id, key) or record
+        if self.state.config.alert_webhook_url:
             self.store.enqueue(f"alert:{record['id']}", {"kind": "alert", "body": record,
-                                                         "attempts": 0}, now)
+                                                         "attempts": 0}, now, now)
         if kind in ACTS_ON and meeting.policy == "deny" and registrant:
-            meetings.manage_registrant("revoke", meeting_id, registrant.id, actor="worker")
-            self.store.enqueue(f"deny:{record['id']}", {
-                "kind": "zoom_deny", "meeting": meeting_id, "attempts": 0,
-                "zoom_registrant_id": registrant.zoom_registrant_id,
-                "email": registrant.email}, now)
+            deny = {"kind": "zoom_deny", "meeting": meeting_id, "attempts": 0,
+                    "zoom_registrant_id": registrant.zoom_registrant_id,
+                    "email": registrant.email}
+            if recorded_now:
+                meetings.manage_registrant("revoke", meeting_id, registrant.id, actor="worker")
+                self.store.enqueue(f"deny:{record['id']}", deny, now, now)
+            elif self.store.enqueue(f"deny:{record['id']}", deny, now, now) and \
+                    not registrant.revoked:
+                # The deny job was never queued: the worker that recorded the violation died
+                # before revoking. A later recheck of ongoing sharing finds the job queued or
+                # done and revokes nothing again (an organizer's reset stands).
+                meetings.manage_registrant("revoke", meeting_id, registrant.id, actor="worker")
 
     # Delivery
 
     def send_due(self) -> bool:
+        """Renew the leases of the jobs in flight, then lease the due ones and send them."""
+        now = self.state.clock()
         with self.lock:
             done = [job_id for job_id, future in self.in_flight.items() if future.done()]
             for job_id in done:
                 del self.in_flight[job_id]
-        jobs = [(job_id, job) for job_id, job in self.store.due_jobs(self.state.clock(), 20)
-                if job_id not in self.in_flight]
+            flying = list(self.in_flight)
+        if flying and now - self.renewed_at >= self.lease / 3:
+            self.store.renew_leases(self.id, flying, now, self.lease)
+            self.renewed_at = now
+        room = 20 - len(flying)
+        jobs = self.store.lease_jobs(self.id, now, room, self.lease) if room > 0 else []
         for job_id, job in jobs:
             with self.lock:
                 self.in_flight[job_id] = self.pool.submit(self._attempt, job_id, job)
         return bool(jobs)
 
     def _attempt(self, job_id: str, job: dict[str, Any]) -> None:
+        """Deliver one leased job; finish it, or queue its retry (which gives up the lease)."""
         try:
             if job["kind"] == "alert":
                 self.send_alert(job["body"])
             elif job["kind"] == "zoom_deny":
                 self.zoom.deny_registrant(job["meeting"], job["zoom_registrant_id"], job["email"])
-            self.store.finish_job(job_id)
+            elif job["kind"] == "send_links":
+                run_send_job(self.state, job_id, job, self.stopping.is_set)
+            elif job["kind"] == "move_code":
+                run_move_code_job(self.state, job)
         except ZoomNotConfigured as exc:
             log.warning("%s: %s", job_id, exc)
-            self.store.finish_job(job_id)
         except Exception as exc:  # noqa: BLE001 - best effort: any failure is retried, logged
             attempts = job.get("attempts", 0) + 1
-            if attempts > len(BACKOFF):
-                log.error("%s failed %d times, dropped: %s", job_id, attempts, exc)
-                self.store.finish_job(job_id)
+            if attempts <= len(BACKOFF):
+                log.warning("%s failed (attempt %d): %s", job_id, attempts, failure_text(exc))
+                now = self.state.clock()
+                self._outbox(job_id, "retry", lambda: self.store.enqueue(
+                    job_id, {**job, "attempts": attempts}, now + BACKOFF[attempts - 1], now,
+                    replace=True))
                 return
-            log.warning("%s failed (attempt %d): %s", job_id, attempts, exc)
-            self.store.enqueue(job_id, {**job, "attempts": attempts},
-                               self.state.clock() + BACKOFF[attempts - 1])
+            log.error("%s failed %d times, dropped: %s", job_id, attempts, failure_text(exc))
+        self._outbox(job_id, "finish",
+                     lambda: self.store.finish_job(job_id, self.state.clock()))
+
+    def _outbox(self, job_id: str, what: str, change: Any) -> None:
+        """Apply ``change`` to the outbox; if Redis cannot take it, the lease runs out and the
+        job is sent again (at least once, same Idempotency-Key): say so."""
+        try:
+            change()
+        except StorageUnavailable as exc:
+            log.warning("%s: could not %s it (%s); it goes out again when its lease ends",
+                        job_id, what, exc, extra={"event": "outbox_unavailable",
+                                                  "reason": exc.reason})
 
     def send_alert(self, record: dict[str, Any]) -> None:
         """POST the violation to ALERT_WEBHOOK_URL, signed; raises unless a 2xx comes back."""
@@ -218,11 +285,17 @@ class Worker:
         body = json.dumps({"type": "violation", **record}, ensure_ascii=False).encode()
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", ALERT_TIMESTAMP_HEADER: timestamp,
-                   "User-Agent": "joingate-worker"}
-        if config["ALERT_SECRET"]:
-            headers[ALERT_SIGNATURE_HEADER] = alert_signature(config["ALERT_SECRET"], timestamp, body)
-        response = self.session.post(config["ALERT_WEBHOOK_URL"], data=body, headers=headers,
-                                     timeout=ALERT_TIMEOUT, allow_redirects=False)
+                   "User-Agent": "joingate-worker", ALERT_ID_HEADER: record["id"],
+                   IDEMPOTENCY_HEADER: record["id"]}
+        if config.alert_secret:
+            headers[ALERT_SIGNATURE_HEADER] = alert_signature(config.alert_secret, timestamp, body)
+        try:
+            response = self.session.post(config.alert_webhook_url, data=body, headers=headers,
+                                         timeout=ALERT_TIMEOUT, allow_redirects=False)
+        except requests.RequestException as exc:
+            # requests names the whole URL; its path and query may be the receiver's secret.
+            raise RuntimeError(f"{type(exc).__name__} reaching "
+                               f"{redact_urls(config.alert_webhook_url)}") from None
         if not 200 <= response.status_code < 300:
             raise RuntimeError(f"alert receiver answered {response.status_code}")
 
@@ -232,3 +305,8 @@ def _two_people_now(spans: list[Any], instance: str) -> bool:
     people = {span.person for span in spans
               if span.stay.instance == instance and is_open(span.stay)}
     return len(people) >= 2
+
+
+def failure_text(exc: Exception) -> str:
+    """An outbound job's failure fit for a log: URLs cut to their origin (observability)."""
+    return redact_urls(f"{exc}") or type(exc).__name__

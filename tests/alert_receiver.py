@@ -8,11 +8,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
-    """Records every POST; ``mode``: "ok" (204), "fail" (500), "hang" (never answers in time)."""
+    """Records every POST; ``mode``: "ok" (204), "fail" (500), "hang" (never answers in time);
+    ``delay``: seconds between recording a POST and answering it (a slow receiver)."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.mode = "ok"
+        self.delay = 0.0
         self.release = threading.Event()
         receiver = self
 
@@ -20,6 +22,7 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                time.sleep(receiver.delay)
                 if receiver.mode == "hang":
                     receiver.release.wait(30)
                 self.send_response(500 if receiver.mode == "fail" else 204)

@@ -7,17 +7,20 @@ redis-server that the suite starts on a free loopback port.
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
-
 from helpers import MEETING_ID, NOW, SECRET, START, Clock, make_app, started, store_for
-from joingate.cli import main as cli_main
-from joingate.roster import RegistrantInput
 from stack import RedisCluster, RedisServer
 from webhook_events import WEBHOOK_SECRET
+
+from joingate.cli import main as cli_main
+from joingate.roster import RegistrantInput
 
 
 @pytest.fixture(scope="session")
@@ -100,11 +103,40 @@ def link(service, meeting):
 
 @pytest.fixture(autouse=True)
 def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Every test: nothing joingate logged carries a link token, a secret or the passcode.
-    (Tokens are base64 of a JSON list: they start with 'WyI'.)"""
+    """Every test: nothing joingate, Werkzeug or gunicorn logged in this process (message,
+    fields and traceback) carries a link token, a secret or the passcode. (Tokens are base64
+    of a JSON list: they start with 'WyI'.) Subprocesses (joingate serve, gunicorn, the worker
+    command) are checked by the tests that start them: test_security_findings.py (finding 3),
+    test_deploy.py."""
     caplog.set_level("INFO")
     yield
-    text = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records
-                     if record.name.startswith("joingate"))
+    formatter = logging.Formatter()
+    text = "\n".join(
+        f"{record.getMessage()} {record.__dict__} "
+        f"{formatter.formatException(record.exc_info) if record.exc_info else ''}"
+        for record in caplog.records
+        if record.name.startswith(("joingate", "werkzeug", "gunicorn")))
     for secret in (SECRET, WEBHOOK_SECRET, "enc0ded", "alert-secret", "/j/WyI"):
         assert secret not in text, f"{secret!r} appears in the logs"
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"]
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (nothing downloaded): every browser
+    test's browser. In CI a missing chromium fails; elsewhere it skips."""
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (.ci/run installs it)")
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()

@@ -38,6 +38,7 @@ class FakeZoom:
         self.live: dict[str, dict[str, Any]] = {}    # meeting -> {"uuid", "participants"}
         self.faults: list[tuple[int, dict[str, str], dict[str, Any]]] = []
         self.oauth_delay = 0.0
+        self.api_delay = 0.0                          # seconds each API call takes to answer
         self.lock = threading.Lock()
         zoom = self
 
@@ -161,6 +162,7 @@ class FakeZoom:
                                              "topic": self.meetings[meeting_id]["topic"]})
             if segments[2:] == ["registrants", "status"] and method == "PUT":
                 self.status_changes.append({"meeting": meeting_id, **json.loads(body)})
+                time.sleep(self.api_delay)           # done at Zoom, the answer still to come
                 return handler._answer(204)
         if segments[:2] == ["metrics", "meetings"] and len(segments) >= 3:
             live = self.live.get(segments[2])

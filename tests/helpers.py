@@ -8,22 +8,23 @@ issued link into the path the test client requests.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import redis as redis_lib
 from flask import Flask
-
-from joingate import create_app
 from stack import MissingServer, RedisCluster, RedisServer
 from webhook_events import WEBHOOK_SECRET
 
+from joingate import create_app
+
 MEETING_ID = "85746065432"
-SECRET = "test-secret-key"
+SECRET = "test-secret-key-of-at-least-32-characters"
 PUBLIC_URL = "https://gate.example.org"
-NOW = datetime(2026, 12, 1, 17, 50, tzinfo=timezone.utc)   # links opened at 17:45
-START = datetime(2026, 12, 1, 18, 0, tzinfo=timezone.utc)
+ID_KEY = "5a" * 32     # a registrant id key (hex) for tests that derive ids without a store
+NOW = datetime(2026, 12, 1, 17, 50, tzinfo=UTC)   # links opened at 17:45
+START = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
 
 
 class Clock:

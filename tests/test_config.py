@@ -7,19 +7,19 @@ import pytest
 from joingate.config import load_config
 from joingate.errors import ConfigError
 
-BASE = {"JOINGATE_SECRET_KEY": "k", "JOINGATE_REDIS_URL": "redis://127.0.0.1:6379/0"}
+BASE = {"JOINGATE_SECRET_KEY": "k" * 32, "JOINGATE_REDIS_URL": "redis://127.0.0.1:6379/0"}
 
 
 def test_defaults():
     config = load_config(BASE)
-    assert config["ZOOM_WEB_HOST"] == "https://app.zoom.us"
-    assert config["ZOOM_WEBHOOK_TOLERANCE"] == 300 and config["SHARED_GRACE"] == 120
-    assert config["SECRET_KEY_FALLBACKS"] == []
+    assert config.zoom_web_host == "https://app.zoom.us"
+    assert config.zoom_webhook_tolerance == 300 and config.shared_grace == 120
+    assert config.secret_key_fallbacks == []
 
 
 @pytest.mark.parametrize("environ,variable", [
     ({"JOINGATE_REDIS_URL": "redis://x"}, "JOINGATE_SECRET_KEY"),
-    ({"JOINGATE_SECRET_KEY": "k"}, "JOINGATE_REDIS_URL"),
+    ({"JOINGATE_SECRET_KEY": "k" * 32}, "JOINGATE_REDIS_URL"),
     ({**BASE, "JOINGATE_REDIS_URL": "mysql://x"}, "JOINGATE_REDIS_URL"),
     ({**BASE, "JOINGATE_SHARED_GRACE": "soon"}, "JOINGATE_SHARED_GRACE"),
     ({**BASE, "JOINGATE_SHARED_GRACE": "-1"}, "JOINGATE_SHARED_GRACE"),
@@ -33,5 +33,6 @@ def test_wrong_settings_name_the_variable(environ, variable):
 
 
 def test_fallback_keys_are_a_list():
-    config = load_config({**BASE, "JOINGATE_SECRET_KEY_FALLBACKS": "old1, old2,k"})
-    assert config["SECRET_KEY_FALLBACKS"] == ["old1", "old2"]
+    config = load_config({**BASE, "JOINGATE_SECRET_KEY_FALLBACKS":
+                          "old1" * 8 + ", " + "old2" * 8 + "," + "k" * 32})
+    assert config.secret_key_fallbacks == ["old1" * 8, "old2" * 8]

@@ -12,17 +12,17 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 import requests
-
 from stack import free_port, nginx_binary, stop, wait_for_port, write_nginx
 from webhook_events import participant, signed
 
 ROOT = Path(__file__).resolve().parent.parent
 MEETING = "85746065432"
-SECRETS = {"JOINGATE_SECRET_KEY": "e2e-secret-key-value",
+SECRETS = {"JOINGATE_SECRET_KEY": "e2e-secret-key-value-of-32-characters-at-least",
            "JOINGATE_ZOOM_WEBHOOK_SECRET": "zoom-secret-token"}
 PASSCODE = "e2ePasscode77"
 VISITOR = "203.0.113.7"
@@ -69,15 +69,15 @@ def cli(stack, *args: str, input: str | None = None) -> str:
 
 @pytest.mark.slow
 def test_the_whole_flow_through_nginx(stack, tmp_path):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    start = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    start = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     cli(stack, "meeting", "add", MEETING, "--topic", "End to end", "--start", start,
         "--duration", "60", "--passcode", PASSCODE)
     people = tmp_path / "people.csv"
     people.write_text("email,name\nana@example.org,Ana Lima\n")
     link = next(csv.DictReader(io.StringIO(cli(stack, "links", "issue", MEETING,
-                                               str(people)))))["link"]
+                                               str(people), "--allow-loopback"))))["link"]
     assert link.startswith(stack["https"] + "/j/")
     token = link.rsplit("/", 1)[1]
 
@@ -121,3 +121,30 @@ def test_the_whole_flow_through_nginx(stack, tmp_path):
     assert '"path": "/j/' in logs and '"uri":"/j/-"' in logs     # requests were logged...
     for secret in (token, *SECRETS.values(), PASSCODE):
         assert secret not in logs                               # ...without any secret
+
+
+def test_plain_http_answers_acme_challenges_and_redirects_the_rest(tmp_path):
+    """Certificate renewal (certbot --webroot, docs/deploy.md step 6) gets its challenge file
+    over plain HTTP from the shipped site; everything else is sent to HTTPS."""
+    http_port, https_port = free_port(), free_port()
+    challenge = tmp_path / "www" / ".well-known" / "acme-challenge" / "Tk3n-0_a"
+    challenge.parent.mkdir(parents=True)
+    challenge.write_text("Tk3n-0_a.account-thumbprint")
+    nginx_conf = write_nginx(tmp_path, http_port, https_port, free_port())
+    nginx = subprocess.Popen([nginx_binary(), "-c", str(nginx_conf), "-p", str(tmp_path),
+                              "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                             stderr=open(tmp_path / "nginx.stderr", "w"))
+    try:
+        wait_for_port(http_port, 10)
+        base = f"http://127.0.0.1:{http_port}"
+        answer = requests.get(base + "/.well-known/acme-challenge/Tk3n-0_a",
+                              allow_redirects=False, timeout=5)
+        assert answer.status_code == 200 and answer.text == "Tk3n-0_a.account-thumbprint"
+        missing = requests.get(base + "/.well-known/acme-challenge/other", allow_redirects=False,
+                               timeout=5)
+        assert missing.status_code == 404
+        other = requests.get(base + "/j/abc", allow_redirects=False, timeout=5)
+        assert other.status_code == 302
+        assert other.headers["Location"] == "https://127.0.0.1/j/abc"
+    finally:
+        stop(nginx)

@@ -8,6 +8,7 @@ import io
 from typing import Any
 
 from helpers import MEETING_ID
+
 from joingate.exports import write_links_csv, write_report_csv
 
 REPORT_HEADER = ["email", "name", "status", "claims", "joins", "max_concurrent", "minutes",

@@ -7,12 +7,11 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
-from joingate.views import link_status
-
 from helpers import MEETING_ID, SECRET, START, make_app, path_of, store_for
-from joingate.signing import Signer
+
 from joingate.roster import RegistrantInput
+from joingate.signing import Signer
+from joingate.views import link_status
 
 
 @pytest.fixture(params=["memory", "redis", "cluster"])
@@ -69,13 +68,13 @@ def test_same_device_rejoins_other_device_is_refused(app, client, service, link)
     assert first.status_code == 303
     cookie = first.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
-    assert "Path=/j/" in cookie
+    assert cookie.startswith("__Host-jg_device=") and "Path=/;" in cookie   # PUBLIC_URL https
     again = client.post(path)
     assert again.status_code == 303 and again.headers["Location"] == first.headers["Location"]
 
     other = app.test_client().post(path, headers={"User-Agent": "OtherPhone/1.0"})
     assert other.status_code == 409
-    assert b"already in use on another device" in other.data
+    assert b"already in use in another browser" in other.data
     assert "Location" not in other.headers
     status = link_status(service, MEETING_ID, "ana.lima@example.org")
     assert [e["kind"] for e in status["history"]] == ["claim", "rejoin", "refused"]
@@ -115,7 +114,8 @@ def test_too_early_consumes_nothing(app, client, service, clock, link):
     clock.set(START - timedelta(hours=2))
     for response in (client.get(path_of(link)), client.post(path_of(link))):
         assert response.status_code == 200
-        assert b"Not open yet" in response.data and b"17:45 UTC" in response.data
+        assert b"Not open yet" in response.data
+        assert b'<time datetime="2026-12-01T17:45:00Z" data-zone="UTC">' in response.data
         assert "Location" not in response.headers
     assert link_status(service, MEETING_ID, "ana.lima@example.org")["devices"] == 0
     clock.set(START)
@@ -161,10 +161,11 @@ def test_valid_signature_for_unknown_registrant_is_404(client, meeting):
 
 
 def test_fallback_key_still_verifies(app, store_url, clock, link):
-    rotated = make_app(store_url, clock, like=app, SECRET_KEY="new-key",
+    new_key = "new-key-of-at-least-32-characters-too"
+    rotated = make_app(store_url, clock, like=app, SECRET_KEY=new_key,
                        SECRET_KEY_FALLBACKS=[SECRET])
     assert rotated.test_client().post(path_of(link)).status_code == 303
-    dropped = make_app(store_url, clock, like=app, SECRET_KEY="new-key")
+    dropped = make_app(store_url, clock, like=app, SECRET_KEY=new_key)
     assert dropped.test_client().post(path_of(link)).status_code == 404
 
 
@@ -240,3 +241,31 @@ def test_an_unexpected_error_is_a_500_page_logged_without_the_token(app, service
     failures = [r for r in caplog.records if r.name == "joingate.fastgate"]
     assert failures and failures[-1].exc_info and "/j/" in failures[-1].getMessage()
     assert link.url.rsplit("/", 1)[1] not in failures[-1].getMessage()
+
+
+def test_the_device_cookie_follows_a_public_url_with_a_path(app, store_url, clock):
+    """Behind a sub-path proxy the browser sees /gate/j/...: the cookie goes back there, so
+    the same browser's rejoin sends it (issue 17, item 8). Over https it is the __Host- cookie
+    on Path=/ (finding 19: the prefix demands it, and / covers /gate/j/); over http its path
+    is /gate/j/."""
+    from joingate.roster import RegistrantInput
+
+    sub = make_app(store_url, clock, like=app, PUBLIC_URL="https://example.org/gate")
+    state = sub.extensions["joingate"]
+    state.meetings.add(MEETING_ID, topic="T", start=START, duration=60)
+    link = state.meetings.issue_links(MEETING_ID, [RegistrantInput("p@example.org", "P")])[0]
+    assert link.url.startswith("https://example.org/gate/j/")
+    answer = sub.test_client().post("/j/" + link.url.rsplit("/j/", 1)[1])
+    assert answer.status_code == 303
+    cookie = answer.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-jg_device=") and "Path=/;" in cookie and "Secure" in cookie
+    rejoin = sub.test_client()
+    rejoin.set_cookie("__Host-jg_device", cookie.split(";")[0].split("=", 1)[1], path="/")
+    assert rejoin.post("/j/" + link.url.rsplit("/j/", 1)[1]).status_code == 303
+    plain = make_app(store_url, clock, like=app, PUBLIC_URL="http://example.org/gate")
+    other = plain.extensions["joingate"].meetings.issue_links(
+        MEETING_ID, [RegistrantInput("q@example.org", "Q")])[0]
+    answer = plain.test_client().post("/j/" + other.url.rsplit("/j/", 1)[1])
+    assert answer.status_code == 303
+    assert answer.headers["Set-Cookie"].startswith("jg_device=")
+    assert "Path=/gate/j/" in answer.headers["Set-Cookie"]

@@ -1,20 +1,24 @@
-"""Hostile input: property-based tests on tokens, CSV, webhook bodies and names. Never a 500,
-never a redirect to any host but Zoom's, names escaped in pages and clean in headers and URLs.
+"""Hostile input: property-based tests on tokens, CSV, webhook bodies and names, timestamps,
+nesting depth, lone surrogates and event times. Never a 500, never a redirect to any host but
+Zoom's, names escaped in pages and clean in headers and URLs.
 Examples per property: JOINGATE_HYPOTHESIS_EXAMPLES (default 60)."""
 
 from __future__ import annotations
 
 import base64
 import itertools
+import json
 import os
+from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 from helpers import make_app, path_of
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from webhook_events import participant, signed
+
 from joingate.errors import InvalidInput
 from joingate.roster import RegistrantInput, read_csv
-from webhook_events import participant, signed
 
 EXAMPLES = int(os.environ.get("JOINGATE_HYPOTHESIS_EXAMPLES", "60"))
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None,
@@ -44,7 +48,8 @@ def test_any_token_gets_a_page_never_a_500(client, link, token, method):
 
 
 @PROPERTY
-@given(mutation=st.integers(min_value=0, max_value=200), char=st.characters())
+@given(mutation=st.integers(min_value=0, max_value=200),
+       char=st.characters(codec="utf-8"))   # a lone surrogate cannot be sent in a URL at all
 def test_a_mutated_real_token_is_refused(client, link, mutation, char):
     token = link.url.rsplit("/j/", 1)[1]
     position = mutation % len(token)
@@ -123,6 +128,101 @@ def test_participant_events_with_any_field_value(client, clock, meeting, field, 
 def test_any_signed_bytes_get_200_or_400(client, clock, meeting, raw):
     body, headers = signed(raw, int(clock()))
     assert client.post("/webhooks/zoom", data=body, headers=headers).status_code in {200, 400}
+
+
+@PROPERTY
+@given(timestamp=st.one_of(
+    st.text(alphabet="0123456789\u00b2\u00b3\u00b9\u00bc\u00bd\u00be", min_size=1,
+            max_size=14),
+    st.text(alphabet=st.characters(max_codepoint=255, exclude_characters="\r\n"),
+            max_size=14)))
+def test_any_timestamp_header_gets_401_or_200(client, clock, meeting, timestamp):
+    body = participant("joined", user_id="1", name="Ana", at="2026-12-01T18:01:00Z")
+    raw, headers = signed(body, int(clock()))
+    headers["x-zm-request-timestamp"] = timestamp
+    answer = client.post("/webhooks/zoom", data=raw, headers=headers)
+    assert answer.status_code in {200, 401}
+
+
+def _nest(depth: int, kind: str, leaf: str) -> str:
+    opening, closing = ("[", "]") if kind == "list" else ('{"a":', "}")
+    return opening * depth + leaf + closing * depth
+
+
+ADMIN_HEADERS = {"Authorization": "Bearer hostile-admin-token"}
+
+
+@PROPERTY
+@given(depth=st.integers(min_value=1, max_value=3000), kind=st.sampled_from(["list", "dict"]),
+       where=st.sampled_from(["webhook", "meetings", "patch", "registrant", "bulk"]))
+def test_any_nesting_depth_gets_a_4xx_or_200_never_500(app, store_url, clock, meeting, depth,
+                                                       kind, where):
+    client = make_app(store_url, clock, like=app,
+                      ADMIN_TOKEN="hostile-admin-token").test_client()
+    deep = _nest(depth, kind, "1")
+    if where == "webhook":
+        raw, headers = signed(('{"event": "meeting.participant_joined", "payload": {"object": '
+                               + deep + "}}").encode(), int(clock()))
+        assert client.post("/webhooks/zoom", data=raw, headers=headers).status_code in {200, 400}
+        return
+    path, method, body = {
+        "meetings": ("/api/v1/meetings", "POST", '{"id": "123456789", "topic": ' + deep + "}"),
+        "patch": (f"/api/v1/meetings/{meeting}", "PATCH", '{"support": ' + deep + "}"),
+        "registrant": (f"/api/v1/meetings/{meeting}/registrants", "POST",
+                       '{"email": "a@example.org", "name": ' + deep + "}"),
+        "bulk": (f"/api/v1/meetings/{meeting}/registrants/bulk", "POST",
+                 '{"registrants": [' + deep + "]}")}[where]
+    answer = client.open(path, method=method, data=body, headers=ADMIN_HEADERS,
+                         content_type="application/json")
+    assert 400 <= answer.status_code < 500 and answer.is_json
+
+
+with_surrogates = st.text(alphabet=st.one_of(st.characters(codec="utf-8"),
+                                             st.characters(categories=["Cs"])),
+                          min_size=1, max_size=40)
+
+
+@PROPERTY
+@given(name=with_surrogates, where=st.sampled_from(["registrant", "patch", "webhook"]))
+def test_any_unicode_even_lone_surrogates_gets_a_4xx_or_is_recorded(app, store_url, clock,
+                                                                    meeting, name, where):
+    client = make_app(store_url, clock, like=app,
+                      ADMIN_TOKEN="hostile-admin-token").test_client()
+    text = json.dumps(name)                       # ASCII JSON: surrogates as \udXXX escapes
+    if where == "webhook":
+        body = participant("joined", user_id="1", name="placeholder", at="2026-12-01T18:01:00Z")
+        raw = json.dumps(body).replace('"placeholder"', text).encode()
+        raw, headers = signed(raw, int(clock()))
+        assert client.post("/webhooks/zoom", data=raw, headers=headers).status_code in {200, 400}
+        return
+    path, method, body = {
+        "registrant": (f"/api/v1/meetings/{meeting}/registrants", "POST",
+                       '{"email": "u@example.org", "name": ' + text + "}"),
+        "patch": (f"/api/v1/meetings/{meeting}", "PATCH", '{"topic": ' + text + "}")}[where]
+    answer = client.open(path, method=method, data=body, headers=ADMIN_HEADERS,
+                         content_type="application/json")
+    assert answer.status_code in {200, 201, 400, 422}
+
+
+# Any wall-clock time of years 1 to 9999 with any offset: the instant may fall outside them.
+zoom_times = st.builds(lambda moment, offset: moment.isoformat() + offset,
+                       st.one_of(st.datetimes(), st.sampled_from([datetime.min, datetime.max])),
+                       st.sampled_from(["Z", "+00:00", "+01:00", "+14:00", "-12:00", "-00:30"]))
+
+
+@PROPERTY
+@given(moment=zoom_times,
+       kind=st.sampled_from(["joined", "left"]))
+def test_any_event_time_is_recorded_and_every_report_answers(app, store_url, clock, meeting,
+                                                             moment, kind):
+    client = make_app(store_url, clock, like=app,
+                      ADMIN_TOKEN="hostile-admin-token").test_client()
+    body = participant(kind, user_id=f"t{next(UNIQUE)}", name="Anyone", at=moment)
+    raw, headers = signed(body, int(clock()))
+    assert client.post("/webhooks/zoom", data=raw, headers=headers).status_code == 200
+    for path in ("report", "report.csv", "links.csv", "registrants", "events"):
+        answer = client.get(f"/api/v1/meetings/{meeting}/{path}", headers=ADMIN_HEADERS)
+        assert answer.status_code == 200, path
 
 
 def test_oversized_bodies_get_413(app, store_url, clock, link):

@@ -16,10 +16,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-
 from helpers import MEETING_ID, START
-from joingate.roster import RegistrantInput
 from webhook_events import participant, sample, signed
+
+from joingate.roster import RegistrantInput
 
 HOOK = "/webhooks/zoom"
 HOST_ID = "z8yAAAABBBBCCCCdddd"          # object.host_id of the samples
@@ -46,7 +46,7 @@ def j(user_id: str, name: str, minute: float, **ids: str) -> tuple[str, str, str
     return ("joined", user_id, name, minute, ids)
 
 
-def l(user_id: str, name: str, minute: float, **ids: str) -> tuple[str, str, str, float, dict]:
+def lv(user_id: str, name: str, minute: float, **ids: str) -> tuple[str, str, str, float, dict]:
     return ("left", user_id, name, minute, ids)
 
 
@@ -56,7 +56,7 @@ def loop_beside(steady: tuple, friend: str, name: str, start: float, cycles: int
     events = [steady]
     for n in range(cycles):
         begin = start + n * 100 / 60
-        events += [j(f"{friend}{n}", name, begin, **ids), l(f"{friend}{n}", name, begin + 1.5, **ids)]
+        events += [j(f"{friend}{n}", name, begin, **ids), lv(f"{friend}{n}", name, begin + 1.5, **ids)]
     return events
 
 
@@ -85,7 +85,7 @@ CASES = [
          [j("1", "Dan Reyes", 1, **DAN), j("2", "Dan Reyes", 2)],
          {"dan": {"flags": ["shared_suspected"], "joins": 2}}),
     Case("renamed-impersonator-keeps-the-first-name",
-         [j("1", "Carol Victim", 1), j("2", "Eve", 2), l("2", "Carol Victim", 40)],
+         [j("1", "Carol Victim", 1), j("2", "Eve", 2), lv("2", "Carol Victim", 40)],
          {"carol": {"flags": [], "joins": 1}}, unmatched=["Eve"]),
     Case("impersonator-first-then-the-registrant",
          [j("2", "Carol Victim", 1), j("1", "Carol Victim", 5)],
@@ -125,13 +125,13 @@ CASES = [
          {"ben": {"flags": ["shared"], "joins": 2}}),
     # A later or weaker event never moves a stay; delivery order does not matter.
     Case("rename-after-the-join-does-not-move-the-stay",
-         [j("1", "Ana Lima (2)", 1), l("1", "Ana Lima", 30)],
+         [j("1", "Ana Lima (2)", 1), lv("1", "Ana Lima", 30)],
          {"ana": {"joins": 0}, "ana2": {"joins": 1}}),
     Case("rename-delivered-before-the-join",
-         [l("1", "Ana Lima", 30), j("1", "Ana Lima (2)", 1)],
+         [lv("1", "Ana Lima", 30), j("1", "Ana Lima (2)", 1)],
          {"ana": {"joins": 0}, "ana2": {"joins": 1, "present": 0}}),
     Case("a-strong-identifier-arriving-later-wins",
-         [j("1", "Ana Lima", 1), l("1", "Ana Lima", 30, **ANA2)],
+         [j("1", "Ana Lima", 1), lv("1", "Ana Lima", 30, **ANA2)],
          {"ana": {"joins": 0}, "ana2": {"joins": 1}}),
     # Companion mode: one signed-in Zoom user on several devices is one person.
     Case("companion-mode-signed-in-email",
@@ -161,47 +161,47 @@ CASES = [
          loop_beside(j("0", "Dan Reyes", 1, **DAN), "f", "Dan Reyes", 2, 1, **DAN),
          {"dan": {"flags": [], "joins": 2}}),
     Case("overlap-at-the-grace-is-not-shared",
-         [j("1", "Dan Reyes", 1, **DAN), j("2", "Dan Reyes", 2, **DAN), l("2", "Dan Reyes", 4, **DAN),
-          l("1", "Dan Reyes", 50, **DAN)],
+         [j("1", "Dan Reyes", 1, **DAN), j("2", "Dan Reyes", 2, **DAN), lv("2", "Dan Reyes", 4, **DAN),
+          lv("1", "Dan Reyes", 50, **DAN)],
          {"dan": {"flags": [], "max_concurrent": 2}}),
     Case("overlap-over-the-grace-is-shared",
          [j("1", "Dan Reyes", 1, **DAN), j("2", "Dan Reyes", 2, **DAN),
-          l("2", "Dan Reyes", 4.05, **DAN), l("1", "Dan Reyes", 50, **DAN)],
+          lv("2", "Dan Reyes", 4.05, **DAN), lv("1", "Dan Reyes", 50, **DAN)],
          {"dan": {"flags": ["shared"]}}),
     # Dropped connections are not sharing, however often they happen.
     Case("one-ghost-overlap",
-         [j("1", "Dan Reyes", 1, **DAN), j("2", "Dan Reyes", 20, **DAN), l("1", "Dan Reyes", 21.5, **DAN)],
+         [j("1", "Dan Reyes", 1, **DAN), j("2", "Dan Reyes", 20, **DAN), lv("1", "Dan Reyes", 21.5, **DAN)],
          {"dan": {"flags": [], "present": 1, "max_concurrent": 2}}),
     Case("three-ghost-overlaps-in-one-class",
-         [j("1", "Dan Reyes", 1, **DAN), j("2", "Dan Reyes", 10, **DAN), l("1", "Dan Reyes", 11.2, **DAN),
-          j("3", "Dan Reyes", 20, **DAN), l("2", "Dan Reyes", 21.2, **DAN),
-          j("4", "Dan Reyes", 30, **DAN), l("3", "Dan Reyes", 31.2, **DAN)],
+         [j("1", "Dan Reyes", 1, **DAN), j("2", "Dan Reyes", 10, **DAN), lv("1", "Dan Reyes", 11.2, **DAN),
+          j("3", "Dan Reyes", 20, **DAN), lv("2", "Dan Reyes", 21.2, **DAN),
+          j("4", "Dan Reyes", 30, **DAN), lv("3", "Dan Reyes", 31.2, **DAN)],
          {"dan": {"flags": [], "joins": 4, "present": 1}}),
     Case("ghost-overlap-by-name-delivered-late",
-         [j("1", "Ben Okafor", 1), j("2", "Ben Okafor", 20), l("1", "Ben Okafor", 21)],
+         [j("1", "Ben Okafor", 1), j("2", "Ben Okafor", 20), lv("1", "Ben Okafor", 21)],
          {"ben": {"flags": [], "present": 1}}),
     # Robust stays.
     Case("same-stay-key-joined-twice",
-         [j("1", "Dan Reyes", 1, **DAN), l("1", "Dan Reyes", 10, **DAN), j("1", "Dan Reyes", 12, **DAN)],
+         [j("1", "Dan Reyes", 1, **DAN), lv("1", "Dan Reyes", 10, **DAN), j("1", "Dan Reyes", 12, **DAN)],
          {"dan": {"joins": 2, "max_concurrent": 1, "present": 1, "minutes": 57.0}}),
     Case("same-stay-key-joined-twice-out-of-order",
-         [j("1", "Dan Reyes", 12, **DAN), l("1", "Dan Reyes", 10, **DAN), j("1", "Dan Reyes", 1, **DAN)],
+         [j("1", "Dan Reyes", 12, **DAN), lv("1", "Dan Reyes", 10, **DAN), j("1", "Dan Reyes", 1, **DAN)],
          {"dan": {"joins": 2, "max_concurrent": 1, "present": 1, "minutes": 57.0}}),
     Case("leave-without-join-counts-from-the-start",
-         [l("1", "Dan Reyes", 20, **DAN)],
+         [lv("1", "Dan Reyes", 20, **DAN)],
          {"dan": {"joins": 1, "max_concurrent": 1, "present": 0, "minutes": 20.0,
                   "status": "joined"}}),
-    Case("guest-known-only-by-a-leave-is-unmatched", [l("9", "Mystery Guest", 20)],
+    Case("guest-known-only-by-a-leave-is-unmatched", [lv("9", "Mystery Guest", 20)],
          unmatched=["Mystery Guest"]),
     Case("leave-before-join-same-stay",
-         [l("1", "Dan Reyes", 30, **DAN), j("1", "Dan Reyes", 5, **DAN)],
+         [lv("1", "Dan Reyes", 30, **DAN), j("1", "Dan Reyes", 5, **DAN)],
          {"dan": {"joins": 1, "present": 0, "minutes": 25.0}}),
     Case("duplicate-deliveries-count-once",
-         [j("1", "Dan Reyes", 1, **DAN)] * 3 + [l("1", "Dan Reyes", 31, **DAN)] * 2,
+         [j("1", "Dan Reyes", 1, **DAN)] * 3 + [lv("1", "Dan Reyes", 31, **DAN)] * 2,
          {"dan": {"joins": 1, "minutes": 30.0, "max_concurrent": 1}}),
     Case("registrant-imported-after-the-meeting",
          [j("1", "Late Person", 1, registrant_id="ZR-LATE-000000009"),
-          l("1", "Late Person", 50, registrant_id="ZR-LATE-000000009")],
+          lv("1", "Late Person", 50, registrant_id="ZR-LATE-000000009")],
          {"late": {"joins": 1, "minutes": 49.0}},
          late_registrant=RegistrantInput("late@example.org", "Someone Late",
                                          "ZR-LATE-000000009")),
@@ -212,13 +212,13 @@ CASES = [
          [j("1", "Dan Reyes", 1, **DAN), j("2", "Dan Reyes", 58, **DAN)],
          {"dan": {"flags": [], "present": 0}}, ended_at=59, report_at=120),
     Case("overlaps-in-two-instances-do-not-add-up",
-         [j("1", "Dan Reyes", 1, **DAN), j("2", "Dan Reyes", 2, **DAN), l("2", "Dan Reyes", 3.5, **DAN),
+         [j("1", "Dan Reyes", 1, **DAN), j("2", "Dan Reyes", 2, **DAN), lv("2", "Dan Reyes", 3.5, **DAN),
           ("joined", "3", "Dan Reyes", 70, {**DAN, "uuid": OTHER_INSTANCE}),
           ("joined", "4", "Dan Reyes", 71, {**DAN, "uuid": OTHER_INSTANCE}),
           ("left", "4", "Dan Reyes", 72.5, {**DAN, "uuid": OTHER_INSTANCE})],
          {"dan": {"flags": [], "joins": 4}}, report_at=100),
     Case("two-name-only-people-briefly-together",
-         [j("1", "Ben Okafor", 1), j("2", "Ben Okafor", 2), l("2", "Ben Okafor", 3)],
+         [j("1", "Ben Okafor", 1), j("2", "Ben Okafor", 2), lv("2", "Ben Okafor", 3)],
          {"ben": {"flags": [], "people": 2}}),
 ]
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from helpers import MEETING_ID, make_app, path_of
 
 from joingate.views import link_status
-
-from helpers import MEETING_ID, make_app, path_of
 
 
 def test_request_id_is_echoed_or_made(client, link):

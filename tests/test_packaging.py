@@ -1,5 +1,6 @@
-"""The wheel carries its templates and Lua scripts: build it, install it in a fresh venv (outside
-the checkout) and render a page from the installed copy."""
+"""The wheel carries its templates (the dashboard's too), Lua scripts and compiled message
+catalogs: build it, install it in a fresh venv (outside the checkout) and render a page in
+Portuguese from the installed copy."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import site
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,12 +18,12 @@ import joingate, sys
 from datetime import datetime, timezone
 from joingate.roster import RegistrantInput
 assert "site-packages" in joingate.__file__ and "{root}" not in joingate.__file__, joingate.__file__
-app = joingate.create_app({{"SECRET_KEY": "k", "REDIS_URL": "memory://"}}, environ={{}})
+app = joingate.create_app({{"SECRET_KEY": "k" * 32, "REDIS_URL": "memory://"}}, environ={{}})
 service = app.extensions["joingate"]
 service.meetings.add("85746065432", topic="Wheel class", start=datetime.now(timezone.utc),
                     duration=60)
 link = service.meetings.issue_links("85746065432", [RegistrantInput("a@example.org", "Ana")])[0]
-page = app.test_client().get(link.url.split("8000", 1)[1])
+page = app.test_client().get(link.url.split("8000", 1)[1], headers={{"Accept-Language": "pt"}})
 print(page.status_code, app.template_folder)
 sys.stdout.write(page.get_data(as_text=True))
 """
@@ -32,6 +34,9 @@ def test_installed_wheel_renders_a_page(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                     "-q", "-w", str(wheels), str(ROOT)], check=True, timeout=300)
     wheel = next(wheels.glob("joingate-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {f"joingate/_templates/organizer/{page.name}"
+            for page in (ROOT / "templates" / "organizer").glob("*.html")} <= set(names)
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"
@@ -48,3 +53,4 @@ def test_installed_wheel_renders_a_page(tmp_path):
     first, _, body = result.stdout.partition("\n")
     assert first.startswith("200 ") and "joingate/_templates" in first
     assert "Wheel class" in body and '<form method="post"' in body
+    assert '<html lang="pt">' in body and "Entrar agora" in body    # the .mo is in the wheel

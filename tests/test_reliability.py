@@ -6,15 +6,15 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import redis as redis_lib
 import requests
-
 from helpers import MEETING_ID, make_app, path_of
-from joingate.roster import RegistrantInput
 from stack import gunicorn_env, start_gunicorn, stop
+
+from joingate.roster import RegistrantInput
 
 
 def fresh_meeting(url: str, clock, people: int):
@@ -22,7 +22,7 @@ def fresh_meeting(url: str, clock, people: int):
     clock.now = time.time()
     app = make_app(url, clock)
     service = app.extensions["joingate"]
-    service.meetings.add(MEETING_ID, topic="Load", start=datetime.now(timezone.utc), duration=60)
+    service.meetings.add(MEETING_ID, topic="Load", start=datetime.now(UTC), duration=60)
     links = service.meetings.issue_links(MEETING_ID, [RegistrantInput(f"p{n}@example.org", f"P {n}")
                                              for n in range(people)])
     return service, links
@@ -63,20 +63,21 @@ def test_20_links_200_concurrent_claims_each_one_binding_and_rejoins_succeed(red
     try:
         first = fire([(base + path_of(link), {}) for link in links for _ in range(200)])
         winners = {}
-        for n, link in enumerate(links):
+        for n, _link in enumerate(links):
             answers = first[n * 200:(n + 1) * 200]
             codes = [answer.status_code for answer in answers]
             assert codes.count(303) == 1 and codes.count(409) == 199, (n, set(codes))
-            assert all(b"already in use on another device" in answer.content
+            assert all(b"already in use in another browser" in answer.content
                        for answer in answers if answer.status_code == 409)
-            winners[n] = next(a for a in answers if a.status_code == 303).cookies["jg_device"]
+            winner = next(a for a in answers if a.status_code == 303)
+            winners[n] = winner.cookies["__Host-jg_device"]
         # Second wave per link: 100 rejoins from the winning device mixed with 100 newcomers.
-        mixed = [(base + path_of(link), {"jg_device": winners[n]} if k % 2 else {})
+        mixed = [(base + path_of(link), {"__Host-jg_device": winners[n]} if k % 2 else {})
                  for n, link in enumerate(links) for k in range(200)]
         second = fire(mixed)
     finally:
         stop(process)
-    for (url, cookies), answer in zip(mixed, second):
+    for (_url, cookies), answer in zip(mixed, second):
         assert answer.status_code == (303 if cookies else 409)
     for link in links:
         registrant = service.store.registrant(MEETING_ID, link.registrant_id)

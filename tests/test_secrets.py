@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 from helpers import MEETING_ID, SECRET, make_app, path_of
-from joingate.signing import Signer
-from joingate.roster import RegistrantInput
 from webhook_events import participant, signed
+
+from joingate.roster import RegistrantInput
+from joingate.signing import Signer
+
+NEW_KEY = "key-2026-of-at-least-thirty-two-characters"
 
 
 def test_rotation_old_links_work_while_their_key_is_a_fallback(app, store_url, clock, link):
     client = app.test_client()
     first = client.post(path_of(link))
     assert first.status_code == 303
-    rotated = make_app(store_url, clock, like=app, SECRET_KEY="key-2026",
+    rotated = make_app(store_url, clock, like=app, SECRET_KEY=NEW_KEY,
                        SECRET_KEY_FALLBACKS=[SECRET])
     rotated_client = rotated.test_client()
-    rotated_client.set_cookie("jg_device", first.headers["Set-Cookie"].split(";")[0].split("=", 1)[1],
-                              path="/j/")
+    cookie = first.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    rotated_client.set_cookie("__Host-jg_device", cookie, path="/")
     assert rotated_client.post(path_of(link)).status_code == 303      # link and cookie verify
     reissued = rotated.extensions["joingate"].meetings.issue_links(
         MEETING_ID, [RegistrantInput("new@example.org", "New")])[0]
-    assert Signer("key-2026").read_link_token(reissued.url.rsplit("/", 1)[1])  # new key signs
-    retired = make_app(store_url, clock, like=app, SECRET_KEY="key-2026").test_client()
+    assert Signer(NEW_KEY).read_link_token(reissued.url.rsplit("/", 1)[1])  # new key signs
+    retired = make_app(store_url, clock, like=app, SECRET_KEY=NEW_KEY).test_client()
     assert retired.post(path_of(link)).status_code == 404              # old key removed
     assert retired.post(path_of(reissued)).status_code == 303
 
@@ -32,7 +35,7 @@ def test_forged_device_cookie_is_not_the_bound_device(app, link):
     for forged in (device[:-2] + "xx", Signer("guess").device_cookie("00" * 12), "plain-id",
                    Signer(SECRET).link_token(MEETING_ID, "x", 1)):
         intruder = app.test_client()
-        intruder.set_cookie("jg_device", forged, path="/j/")
+        intruder.set_cookie("__Host-jg_device", forged, path="/")
         response = intruder.post(path_of(link))
         assert response.status_code == 409 and "Location" not in response.headers
 

@@ -9,13 +9,14 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 import requests
-
 from helpers import MEETING_ID, make_app, path_of, store_for
 from stack import free_port, gunicorn_env, start_gunicorn, stop, wait_for_port
+
 from joingate.roster import RegistrantInput
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,9 +65,9 @@ def test_100_concurrent_claims_on_gunicorn_bind_exactly_once(request, kind, cloc
     url = store_for(request, kind)
     clock.now = time.time()
     service = make_app(url, clock).extensions["joingate"]
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    service.meetings.add(MEETING_ID, topic="Race", start=datetime.now(timezone.utc), duration=60)
+    service.meetings.add(MEETING_ID, topic="Race", start=datetime.now(UTC), duration=60)
     link = service.meetings.issue_links(MEETING_ID, [RegistrantInput("race@example.org", "Racer")])[0]
     process, port = start_gunicorn(gunicorn_env(url))
     url = f"http://127.0.0.1:{port}{path_of(link)}"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import redis as redis_lib
-
 from helpers import MEETING_ID, START, make_app, path_of
+
 from joingate.roster import RegistrantInput
 
 
@@ -12,7 +12,8 @@ def test_every_key_has_a_ttl_and_the_meeting_hash_tag(app, client, service, link
     client.get(path_of(link))
     client.post(path_of(link))
     r = service.store.redis
-    keys = [k for k in r.keys("jg:*") if k != "jg:meetings"]
+    keys = [k for k in r.keys("jg:*") if k not in ("jg:meetings", "jg:idkey")]
+    assert r.ttl("jg:idkey") > 0       # the registrant id key: one for all meetings
     assert len(keys) >= 5      # meeting, registrant, displays, roster, events
     for key in keys:
         assert key.startswith(f"jg:{{m:{MEETING_ID}}}:"), key
@@ -67,8 +68,9 @@ def test_redis_down_gives_503_and_no_redirect_then_recovers(own_redis, clock):
 
 
 def test_unknown_meeting_issue_writes_nothing(service):
-    from joingate.errors import NotFound
     import pytest
+
+    from joingate.errors import NotFound
 
     with pytest.raises(NotFound):
         service.meetings.issue_links("123456789", [RegistrantInput("a@example.org", "A")])
@@ -101,14 +103,13 @@ def test_sentinel_url_follows_the_master(own_redis, tmp_path, clock):
 
 
 def test_gate_script_returns_the_meeting_fields_store_reads():
+    import re
     from importlib import resources
 
     from joingate.store import GATE_MEETING_FIELDS
 
-    import re
-
     script = resources.files("joingate.lua").joinpath("gate.lua").read_text()
-    call = re.search(r"redis\.call\('HMGET', KEYS\[1\],([^)]*)\)", script).group(1)
+    call = re.search(r"redis\.call\('HMGET', meeting_key,([^)]*)\)", script).group(1)
     assert tuple(re.findall(r"'(\w+)'", call)) == GATE_MEETING_FIELDS
 
 

@@ -11,7 +11,6 @@ import io
 from urllib.parse import urlsplit
 
 import pytest
-
 from helpers import MEETING_ID
 
 ADD = ["meeting", "add", MEETING_ID, "--topic", "Ceramics", "--start", "2026-12-01T18:00:00Z",
@@ -106,6 +105,7 @@ def test_an_explicit_webclient_target_is_kept(runner, app, tmp_path, service, up
 
 def test_the_api_default_is_registrant_too(app, service, store_url, clock):
     from helpers import START, make_app
+
     from joingate.roster import RegistrantInput
 
     service.meetings.add(MEETING_ID, topic="T", start=START, duration=90)

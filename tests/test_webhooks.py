@@ -7,12 +7,11 @@ import hmac
 from datetime import timedelta
 
 import pytest
-
-from joingate.views import link_status
-
 from helpers import MEETING_ID, START, make_app
-from joingate.roster import RegistrantInput
 from webhook_events import WEBHOOK_SECRET, participant, sample, signed
+
+from joingate.roster import RegistrantInput
+from joingate.views import link_status
 
 HOOK = "/webhooks/zoom"
 
@@ -189,10 +188,8 @@ def test_matching_order(client, clock, service, people, fields):
 
 
 def test_customer_key_matches_the_registrant(client, clock, service, people):
-    from joingate.signing import registrant_id_for
-
     body = participant("joined", user_id="1", name="Anything", at="2026-12-01T18:01:00Z",
-                       customer_key=registrant_id_for("ben@example.org"))
+                       customer_key=service.meetings.registrant_id("ben@example.org"))
     deliver(client, clock, body)
     assert report_row(service, "ben@example.org")["joins"] == 1
 
@@ -213,7 +210,8 @@ def test_registration_created_issues_a_link(client, clock, service, people, runn
     assert deliver(client, clock, sample("registration_created")).get_json() == {
         "status": "recorded"}
     status = link_status(service, MEETING_ID, "ana.lima@example.org")
-    stored = service.store.registrant(MEETING_ID, "c380883a7f5bd30f")
+    stored = service.store.registrant(MEETING_ID,
+                                      service.meetings.registrant_id("ana.lima@example.org"))
     assert stored.join_url.startswith("https://us06web.zoom.us/w/85746065432?tk=")
     assert status["link"].startswith("https://gate.example.org/j/")
 
@@ -259,3 +257,33 @@ def test_redis_down_is_503_so_zoom_retries(own_redis, clock):
     body = participant("joined", user_id="1", name="A", at="2026-12-01T18:01:00Z")
     response = deliver(app.test_client(), clock, body)
     assert response.status_code == 503 and response.get_json()["error"] == "unavailable"
+
+
+@pytest.mark.parametrize("change", [
+    {"first_name": "Mallory", "last_name": "Other"},
+    {"id": "SomeOtherZoomRegistrant"},
+    {"join_url": "https://us06web.zoom.us/w/85746065432?tk=stolen&pwd=x"},
+], ids=["name", "zoom-registrant-id", "join-url"])
+def test_a_registration_never_rewrites_a_known_registrant(client, clock, service, people,
+                                                          change):
+    """Finding 9: a registration_created for a known address changes nothing of who that
+    registrant is; the conflict is shown to the organizer (links show, the feed)."""
+    assert deliver(client, clock, sample("registration_created")).get_json() == {
+        "status": "recorded"}                       # Ana's own registration: fills her join_url
+    before = service.meetings.registrant(MEETING_ID, "ana.lima@example.org")
+    body = sample("registration_created")
+    body["payload"]["object"]["registrant"].update(change)
+    assert deliver(client, clock, body).get_json() == {"status": "conflict"}
+    assert service.meetings.registrant(MEETING_ID, "ana.lima@example.org") == before
+    history = link_status(service, MEETING_ID, "ana.lima@example.org")["history"]
+    assert history[-1]["kind"] == "conflict" and "zoom registration_created" in \
+        history[-1]["user_agent"]
+
+
+def test_a_lookalike_address_in_a_registration_is_refused(client, clock, service, people):
+    before = service.meetings.registrant(MEETING_ID, "ana.lima@example.org")
+    body = sample("registration_created")
+    body["payload"]["object"]["registrant"].update(email="\uff41na.lima@example.org",
+                                                   first_name="Mallory")   # full-width a
+    assert deliver(client, clock, body).status_code == 400
+    assert service.meetings.registrant(MEETING_ID, "ana.lima@example.org") == before

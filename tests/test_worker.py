@@ -11,12 +11,12 @@ import time
 from datetime import timedelta
 
 import pytest
-
+from alert_receiver import Receiver
 from helpers import MEETING_ID, START, make_app, path_of
+from webhook_events import participant, signed
+
 from joingate.roster import RegistrantInput
 from joingate.worker import BACKOFF, Worker
-from alert_receiver import Receiver
-from webhook_events import participant, signed
 
 ALERT_SECRET = "alert-secret"
 

@@ -5,17 +5,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
 from helpers import MEETING_ID, NOW
-from joingate.errors import BadWebhook, InvalidInput
-from joingate.zoom.events import (MAX_FIELD, InstanceEvent, ParticipantEvent, RegistrationEvent,
-                                  parse_body, parse_time, read_event, url_validation_answer,
-                                  verify_zoom_signature, zoom_signature)
 from webhook_events import WEBHOOK_SECRET, sample
+
+from joingate.errors import BadWebhook, InvalidInput
+from joingate.zoom.events import (
+    MAX_FIELD,
+    InstanceEvent,
+    ParticipantEvent,
+    RegistrationEvent,
+    parse_body,
+    parse_time,
+    read_event,
+    url_validation_answer,
+    verify_zoom_signature,
+    zoom_signature,
+)
 
 BODY = b'{"event":"meeting.participant_joined","payload":{"object":{"user_name":"Zo\xc3\xab"}}}'
 NOW_TS = int(NOW.timestamp())
@@ -41,7 +50,7 @@ def verify(signature: str | None, timestamp: str | None, body: bytes = BODY) -> 
 
 
 def unix(text: str) -> float:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
 # --- signature ---------------------------------------------------------------------------------
@@ -99,11 +108,11 @@ def test_each_reason_of_rejection(signature: str | None, timestamp: str | None, 
 
 
 def test_emoji_body_verifies_over_its_raw_bytes():
-    body = '{"user_name":"Zoë 🎨 Çelik"}'.encode("utf-8")
+    body = '{"user_name":"Zoë 🎨 Çelik"}'.encode()
     signature, timestamp = signature_header(body=body)
     assert verify(signature, timestamp, body) is None
     with pytest.raises(BadWebhook, match="signature does not match"):
-        verify(signature, timestamp, '{"user_name": "Zoë 🎨 Çelik"}'.encode("utf-8"))
+        verify(signature, timestamp, '{"user_name": "Zoë 🎨 Çelik"}'.encode())
 
 
 # --- url_validation ----------------------------------------------------------------------------
@@ -295,11 +304,11 @@ def test_read_event_refuses_malformed_events(body: Any, reason: str):
 # --- parse_body --------------------------------------------------------------------------------
 
 def test_parse_body_reads_utf8_json():
-    assert parse_body('{"user_name":"Zoë"}'.encode("utf-8")) == {"user_name": "Zoë"}
+    assert parse_body('{"user_name":"Zoë"}'.encode()) == {"user_name": "Zoë"}
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"", b"\xff\xfe{}", b'{"a": "\xed\xa0\x80"}'],
                          ids=["broken", "empty", "not-utf8", "surrogate"])
 def test_parse_body_refuses_what_is_not_json(raw: bytes):
-    with pytest.raises(InvalidInput, match="body is not JSON"):
+    with pytest.raises(InvalidInput, match="body is not valid JSON"):
         parse_body(raw)

@@ -9,9 +9,9 @@ import re
 import time
 
 import pytest
-
-from helpers import MEETING_ID, make_app
 from fake_zoom_api import FakeZoom
+from helpers import MEETING_ID, make_app
+
 from joingate.zoom.client import ZoomClient, ZoomError
 
 HARDENED = {"approval_type": 1, "registrants_confirmation_email": False,
@@ -34,6 +34,7 @@ def zoom_app(app, store_url, clock, fake):
 @pytest.fixture
 def zrunner(zoom_app):
     from click.testing import CliRunner
+
     from joingate.cli import main
 
     def invoke(args, app=zoom_app):

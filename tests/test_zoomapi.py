@@ -4,6 +4,7 @@ rate limits, sync of 1,200 registrants, registration at Zoom, denial, live recon
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 import subprocess
@@ -13,9 +14,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
-from helpers import MEETING_ID, START, make_app
 from fake_zoom_api import FakeZoom
+from helpers import MEETING_ID, START, make_app
+
 from joingate.roster import RegistrantInput
 from joingate.zoom.client import ZoomClient, ZoomError
 
@@ -48,6 +49,7 @@ def zoom_client(zservice):
 @pytest.fixture
 def zrunner(zoom_app):
     from click.testing import CliRunner
+
     from joingate.cli import main
 
     def invoke(args, input=None):
@@ -73,7 +75,8 @@ def test_sync_1200_registrants_over_pages_then_nothing_new(fake, zservice, zrunn
     assert len(pages) == 4                                     # 300 a page
     meeting = zservice.meetings.get(MEETING_ID)
     assert meeting.pwd == "Q0x3enc" and meeting.topic == "Evening ceramics"
-    person = zservice.store.registrant(MEETING_ID, _rid("person7@example.org"))
+    person = zservice.store.registrant(
+        MEETING_ID, zservice.meetings.registrant_id("person7@example.org"))
     assert person.zoom_registrant_id and person.join_url.startswith("https://us06web.zoom.us/w/")
     before = snapshot(zservice)
     second = zrunner(["zoom", "sync", MEETING_ID])
@@ -81,11 +84,6 @@ def test_sync_1200_registrants_over_pages_then_nothing_new(fake, zservice, zrunn
     assert [row["link"] for row in csv.DictReader(io.StringIO(second.stdout))] == \
         [row["link"] for row in rows]
     assert snapshot(zservice) == before
-
-
-def _rid(email: str) -> str:
-    from joingate.signing import registrant_id_for
-    return registrant_id_for(email)
 
 
 def test_two_processes_asking_at_once_cause_one_oauth_call(redis_server, fake):
@@ -153,7 +151,8 @@ def test_rate_limit_per_endpoint_class_waits(zservice, fake):
         waits.append(seconds)
         time.sleep(seconds)
 
-    config = {**zservice.config, "ZOOM_RATE_LIMITS": {"light": 2, "medium": 2, "heavy": 1}}
+    config = dataclasses.replace(zservice.config,
+                                 zoom_rate_limits={"light": 2, "medium": 2, "heavy": 1})
     client = ZoomClient(config, zservice.store, sleep=sleep)
     for _ in range(5):
         client.meeting(MEETING_ID)
@@ -172,7 +171,8 @@ def test_register_reports_refused_rows_and_never_registers_twice(fake, zservice,
     assert "line 3: refuse-me@example.org: Zoom refused: Registration refused" in result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [row["email"] for row in rows] == ["ana@example.org", "ben@example.org"]
-    ana = zservice.store.registrant(MEETING_ID, _rid("ana@example.org"))
+    ana = zservice.store.registrant(MEETING_ID,
+                                    zservice.meetings.registrant_id("ana@example.org"))
     assert ana.zoom_registrant_id and ana.join_url.startswith("https://us06web.zoom.us/")
     posts = sum(1 for method, _ in fake.calls if method == "POST")
     again = zrunner(["zoom", "register", MEETING_ID, str(path)])
@@ -182,8 +182,9 @@ def test_register_reports_refused_rows_and_never_registers_twice(fake, zservice,
 
 
 def test_shared_under_deny_policy_denies_at_zoom_once(zoom_app, store_url, clock, fake):
-    from joingate.worker import Worker
     from webhook_events import participant, signed
+
+    from joingate.worker import Worker
 
     strict = make_app(store_url, clock, like=zoom_app, SHARED_GRACE=0, **fake.settings())
     service = strict.extensions["joingate"]
@@ -234,8 +235,9 @@ def test_reconcile_adds_missed_joins_and_closes_missed_leaves(zservice, zrunner,
 
 
 def _joined(uuid: str, user_id: str, name: str):
-    from joingate.zoom.events import read_event
     from webhook_events import participant
+
+    from joingate.zoom.events import read_event
 
     return read_event(participant("joined", user_id=user_id, name=name, uuid=uuid,
                                   at="2026-12-01T18:01:00Z"))

@@ -2,7 +2,7 @@
 -- bind the link to a device on the first claim, count, and log.
 --
 -- KEYS[1]  meeting hash
--- KEYS[2]  registrant hash
+-- KEYS[2]  registrant hash (its last ':' part is the registrant id the events carry)
 -- KEYS[3]  meeting event stream (also each link's history: its id is the time)
 -- KEYS[4]  user agents of the meeting: hash short id -> user agent (each stored once)
 -- ARGV[1]  mode: "open" (GET/HEAD: records the open, binds nothing) or "claim" (POST)
@@ -16,82 +16,114 @@
 --
 -- Returns {outcome, detail, meeting fields, {display, join_url}}; the meeting fields are
 -- HMGET of: start open_before duration close_after expire_at max_devices rejoin target pwd topic
--- support auto_submit (store.GATE_MEETING_FIELDS, same order). outcome is one of
--- unknown, superseded, revoked, too_early (detail: opening time), expired (detail: closing time),
--- confirm, used_elsewhere, claimed, rejoined. Nothing but the open is written unless the outcome
--- is claimed or rejoined, or the link is bound to another device: then the open or claim is
--- counted as refused and logged as refused_open or refused.
+-- support auto_submit max_moves language timezone (store.GATE_MEETING_FIELDS, same order).
+-- outcome (detail) is one of:
+--   unknown         meeting or registrant missing; meeting fields and {display, join_url} empty
+--   superseded      the token names an older version (detail: the current version)
+--   revoked         the link was revoked
+--   expired         after the meeting's window closed (detail: closing time)
+--   too_early       before the window opens (detail: opening time); an open is still recorded
+--   confirm         open: a claim from this browser would redirect (bound here and the meeting
+--                   allows rejoin, or not bound here and there is room)
+--   used_elsewhere  bound to other devices and full: a refused open or a refused claim (detail
+--                   ""); or this browser holds the link and the meeting lets no bound browser
+--                   rejoin (detail "here": an open logs "open", a claim counts as refused)
+--   rejoined        claim from the bound device, rejoin allowed (detail: that device id)
+--   claimed         claim that binds a new device (detail: the new device id)
+-- Writes: nothing for unknown, superseded, revoked, expired; an open (mode "open") counts
+-- `opens` and logs kind "open", or, when the link is bound elsewhere and full, also counts
+-- `refused` and logs "refused_open" instead; a claim logs "claim" (binds, counts `claims`, first_claim),
+-- "rejoin" (counts `claims`) or "refused" (counts `refused`); a too_early claim writes nothing.
+-- Every write gives the registrant hash, the stream (and the user agents, when the request had
+-- one) the meeting's expire_at when they have no expiry yet (upsert and save_meeting set and
+-- move it).
+local meeting_key, registrant_key, events_key, user_agents_key =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local mode, version, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local meeting = redis.call('HMGET', KEYS[1], 'start', 'open_before', 'duration', 'close_after',
-                           'expire_at', 'max_devices', 'rejoin', 'target', 'pwd', 'topic',
-                           'support', 'auto_submit')
-if not meeting[1] then return {'unknown', '', {}, {}} end
-local m = {start = meeting[1], open_before = meeting[2], duration = meeting[3],
-           close_after = meeting[4], expire_at = meeting[5], max_devices = meeting[6],
-           rejoin = meeting[7]}
-local reg = redis.call('HMGET', KEYS[2], 'ver', 'revoked', 'devices', 'display', 'join_url')
-if not reg[1] then return {'unknown', '', {}, {}} end
-local shown = {reg[4], reg[5] or ''}
-if reg[1] ~= version then return {'superseded', reg[1], meeting, shown} end
-if reg[2] == '1' then return {'revoked', '', meeting, shown} end
+local presented_device, new_device = ARGV[4], ARGV[5]
+local ip, user_agent = ARGV[6], ARGV[7]
+local stream_cap, user_agent_id = ARGV[8], ARGV[9]
+local registrant_id = string.match(registrant_key, '[^:]+$')
 
-local start = tonumber(m.start)
-local opens_at = start - tonumber(m.open_before)
-local closes_at = start + tonumber(m.duration) * 60 + tonumber(m.close_after)
+local meeting = redis.call('HMGET', meeting_key, 'start', 'open_before', 'duration', 'close_after',
+                           'expire_at', 'max_devices', 'rejoin', 'target', 'pwd', 'topic',
+                           'support', 'auto_submit', 'max_moves', 'language', 'timezone')
+if not meeting[1] then return {'unknown', '', {}, {}} end
+local start, open_before, duration, close_after, expire_at, max_devices, rejoin =
+  tonumber(meeting[1]), tonumber(meeting[2]), tonumber(meeting[3]), tonumber(meeting[4]),
+  meeting[5], tonumber(meeting[6]), meeting[7]
+local reg = redis.call('HMGET', registrant_key, 'ver', 'revoked', 'devices', 'display', 'join_url')
+if not reg[1] then return {'unknown', '', {}, {}} end
+local current_version, revoked, devices = reg[1], reg[2], reg[3] or ''
+local shown = {reg[4], reg[5] or ''}
+if current_version ~= version then return {'superseded', current_version, meeting, shown} end
+if revoked == '1' then return {'revoked', '', meeting, shown} end
+
+local opens_at = start - open_before
+local closes_at = start + duration * 60 + close_after
 if now > closes_at then return {'expired', tostring(closes_at), meeting, shown} end
 
-local expire_at = m.expire_at
 -- EXPIREAT ... NX: a key that has its expiry (upsert and save_meeting set and move them) is
 -- not written again, so nothing more goes to the append-only file and the replicas.
 local function log(kind)
-  if ARGV[9] ~= '' then
-    redis.call('HSETNX', KEYS[4], ARGV[9], ARGV[7])
-    redis.call('EXPIREAT', KEYS[4], expire_at, 'NX')
+  if user_agent_id ~= '' then
+    redis.call('HSETNX', user_agents_key, user_agent_id, user_agent)
+    redis.call('EXPIREAT', user_agents_key, expire_at, 'NX')
   end
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'kind', kind,
-             'registrant', string.match(KEYS[2], '[^:]+$'), 'ip', ARGV[6], 'ua', ARGV[9])
-  redis.call('EXPIREAT', KEYS[2], expire_at, 'NX')
-  redis.call('EXPIREAT', KEYS[3], expire_at, 'NX')
+  redis.call('XADD', events_key, 'MAXLEN', '~', stream_cap, '*', 'kind', kind,
+             'registrant', registrant_id, 'ip', ip, 'ua', user_agent_id)
+  redis.call('EXPIREAT', registrant_key, expire_at, 'NX')
+  redis.call('EXPIREAT', events_key, expire_at, 'NX')
 end
 
-local devices = reg[3] or ''
-local presented = ARGV[4]
-local bound_here = presented ~= '' and string.find(' ' .. devices .. ' ', ' ' .. presented .. ' ', 1, true) ~= nil
+local bound_here = presented_device ~= '' and
+  string.find(' ' .. devices .. ' ', ' ' .. presented_device .. ' ', 1, true) ~= nil
 local count = 0
 for _ in string.gmatch(devices, '%S+') do count = count + 1 end
-local room = count < tonumber(m.max_devices)
+local room = count < max_devices
 
 if mode == 'open' then
-  redis.call('HINCRBY', KEYS[2], 'opens', 1)
+  redis.call('HINCRBY', registrant_key, 'opens', 1)
   if now < opens_at then
     log('open')
     return {'too_early', tostring(opens_at), meeting, shown}
   end
-  if bound_here or room then
+  if (bound_here and rejoin ~= '0') or (room and not bound_here) then
     log('open')
     return {'confirm', '', meeting, shown}
   end
+  if bound_here then
+    -- The bound browser again, on a meeting without rejoin: its own open, not a refused one.
+    log('open')
+    return {'used_elsewhere', 'here', meeting, shown}
+  end
   -- Another browser opened a link bound elsewhere: a refused attempt, as a refused claim is.
-  redis.call('HINCRBY', KEYS[2], 'refused', 1)
+  redis.call('HINCRBY', registrant_key, 'refused', 1)
   log('refused_open')
   return {'used_elsewhere', '', meeting, shown}
 end
 
 if now < opens_at then return {'too_early', tostring(opens_at), meeting, shown} end
-if bound_here and m.rejoin ~= '0' then
-  redis.call('HINCRBY', KEYS[2], 'claims', 1)
+-- The same claim again: redis-py resends a command once after a lost connection (a Redis
+-- restart, a failover), and the first send may have bound this request's fresh device id.
+-- Answer as the first send did, write nothing more (else the device would be refused: 409).
+if presented_device == '' and
+    string.find(' ' .. devices .. ' ', ' ' .. new_device .. ' ', 1, true) then
+  return {'claimed', new_device, meeting, shown}
+end
+if bound_here and rejoin ~= '0' then
+  redis.call('HINCRBY', registrant_key, 'claims', 1)
   log('rejoin')
-  return {'rejoined', presented, meeting, shown}
+  return {'rejoined', presented_device, meeting, shown}
 end
 if room and not bound_here then
-  local device = ARGV[5]
-  if devices == '' then devices = device else devices = devices .. ' ' .. device end
-  redis.call('HSET', KEYS[2], 'devices', devices)
-  redis.call('HSETNX', KEYS[2], 'first_claim', math.floor(now))
-  redis.call('HINCRBY', KEYS[2], 'claims', 1)
+  if devices == '' then devices = new_device else devices = devices .. ' ' .. new_device end
+  redis.call('HSET', registrant_key, 'devices', devices)
+  redis.call('HSETNX', registrant_key, 'first_claim', math.floor(now))
+  redis.call('HINCRBY', registrant_key, 'claims', 1)
   log('claim')
-  return {'claimed', device, meeting, shown}
+  return {'claimed', new_device, meeting, shown}
 end
-redis.call('HINCRBY', KEYS[2], 'refused', 1)
+redis.call('HINCRBY', registrant_key, 'refused', 1)
 log('refused')
-return {'used_elsewhere', '', meeting, shown}
+return {'used_elsewhere', bound_here and 'here' or '', meeting, shown}

@@ -5,15 +5,21 @@
 -- KEYS[3]  ended instances: hash instance uuid -> end time
 -- ARGV[1]  started | ended     ARGV[2]  instance uuid     ARGV[3]  the event's time (unix s)
 --
--- Returns 1, or 0 when the meeting is unknown (nothing written).
-local expire_at = redis.call('HGET', KEYS[1], 'expire_at')
+-- Returns 0 when the meeting is unknown (nothing written), else 1 having written:
+--   started  instances[uuid] = time (a later start overwrites an earlier one)
+--   ended    instances[uuid] = time unless known, ended[uuid] = time
+-- and moved both hashes to the meeting's expire_at.
+local meeting_key, instances_key, ended_key = KEYS[1], KEYS[2], KEYS[3]
+local kind, instance, at = ARGV[1], ARGV[2], ARGV[3]
+
+local expire_at = redis.call('HGET', meeting_key, 'expire_at')
 if not expire_at then return 0 end
-if ARGV[1] == 'started' then
-  redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+if kind == 'started' then
+  redis.call('HSET', instances_key, instance, at)
 else
-  redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[3])
-  redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+  redis.call('HSETNX', instances_key, instance, at)
+  redis.call('HSET', ended_key, instance, at)
 end
-redis.call('EXPIREAT', KEYS[2], expire_at)
-redis.call('EXPIREAT', KEYS[3], expire_at)
+redis.call('EXPIREAT', instances_key, expire_at)
+redis.call('EXPIREAT', ended_key, expire_at)
 return 1

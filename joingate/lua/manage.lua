@@ -1,27 +1,41 @@
--- An organizer's change to one link: revoke, reset (free the device binding) or reissue (a new
--- version: the old link stops working, the new one starts unbound and not revoked).
+-- An organizer's change to one link: revoke, reset (free the device binding), restore (undo a
+-- revoke: the same link works again, unbound) or reissue (a new version: the old link stops
+-- working, the new one starts unbound and not revoked).
 --
--- KEYS[1]  meeting hash          KEYS[2]  registrant hash
+-- KEYS[1]  meeting hash          KEYS[2]  registrant hash (its last ':' part is the registrant id)
 -- KEYS[3]  meeting event stream
--- ARGV[1]  action: revoke | reset | reissue
--- ARGV[2]  who asked (cli, api, worker)
+-- ARGV[1]  action: revoke | reset | restore | reissue
+-- ARGV[2]  who asked (cli, api, worker): the event carries it in its `ua` field
 -- ARGV[3]  event stream cap
 --
--- Returns the link's version after the change; error NOTFOUND when meeting or registrant is missing.
-local expire_at = redis.call('HGET', KEYS[1], 'expire_at')
-if not expire_at or redis.call('EXISTS', KEYS[2]) == 0 then return redis.error_reply('NOTFOUND') end
-local action = ARGV[1]
+-- Returns the link's version after the change, having logged one event of kind ARGV[1] and moved
+-- the registrant hash and the stream to the meeting's expire_at:
+--   revoke   sets revoked=1              reset    deletes devices
+--   restore  deletes devices and revoked  reissue  increments ver, deletes devices and revoked
+-- Errors (nothing written): NOTFOUND when meeting or registrant is missing, BADACTION for
+-- another action.
+local meeting_key, registrant_key, events_key = KEYS[1], KEYS[2], KEYS[3]
+local action, actor, stream_cap = ARGV[1], ARGV[2], ARGV[3]
+local registrant_id = string.match(registrant_key, '[^:]+$')
+
+local expire_at = redis.call('HGET', meeting_key, 'expire_at')
+if not expire_at or redis.call('EXISTS', registrant_key) == 0 then
+  return redis.error_reply('NOTFOUND')
+end
 if action == 'revoke' then
-  redis.call('HSET', KEYS[2], 'revoked', '1')
+  redis.call('HSET', registrant_key, 'revoked', '1')
 elseif action == 'reset' then
-  redis.call('HDEL', KEYS[2], 'devices')
+  redis.call('HDEL', registrant_key, 'devices')
+elseif action == 'restore' then
+  redis.call('HDEL', registrant_key, 'devices', 'revoked')
 elseif action == 'reissue' then
-  redis.call('HINCRBY', KEYS[2], 'ver', 1)
-  redis.call('HDEL', KEYS[2], 'devices', 'revoked')
+  redis.call('HINCRBY', registrant_key, 'ver', 1)
+  redis.call('HDEL', registrant_key, 'devices', 'revoked')
 else
   return redis.error_reply('BADACTION')
 end
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'kind', action,
-           'registrant', string.match(KEYS[2], '[^:]+$'), 'ip', '', 'ua', ARGV[2])
-for i = 2, 3 do redis.call('EXPIREAT', KEYS[i], expire_at) end
-return tonumber(redis.call('HGET', KEYS[2], 'ver'))
+redis.call('XADD', events_key, 'MAXLEN', '~', stream_cap, '*', 'kind', action,
+           'registrant', registrant_id, 'ip', '', 'ua', actor)
+redis.call('EXPIREAT', registrant_key, expire_at)
+redis.call('EXPIREAT', events_key, expire_at)
+return tonumber(redis.call('HGET', registrant_key, 'ver'))

@@ -17,11 +17,13 @@ import json
 import logging
 import time
 import uuid
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import quote
 
 import requests
 
+from ..config import Settings
 from ..errors import ConfigError, JoingateError
 from ..store import Store
 
@@ -47,17 +49,17 @@ class ZoomError(JoingateError):
         self.message = message
 
 
-def require_credentials(config: dict[str, Any]) -> None:
+def require_credentials(config: Settings) -> None:
     """Raise ConfigError naming every Server-to-Server OAuth setting that is empty; checked
     before any call, so that no request leaves without them."""
-    missing = [f"JOINGATE_{name}" for name in CREDENTIALS if not config.get(name)]
+    missing = [f"JOINGATE_{name}" for name in CREDENTIALS if not getattr(config, name.lower())]
     if missing:
         raise ConfigError(f"Zoom credentials are not set: {', '.join(missing)} (a Server-to-"
                           "Server OAuth app's account id, client id and client secret)")
 
 
 class ZoomClient:
-    def __init__(self, config: dict[str, Any], store: Store,
+    def __init__(self, config: Settings, store: Store,
                  session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         """Raises ConfigError when the OAuth credentials are not all set."""
@@ -67,10 +69,9 @@ class ZoomClient:
         self.redis = store.redis
         self.session = session or requests.Session()
         self.sleep = sleep
-        self.limits: dict[str, int] = config["ZOOM_RATE_LIMITS"]
-        prefix = store.keys.prefix
-        self.token_key = f"{prefix}:{{zoom}}:token"
-        self.lock_key = f"{prefix}:{{zoom}}:token:lock"
+        self.limits: dict[str, int] = config.zoom_rate_limits
+        self.token_key = store.keys.zoom_token()
+        self.lock_key = store.keys.zoom_token_lock()
 
     # OAuth
 
@@ -100,10 +101,10 @@ class ZoomClient:
             self.redis.delete(self.token_key)
 
     def _fetch_token(self) -> str:
-        response = self._send("POST", self.config["ZOOM_OAUTH_URL"], auth=(
-            self.config["ZOOM_CLIENT_ID"], self.config["ZOOM_CLIENT_SECRET"]),
+        response = self._send("POST", self.config.zoom_oauth_url, auth=(
+            self.config.zoom_client_id, self.config.zoom_client_secret),
             data={"grant_type": "account_credentials",
-                  "account_id": self.config["ZOOM_ACCOUNT_ID"]})
+                  "account_id": self.config.zoom_account_id})
         if response.status_code != 200:
             raise _error(response)
         answer = response.json()
@@ -137,7 +138,7 @@ class ZoomClient:
 
     def call(self, method: str, path: str, endpoint_class: str, **kwargs: Any) -> Any:
         """Call ``path`` under ZOOM_API_URL; returns the JSON answer (None for 204)."""
-        url = self.config["ZOOM_API_URL"].rstrip("/") + path
+        url = self.config.zoom_api_url.rstrip("/") + path
         self._respect_rate_limit(endpoint_class)
         token = self.token()
         response = self._send(method, url, headers={"Authorization": f"Bearer {token}"},
@@ -155,7 +156,7 @@ class ZoomClient:
         limit = self.limits.get(endpoint_class, 1)
         while True:
             second = int(time.time())
-            key = f"{self.store.keys.prefix}:{{zoom}}:rate:{endpoint_class}:{second}"
+            key = self.store.keys.zoom_rate(endpoint_class, second)
             with self.redis.pipeline(transaction=False) as pipe:
                 pipe.incr(key)
                 pipe.expire(key, 2)
@@ -201,7 +202,7 @@ class ZoomClient:
                               email: str) -> None:
         """approve | deny | cancel one registrant, within Zoom's 10 changes a day."""
         day = time.strftime("%Y%m%d", time.gmtime())
-        key = f"{self.store.keys.prefix}:{{zoom}}:status:{meeting_id}:{zoom_registrant_id}:{day}"
+        key = self.store.keys.zoom_status_changes(meeting_id, zoom_registrant_id, day)
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.incr(key)
             pipe.expire(key, 2 * 86400)

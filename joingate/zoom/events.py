@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import BadWebhook, InvalidInput
+from ..json_body import read_json
+from ..roster import clean_name
 
 ZOOM_SIGNATURE_HEADER = "x-zm-signature"
 ZOOM_TIMESTAMP_HEADER = "x-zm-request-timestamp"
@@ -39,7 +40,8 @@ def verify_zoom_signature(secret: str, body: bytes, signature: str | None,
         raise BadWebhook("missing x-zm-signature")
     if not timestamp:
         raise BadWebhook("missing x-zm-request-timestamp")
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    # isdigit alone admits '²' and other Unicode digits, which int() or encode() then reject.
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
         raise BadWebhook("timestamp is not unix seconds")
     expected = zoom_signature(secret, timestamp, body)
     if not hmac.compare_digest(expected.encode(), signature.strip().encode("utf-8", "replace")):
@@ -53,8 +55,21 @@ def url_validation_answer(secret: str, plain_token: str) -> dict[str, str]:
     return {"plainToken": plain_token, "encryptedToken": digest}
 
 
+# Times are clamped to 1970-01-01 .. 9999-12-31T23:59:59Z when read: a time outside it (a
+# signed event may say 0001-01-01T00:00:00+01:00) could not be written back as a date, and
+# every report of the meeting would fail until its data expired.
+EARLIEST_TIME = 0.0
+LATEST_TIME = 253402300799.0
+
+
+def clamp_time(seconds: float) -> float:
+    """Unix seconds within EARLIEST_TIME .. LATEST_TIME."""
+    return min(max(seconds, EARLIEST_TIME), LATEST_TIME)
+
+
 def parse_time(value: Any) -> float | None:
-    """Zoom's ISO-8601 UTC time as unix seconds; None when absent or unreadable."""
+    """Zoom's ISO-8601 UTC time as unix seconds, clamped (clamp_time); None when absent or
+    unreadable."""
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -62,17 +77,31 @@ def parse_time(value: Any) -> float | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return clamp_time(moment.timestamp())
+    except (OverflowError, ValueError):
+        return EARLIEST_TIME if moment.year < 1970 else LATEST_TIME
 
 
 def _text(mapping: dict, name: str) -> str:
+    """A text field of the event as sent (ids and emails are compared, never altered), at most
+    MAX_FIELD characters."""
     value = mapping.get(name)
     if value is None:
         return ""
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise InvalidInput(f"{name} has the wrong type")
     return str(value)[:MAX_FIELD]
+
+
+def _name(mapping: dict, name: str) -> str:
+    """A person's typed name from the event, cleaned as every name joingate keeps (no terminal
+    escapes, no control characters, white space folded: clean_name)."""
+    value = mapping.get(name)
+    if value is not None and (not isinstance(value, (str, int)) or isinstance(value, bool)):
+        raise InvalidInput(f"{name} has the wrong type")
+    return clean_name(str(value if value is not None else "")[:MAX_FIELD * 4])[:MAX_FIELD]
 
 
 @dataclass(frozen=True)
@@ -142,7 +171,7 @@ def read_event(data: Any) -> ParticipantEvent | InstanceEvent | RegistrationEven
         if not isinstance(registrant, dict):
             raise InvalidInput("object.registrant missing")
         return RegistrationEvent(meeting_id, _text(registrant, "email"),
-                                 _text(registrant, "first_name"), _text(registrant, "last_name"),
+                                 _name(registrant, "first_name"), _name(registrant, "last_name"),
                                  _text(registrant, "id"), _text(registrant, "join_url"))
     instance = _text(obj, "uuid")
     if not instance:
@@ -152,7 +181,7 @@ def read_event(data: Any) -> ParticipantEvent | InstanceEvent | RegistrationEven
         at = parse_time(obj.get("end_time" if kind == "ended" else "start_time"))
         event_ts = data.get("event_ts")
         if at is None and isinstance(event_ts, (int, float)) and not isinstance(event_ts, bool):
-            at = event_ts / 1000
+            at = clamp_time(event_ts / 1000)
         return InstanceEvent(kind, meeting_id, instance, at or 0.0)
     participant = obj.get("participant")
     if not isinstance(participant, dict):
@@ -162,11 +191,12 @@ def read_event(data: Any) -> ParticipantEvent | InstanceEvent | RegistrationEven
     at = parse_time(at_text)
     if at is None:
         raise InvalidInput(f"participant.{'join' if kind == 'joined' else 'leave'}_time missing")
-    participant_id = _text(participant, "id")
+    # A signed-in user's Zoom user id: ``id`` (``participant_user_id`` in some payloads).
+    participant_id = _text(participant, "id") or _text(participant, "participant_user_id")
     host_id = _text(obj, "host_id")
     return ParticipantEvent(
         kind=kind, meeting_id=meeting_id, instance=instance, at=at, at_text=at_text,
-        user_id=_text(participant, "user_id"), user_name=_text(participant, "user_name"),
+        user_id=_text(participant, "user_id"), user_name=_name(participant, "user_name"),
         participant_id=participant_id, participant_uuid=_text(participant, "participant_uuid"),
         email=_text(participant, "email"), registrant_id=_text(participant, "registrant_id"),
         customer_key=_text(participant, "customer_key"),
@@ -174,7 +204,6 @@ def read_event(data: Any) -> ParticipantEvent | InstanceEvent | RegistrationEven
 
 
 def parse_body(body: bytes) -> Any:
-    try:
-        return json.loads(body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("body is not JSON") from None
+    """A verified delivery's JSON (json_body.read_json); a lone surrogate becomes U+FFFD, so
+    the event is still recorded (Zoom does not resend what we refuse)."""
+    return read_json(body, replace_lone_surrogates=True)

@@ -9,8 +9,9 @@ What each setting does and costs is in :data:`REQUIRED` (and docs/security.md). 
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .client import ZoomClient
 

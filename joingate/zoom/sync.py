@@ -8,9 +8,10 @@ from typing import Any
 
 from ..attendance import is_open
 from ..errors import NotFound
+from ..i18n import is_timezone
 from ..meetings import IssuedLink
 from ..records import Stay
-from ..roster import RegistrantInput, check_registrant
+from ..roster import RegistrantInput, check_registrant, clean_name
 from ..state import AppState
 from ..times import iso_utc, parse_start, parse_zoom_time
 from .client import ZoomClient, ZoomError
@@ -36,7 +37,8 @@ def sync_meeting(state: AppState, zoom: ZoomClient, meeting_id: str) -> SyncResu
     created = state.meetings.add(
         meeting_id, topic=meeting.get("topic") or f"Meeting {meeting_id}",
         start=parse_start(start), duration=int(meeting.get("duration") or 60),
-        pwd=meeting.get("encrypted_password") or meeting.get("password") or None)
+        pwd=meeting.get("encrypted_password") or meeting.get("password") or None,
+        timezone=_zoom_timezone(meeting))
     inputs, skipped = [], []
     for person in zoom.registrants(meeting_id):
         checked, faults = check_registrant(
@@ -45,12 +47,19 @@ def sync_meeting(state: AppState, zoom: ZoomClient, meeting_id: str) -> SyncResu
              "last_name": str(person.get("last_name") or ""),
              "registrant_id": str(person.get("id") or ""),
              "join_url": str(person.get("join_url") or "")},
-            state.config["ZOOM_JOIN_DOMAIN"])
+            state.config.zoom_join_domain)
         if checked is None:
             skipped.append(f"{person.get('email')!r}: {faults[0]['message']}")
         else:
             inputs.append(checked)
     return SyncResult(created, state.meetings.issue_links(meeting_id, inputs), skipped)
+
+
+def _zoom_timezone(meeting: dict[str, Any]) -> str | None:
+    """Zoom's ``timezone`` of the meeting (an IANA name) for the pages; None (keep what is
+    stored) when Zoom has none or names a zone this machine does not know."""
+    name = str(meeting.get("timezone") or "")
+    return name if is_timezone(name) else None
 
 
 @dataclass
@@ -82,10 +91,17 @@ def register_at_zoom(state: AppState, zoom: ZoomClient, meeting_id: str,
         except ZoomError as exc:
             results.append(RegisterResult(line, person.email, error=exc.message))
             continue
-        ready.append((line, RegistrantInput(person.email, person.name,
-                                            str(answer.get("registrant_id") or answer.get("id")
-                                                or ""),
-                                            str(answer.get("join_url") or ""))))
+        # Zoom's answer is input like any other: checked as a CSV row would be.
+        checked, faults = check_registrant(
+            {"email": person.email, "name": person.name,
+             "registrant_id": str(answer.get("registrant_id") or answer.get("id") or ""),
+             "join_url": str(answer.get("join_url") or "")},
+            state.config.zoom_join_domain)
+        if checked is None:
+            results.append(RegisterResult(line, person.email, error="Zoom's answer is not "
+                                          f"usable: {faults[0]['message']}"))
+            continue
+        ready.append((line, checked))
     links = state.meetings.issue_links(meeting_id, [person for _, person in ready])
     results += [RegisterResult(line, person.email, link)
                 for (line, person), link in zip(ready, links)]
@@ -110,7 +126,8 @@ def reconcile_live(state: AppState, zoom: ZoomClient, meeting_id: str) -> tuple[
         zid = str(person.get("registrant_id") or "")
         return bool((uuid and uuid in (stay.participant_uuid, stay.key))
                     or (zid and zid == stay.zoom_registrant_id)
-                    or (person.get("user_name") and person.get("user_name") == stay.user_name))
+                    or (person.get("user_name")
+                        and clean_name(str(person["user_name"])) == stay.user_name))
 
     added = closed = 0
     matched: set[str] = set()
@@ -138,7 +155,7 @@ def _event(kind: str, meeting_id: str, instance: str, stay_key: str, at: float,
            person: dict[str, Any]) -> ParticipantEvent:
     """A participant event made from the live list, aimed at the stay ``stay_key``."""
     at_text = iso_utc(at)
-    user_name = str(person.get("user_name") or "")
+    user_name = clean_name(str(person.get("user_name") or ""))
     if stay_key.startswith("name:"):
         user_id, user_name = "", stay_key[5:]
     else:

@@ -1,16 +1,21 @@
 """Where a claim sends the browser: pure functions, no Flask, no Redis.
 
 joingate redirects only to the configured Zoom web client host, or to a registrant's own join URL
-on the Zoom join domain (https only). Anything else raises InvalidInput: at import time for the
-organizer, and again just before a redirect as a last check.
+on the Zoom join domain (https only). Anything else raises InvalidInput at import time for the
+organizer; a stored URL that fails the check again just before a redirect (stored by an older
+version) is never used: the claim leads to the web client instead.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
+import re
 from urllib.parse import quote, urlsplit
 
 from ..errors import InvalidInput
+
+log = logging.getLogger("joingate.redirect")
 
 
 def encode_display_name(name: str) -> str:
@@ -29,26 +34,53 @@ def webclient_url(web_host: str, meeting_id: str, pwd: str, display_name: str) -
     return f"{web_host.rstrip('/')}/wc/{quote(meeting_id, safe='')}/join?{'&'.join(query)}"
 
 
-def on_join_domain(host: str, domain: str) -> bool:
-    host = host.lower().rstrip(".")
-    domain = domain.lower().strip(".")
-    return host == domain or host.endswith("." + domain)
+# Join URLs are checked once, strictly, by one regular expression that the OpenAPI document
+# also serves (join_url_pattern): RFC 3986 characters only (no backslash, no space, no
+# non-ASCII: where urlsplit and browsers part ways), "https://", a host of lower-case LDH labels
+# on the join domain, then nothing or "/", "?" or "#" and the rest. With no "@", ":", "\\" or
+# "%" possible in the host, the host urlsplit sees is the host a browser navigates to.
+RFC3986_CHARACTER = r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})"
+DOMAIN_RE = re.compile(r"^(?:[a-z0-9-]+\.)+[a-z0-9-]+$")
+MAX_JOIN_URL = 2048
+
+
+def join_url_pattern(domain: str) -> str:
+    """The regular expression (ECMA and Python alike) of a join URL joingate accepts on
+    ``domain``: what :func:`check_join_url` accepts, and what the API document publishes."""
+    return (r"^https://(?:[a-z0-9-]+\.)*" + domain.replace(".", r"\.") + "(?:[/?#]"
+            + RFC3986_CHARACTER + "*)?$")
+
+
+def check_join_domain(domain: str) -> str:
+    """``domain`` (ZOOM_JOIN_DOMAIN) if it is a domain of two labels or more; ValueError else.
+    An empty domain would admit every host."""
+    if not DOMAIN_RE.match(domain):
+        raise ValueError("must be a domain such as zoom.us (lower-case letters, digits, hyphens "
+                         "and dots, two labels at least)")
+    return domain
 
 
 def check_join_url(url: str, domain: str) -> str:
-    """Return ``url`` if it is an https URL on ``domain`` (or a subdomain); raise InvalidInput."""
+    """``url`` rebuilt from its checked parts (``https://`` + host + the rest, with a ``/``
+    before a bare query) if it is an https URL on ``domain`` or a subdomain that browsers read
+    the same way; raise InvalidInput otherwise."""
     url = url.strip()
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        parts.port  # raises ValueError on a malformed port
-    except ValueError:
-        raise InvalidInput("join_url is not a valid URL") from None
-    if parts.scheme != "https" or not on_join_domain(host, domain) or parts.username is not None:
-        raise InvalidInput(f"join_url must be an https:// URL on {domain}")
-    if any(ch in url for ch in "\r\n\t "):
-        raise InvalidInput("join_url must not contain white space")
-    return url
+    if not DOMAIN_RE.match(domain):
+        raise InvalidInput("no join domain is configured (JOINGATE_ZOOM_JOIN_DOMAIN)")
+    if len(url) > MAX_JOIN_URL or not re.fullmatch(join_url_pattern(domain), url):
+        raise InvalidInput(f"join_url must be an https:// URL on {domain} (no port, no user "
+                           "name, RFC 3986 characters only: no space, no backslash)")
+    rest = url.removeprefix("https://")
+    end = min((rest.index(mark) for mark in "/?#" if mark in rest), default=len(rest))
+    host, tail = rest[:end], rest[end:]
+    return f"https://{host}{tail if tail.startswith('/') else '/' + tail}"
+
+
+def redirect_origins(web_host: str, domain: str) -> list[str]:
+    """Every origin a claim may redirect to, as CSP sources: the web client's origin, the join
+    domain itself and any subdomain of it (exactly what check_join_url accepts)."""
+    web = urlsplit(web_host)
+    return [f"{web.scheme}://{web.netloc}", f"https://{domain}", f"https://*.{domain}"]
 
 
 def redirect_url(*, target: str, web_host: str, join_domain: str, meeting_id: str, pwd: str,
@@ -56,7 +88,13 @@ def redirect_url(*, target: str, web_host: str, join_domain: str, meeting_id: st
     """The URL a successful claim redirects to. ``target`` is ``webclient`` or ``registrant``;
     a registrant without a stored join URL falls back to the web client with their name."""
     if target == "registrant" and join_url:
-        return check_join_url(join_url, join_domain)
+        try:
+            return check_join_url(join_url, join_domain)
+        except InvalidInput:
+            # Stored before joingate checked as it does now: never redirect there; the web
+            # client with the registrant's name is where the claim still leads.
+            log.warning("stored join_url of a registrant of meeting %s is not acceptable; "
+                        "redirecting to the web client", meeting_id)
     return webclient_url(web_host, meeting_id, pwd, display_name)
 
 
