@@ -442,6 +442,10 @@ def init_app(app: Flask) -> None:
                     response.headers[name] = value   # Allow on 405, Retry-After, ...
             return response
         if exc.code == 404 or request.path.startswith("/j/"):
-            return render_page("invalid", exc.code or 404)
+            page = render_page("invalid", exc.code or 404)
+            for name, value in exc.get_headers():
+                if name == "Allow":      # on 405, as the lean front's: the methods it takes
+                    page.headers[name] = value
+            return page
         return Response(exc.get_body(), status=exc.code or 500,
                         headers=list(exc.get_headers()))
