@@ -63,12 +63,12 @@ def main() -> None:
         try:
             stores, fresh = {}, {}
             for replicas in (0, 1):
-                waiting = create_app({"SECRET_KEY": "k", "REDIS_URL": server.url,
+                waiting = create_app({"SECRET_KEY": "k" * 32, "REDIS_URL": server.url,
                                       "REDIS_WAIT_REPLICAS": replicas},
                                      environ={}).extensions["joingate"]
                 stores[replicas] = waiting.store
-                fresh[replicas] = [waiting.read_token(link.url.rsplit("/", 1)[1])
-                                   for link in waiting.issue_links("85746065432", [
+                fresh[replicas] = [waiting.signer.read_link_token(link.url.rsplit("/", 1)[1])
+                                   for link in waiting.meetings.issue_links("85746065432", [
                                        RegistrantInput(f"w{replicas}-{n}@x.org", f"W {n}")
                                        for n in range(CALLS)])]
             walls: dict[int, list[float]] = {0: [], 1: []}

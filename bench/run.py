@@ -415,16 +415,15 @@ def replica_wait(args: argparse.Namespace, wrk_binary: str) -> list[Result]:
                    PROMETHEUS_MULTIPROC_DIR=str(folder / "metrics"))
         service = create_app({"SECRET_KEY": SECRET, "REDIS_URL": primary.url},
                              environ={}).extensions["joingate"]
-        service.add_meeting(MEETING, topic="Bench", start=datetime.now(UTC),
-                            duration=120)
+        service.meetings.add(MEETING, topic="Bench", start=datetime.now(UTC), duration=120)
         script = ROOT / "bench" / "paths.lua"
         for replicas in (0, 1):
             print(f"2{'de'[replicas]}. claim, replica attached, WAIT {replicas} ...",
                   file=sys.stderr)
             people = [RegistrantInput(f"wait{replicas}-{n}@example.org", f"Wait {n}")
                       for n in range(max(20_000, 2_500 * args.seconds))]
-            paths = [link.url.split("/j/", 1)[1] for link in service.issue_links(MEETING,
-                                                                                  people)]
+            paths = [link.url.split("/j/", 1)[1]
+                     for link in service.meetings.issue_links(MEETING, people)]
             (folder / "paths").write_text("".join(f"/j/{path}\n" for path in paths))
             gate, port = start_gunicorn({**env, "JOINGATE_REDIS_WAIT_REPLICAS": str(replicas)},
                                         workers=None, log=folder / f"gate{replicas}.log")
