@@ -9,7 +9,8 @@ then translate every sentence).
 
 A page's language is the meeting's ``language`` when it has one, else the first language of the
 browser's ``Accept-Language`` that has a catalog, else English. Its times are in the meeting's
-``timezone`` (UTC when unset), written by Babel in that language.
+``timezone`` (UTC when unset), written by Babel in that language. A mail (joingate/mail.py) has
+no browser: the meeting's language, else English.
 """
 
 from __future__ import annotations
@@ -19,12 +20,18 @@ import io
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time, get_datetime_format, get_timezone_location
+from babel.dates import (
+    format_date,
+    format_time,
+    format_timedelta,
+    get_datetime_format,
+    get_timezone_location,
+)
 from babel.localedata import locale_identifiers
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
@@ -177,6 +184,14 @@ class Catalogs:
         found = catalog_language(language, self._translations)
         return self._translations[found or DEFAULT_LANGUAGE]
 
+    def speak(self, meeting_language: str, meeting_timezone: str,
+              accepted: Iterable[str] = ()) -> PageLanguage:
+        """What a page or a mail is written in: the meeting's language, else the first of the
+        browser's ``accepted`` languages a catalog serves (a mail has none), else English
+        (:func:`choose_language`); its times in the meeting's zone."""
+        identifier = choose_language(meeting_language, accepted, self.languages)
+        return PageLanguage(identifier, self.translations(identifier), meeting_timezone)
+
     def _add_organizer(self, language: str, path: Path) -> None:
         compiled = _compile_po(path, language)
         if language in self._translations:
@@ -292,7 +307,9 @@ class PageLanguage:
     meeting's zone."""
 
     identifier: str               # pt_BR
-    translations: NullTranslations
+    # Behind an underscore: templates (pages, mails) see the page's language but cannot reach
+    # the shared catalog's methods (merge, install, add_fallback) through the sandbox.
+    _translations: NullTranslations
     zone_name: str = ""           # "" is UTC
 
     @property
@@ -305,10 +322,14 @@ class PageLanguage:
         return parse_locale(self.identifier)
 
     def gettext(self, message: str) -> str:
-        return self.translations.gettext(message)
+        return self._translations.gettext(message)
 
     def ngettext(self, singular: str, plural: str, count: int) -> str:
-        return self.translations.ngettext(singular, plural, count)
+        return self._translations.ngettext(singular, plural, count)
+
+    def duration(self, seconds: float) -> str:
+        """A length of time in this language, by Babel: ``10 minutes``, ``10 Minuten``."""
+        return format_timedelta(timedelta(seconds=seconds), locale=self.locale)
 
     def time(self, ts: float | str) -> PageTime:
         """``ts`` in the meeting's zone: ``Tuesday, December 1, 2026, 6:00 PM (Lisbon time)``."""

@@ -6,6 +6,11 @@ and rendered in a sandboxed Jinja environment: an organizer's template can read 
 and nothing else (no attributes of Python objects, no files). The context never holds the Zoom
 URL, the meeting number or the passcode: only the joingate link.
 
+A mail is written in the meeting's ``language`` (there is no browser to ask: English when the
+meeting has none), its sentences from the pages' catalogs (``_()`` and ``{% trans %}``, with the
+organizer's ``TEMPLATE_DIR/translations`` merged as for pages), its times by Babel in that
+language and in the meeting's ``timezone`` (UTC when unset).
+
 Context of every template:
 
 ``name``          the registrant's name as imported
@@ -13,11 +18,13 @@ Context of every template:
 ``email``         the registrant's address
 ``link``          the registrant's joingate link (``PUBLIC_URL/j/<token>``)
 ``topic``         the meeting's topic
-``start``         the start, as text in UTC (``Tuesday 01 December 2026, 18:00 UTC``)
+``start``         the start, as text in the mail's language and the meeting's zone
+                  (``Tuesday, December 1, 2026, 6:00 PM (UTC)``)
 ``start_iso``     the start in RFC 3339 (``2026-12-01T18:00:00Z``)
-``opens``         when the link starts working, as text in UTC
+``opens``         when the link starts working, as text like ``start``
 ``duration``      minutes
 ``support``       the meeting's support contact (may be empty)
+``lang``          the mail's language as a BCP 47 tag (``pt-BR``), for ``<html lang>``
 """
 
 from __future__ import annotations
@@ -43,16 +50,19 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import TemplateProblem
+from .i18n import Catalogs, PageLanguage
+from .i18n import install as install_gettext
 from .pages import OrganizerTemplateLoader
 from .records import Meeting, Registrant
 from .roster import smtp_address
-from .times import iso_utc, page_time
+from .times import iso_utc
 
 SUBJECT, TEXT, HTML = "email/subject.txt", "email/body.txt", "email/body.html"
 TEMPLATES = (SUBJECT, TEXT, HTML)
 # The one-time code that moves a link to a new device (joingate/moving.py); its context:
-# name, code, minutes (how long it works), topic, support, asked_at (text, UTC), device (the
-# user agent that asked).
+# name, code, minutes (how long it works), lifetime (the same as text in the mail's language),
+# topic, support, asked_at (text, in the mail's language and the meeting's zone), device (the
+# user agent that asked), lang.
 MOVE_TEMPLATES = ("email/move_subject.txt", "email/move_body.txt", "email/move_body.html")
 MAX_SUBJECT = 200
 
@@ -106,6 +116,8 @@ class MailTemplates:
         self.environment = SandboxedEnvironment(
             loader=ChoiceLoader(loaders), undefined=StrictUndefined,
             autoescape=select_autoescape(enabled_extensions=("html",), default=False))
+        # gettext reads the mail's own language from the render context's ``i18n``.
+        install_gettext(self.environment)
         self.templates: dict[str, Template] = {}
         for name in names:
             try:
@@ -116,6 +128,8 @@ class MailTemplates:
                 raise _problem(name, exc, None) from None
 
     def render(self, context: dict[str, Any]) -> RenderedMail:
+        """The three parts for ``context`` (its ``i18n``: the mail's :class:`PageLanguage`;
+        English without it)."""
         parts = {}
         for name, template in self.templates.items():
             try:
@@ -131,16 +145,26 @@ class MailTemplates:
         return RenderedMail(subject, parts[text_name], parts[html_name])
 
 
-def mail_context(meeting: Meeting, registrant: Registrant, link: str) -> dict[str, Any]:
-    """The documented context (see the module's docstring) of one registrant's message."""
-    return {"name": registrant.name,
+def mail_language(catalogs: Catalogs, meeting: Meeting) -> PageLanguage:
+    """The language and zone of a meeting's mails: its ``language`` when a catalog serves it,
+    else English (no browser to ask); times in its ``timezone``."""
+    return catalogs.speak(meeting.language, meeting.timezone)
+
+
+def mail_context(meeting: Meeting, registrant: Registrant, link: str,
+                 language: PageLanguage) -> dict[str, Any]:
+    """The documented context (see the module's docstring) of one registrant's message, in
+    ``language`` (:func:`mail_language`)."""
+    return {"i18n": language,
+            "lang": language.tag,
+            "name": registrant.name,
             "display_name": registrant.display_name,
             "email": registrant.email,
             "link": link,
             "topic": meeting.topic,
-            "start": page_time(meeting.start),
+            "start": language.time(meeting.start).text,
             "start_iso": iso_utc(meeting.start),
-            "opens": page_time(meeting.opens_at),
+            "opens": language.time(meeting.opens_at).text,
             "duration": meeting.duration,
             "support": meeting.support}
 

@@ -10,40 +10,45 @@ claim) sends it to Zoom with 303.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, Response, current_app, request, url_for
 
 from .errors import NotFound
 from .gate import PAGES, client_facts, link_ref, presented_device, set_device_cookie
+from .i18n import N_, PageLanguage
 from .moving import CODE_DIGITS, CODE_LIFETIME, ask_for_code, self_service_ready, try_code
-from .pages import render_page
+from .pages import page_language, render_page
 from .records import GateOutcome, Meeting
 from .signing import LinkRef
 from .state import AppState
 
 bp = Blueprint("move", __name__)
 
-# Why a move is refused: (status, title, message, offer a new code).
+# Why a move is refused: (status, title, message, offer a new code). English message ids of
+# the catalogs (N_: extracted by babel.cfg); the page's language is applied in _refused.
+CONTACT_FREES = N_("Please contact the organizer: they can free your link for this device.")
 REFUSALS = {
-    "off": (403, "Changing devices is not offered for this class",
-            "Please contact the organizer: they can free your link for this device.", False),
-    "limit": (403, "This link has changed devices too often",
-              "Please contact the organizer: they can free your link for this device.", False),
-    "too_many": (429, "Too many codes were asked for",
-                 "Please contact the organizer: they can free your link for this device.",
-                 False),
-    "no_address": (403, "We cannot mail you a code",
-                   "The address you registered with cannot receive mail from us. Please "
-                   "contact the organizer: they can free your link for this device.", False),
-    "locked": (403, "Too many wrong codes",
-               "That code no longer works. Ask for a new one: it goes to the same address.",
+    "off": (403, N_("Changing devices is not offered for this class"), CONTACT_FREES, False),
+    "limit": (403, N_("This link has changed devices too often"), CONTACT_FREES, False),
+    "too_many": (429, N_("Too many codes were asked for"), CONTACT_FREES, False),
+    "no_address": (403, N_("We cannot mail you a code"),
+                   N_("The address you registered with cannot receive mail from us. Please "
+                      "contact the organizer: they can free your link for this device."), False),
+    "locked": (403, N_("Too many wrong codes"),
+               N_("That code no longer works. Ask for a new one: it goes to the same address."),
                True),
-    "none": (410, "This code has expired",
-             "Codes work for a few minutes. Ask for a new one.", True),
-    "other_device": (403, "Enter the code on the device that asked for it",
-                     "A code works only in the browser where \u201cUse this device instead\u201d "
-                     "was pressed. Ask for a new one here if this is the device you want.",
+    "none": (410, N_("This code has expired"),
+             N_("Codes work for a few minutes. Ask for a new one."), True),
+    "other_device": (403, N_("Enter the code on the device that asked for it"),
+                     N_("A code works only in the browser where \u201cUse this device "
+                        "instead\u201d was pressed. Ask for a new one here if this is the "
+                        "device you want."),
                      True),
 }
+# What the code page says above its form when a code was not taken.
+MALFORMED = N_("Enter the %(digits)s digits from the mail.")
+WAITING = N_("The code is on its way: wait for the mail, then enter it.")
 # Link states that end the matter: the gate's own pages.
 LINK_PAGES = {outcome.value: PAGES[outcome] for outcome in (
     GateOutcome.UNKNOWN, GateOutcome.SUPERSEDED, GateOutcome.REVOKED, GateOutcome.EXPIRED)}
@@ -64,15 +69,22 @@ def _meeting(state: AppState, ref: LinkRef) -> Meeting | None:
 
 
 def _refused(reason: str, token: str, meeting: Meeting | None) -> Response:
+    """The move_refused page: ``title`` and ``message`` in the page's language."""
     status, title, message, again = REFUSALS[reason]
-    return render_page("move_refused", status, meeting=meeting, title=title, message=message,
+    language = page_language(meeting)
+    return render_page("move_refused", status, meeting=meeting, title=language.gettext(title),
+                       message=language.gettext(message),
                        again_url=url_for("move.request_move", token=token) if again else "")
 
 
 def _code_page(token: str, meeting: Meeting | None, status: int, masked_email: str = "",
-               error: str = "") -> Response:
+               error: Callable[[PageLanguage], str] | None = None) -> Response:
+    """The move_sent page; ``error`` writes why a code was not taken in the page's language.
+    ``lifetime`` is how long a code works, written by Babel in that language."""
+    language = page_language(meeting)
     return render_page("move_sent", status, meeting=meeting, masked_email=masked_email,
-                       minutes=CODE_LIFETIME // 60, error=error,
+                       minutes=CODE_LIFETIME // 60, lifetime=language.duration(CODE_LIFETIME),
+                       error=error(language) if error else "",
                        confirm_url=url_for("move.confirm_move", token=token),
                        again_url=url_for("move.request_move", token=token))
 
@@ -122,12 +134,14 @@ def confirm_move(token: str) -> Response:
                                              "Referrer-Policy": "no-referrer"})
     meeting = _meeting(state, ref)
     if tried.outcome == "malformed":
-        return _code_page(token, meeting, 400,
-                          error=f"Enter the {CODE_DIGITS} digits from the mail.")
+        return _code_page(token, meeting, 400, error=lambda language: language.gettext(
+            MALFORMED) % {"digits": CODE_DIGITS})
     if tried.outcome == "wrong":
-        return _code_page(token, meeting, 403, error=f"That code is not right. {tried.tries_left}"
-                          f" {'try' if tried.tries_left == 1 else 'tries'} left.")
+        left = tried.tries_left
+        return _code_page(token, meeting, 403, error=lambda language: language.ngettext(
+            "That code is not right. %(num)d try left.",
+            "That code is not right. %(num)d tries left.", left) % {"num": left})
     if tried.outcome == "waiting":
-        return _code_page(token, meeting, 409, error="The code is on its way: wait for the "
-                          "mail, then enter it.")
+        return _code_page(token, meeting, 409,
+                          error=lambda language: language.gettext(WAITING))
     return _refused(tried.outcome, token, meeting)

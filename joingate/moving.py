@@ -24,13 +24,19 @@ from email.utils import parseaddr
 from typing import Any
 
 from .config import Settings
-from .mail import MOVE_TEMPLATES, MailTemplates, build_message, message_bytes, new_message_id
+from .mail import (
+    MOVE_TEMPLATES,
+    MailTemplates,
+    build_message,
+    mail_language,
+    message_bytes,
+    new_message_id,
+)
 from .pages import builtin_template_dir
 from .roster import mail_address_problem, smtp_address
 from .signing import LinkRef, new_device_id
 from .smtp import Bounced, SmtpConnection, SmtpTarget
 from .state import AppState
-from .times import page_time
 
 log = logging.getLogger("joingate.moving")
 
@@ -155,10 +161,13 @@ def run_move_code_job(state: AppState, job: dict[str, Any]) -> None:
         return
     meeting = state.meetings.get(mid)
     templates = MailTemplates(builtin_template_dir(), config.template_dir, MOVE_TEMPLATES)
+    language = mail_language(state.catalogs, meeting)
     rendered = templates.render({
+        "i18n": language, "lang": language.tag,
         "name": name, "code": code, "minutes": CODE_LIFETIME // 60,
+        "lifetime": language.duration(CODE_LIFETIME),
         "topic": meeting.topic, "support": meeting.support,
-        "asked_at": page_time(job.get("asked", now)),
+        "asked_at": language.time(job.get("asked", now)).text,
         "device": job.get("user_agent", "")[:120]})
     message = build_message(rendered, mail_from=config.mail_from,
                             reply_to=config.mail_reply_to, to_name=name, to_address=email,

@@ -38,7 +38,7 @@ from werkzeug.routing import Map
 from .config import Settings
 from .contact import contact_parts
 from .errors import StorageUnavailable
-from .i18n import ENGLISH, PageLanguage, PageTime, choose_language, seconds_until
+from .i18n import ENGLISH, PageLanguage, PageTime, seconds_until
 from .i18n import install as install_gettext
 from .records import Meeting
 from .state import AppState
@@ -214,14 +214,11 @@ class Pages:
     def language(self, meeting: Meeting | None, accept_language: str) -> PageLanguage:
         """The page's language: the meeting's, else the browser's ``Accept-Language`` (best
         first) where a catalog serves it, else English; its times in the meeting's zone."""
-        catalogs = self.state.catalogs
         accepted = [value for value, quality
                     in parse_accept_header(accept_language or None, LanguageAccept)
                     if quality > 0]
-        identifier = choose_language(meeting.language if meeting else "", accepted,
-                                     catalogs.languages)
-        return PageLanguage(identifier, catalogs.translations(identifier),
-                            meeting.timezone if meeting else "")
+        return self.state.catalogs.speak(meeting.language if meeting else "",
+                                         meeting.timezone if meeting else "", accepted)
 
     def _meeting_view(self, meeting: Meeting | None, language: PageLanguage,
                       facts: PageRequest) -> dict[str, Any]:
@@ -274,6 +271,11 @@ class Pages:
 
 def pages_of(app: Flask) -> Pages:
     return app.extensions["joingate_registrant_pages"]
+
+
+def page_language(meeting: Meeting | None) -> PageLanguage:
+    """The language of a page for the Flask request being answered (:meth:`Pages.language`)."""
+    return pages_of(current_app).language(meeting, request.headers.get("Accept-Language", ""))
 
 
 def request_facts() -> PageRequest:

@@ -29,7 +29,14 @@ from email.utils import parseaddr
 from typing import Protocol
 
 from .errors import ConfigError, InvalidInput, MailUnavailable, NotFound, SendBusy
-from .mail import MailTemplates, build_message, mail_context, message_bytes, new_message_id
+from .mail import (
+    MailTemplates,
+    build_message,
+    mail_context,
+    mail_language,
+    message_bytes,
+    new_message_id,
+)
 from .pages import builtin_template_dir
 from .records import SEND_COUNTERS, Meeting, Registrant, SendRecord, SendRun
 from .roster import mail_address_problem, smtp_address
@@ -190,7 +197,8 @@ class LinkSender:
                message_id: str) -> EmailMessage:
         assert self.templates is not None
         link = self.state.meetings.link_url(meeting.id, registrant.id, registrant.version)
-        rendered = self.templates.render(mail_context(meeting, registrant, link))
+        rendered = self.templates.render(mail_context(
+            meeting, registrant, link, mail_language(self.state.catalogs, meeting)))
         return build_message(rendered, mail_from=self.config.mail_from,
                              reply_to=self.config.mail_reply_to, to_name=registrant.name,
                              to_address=registrant.email, message_id=message_id,

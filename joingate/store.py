@@ -39,7 +39,14 @@ from .records import (
 )
 from .zoom.events import ParticipantEvent
 
-EVENT_STREAM_CAP = 50_000
+# What one link may store (security finding 4): its first LINK_FEED_BUDGET events (opens,
+# claims, refusals) go to the meeting's feed and user-agent table; later ones to its own
+# overflow list, which keeps the newest LINK_OVERFLOW_CAP. Nothing is trimmed from the feed, so
+# no link can crowd another's evidence out of it, nor grow the meeting's tables past its
+# budget; a valid link is still answered every time. (An overflow list for every link would
+# cost some 400 bytes per registrant: only the links that need one get one.)
+LINK_FEED_BUDGET = 100
+LINK_OVERFLOW_CAP = 200
 ID_KEY_TTL = 10 * 365 * 86400      # renewed by every process that reads it
 UPSERT_CHUNK = 500
 OUTBOX_TTL = 30 * 86400
@@ -143,6 +150,11 @@ class Keys:
 
     def registrant(self, meeting_id: str, rid: str) -> str:
         return f"{self._m(meeting_id)}:r:{rid}"
+
+    def overflow(self, meeting_id: str, rid: str) -> str:
+        """A link's events past its feed budget (gate.lua): list of "time, kind, ip, user
+        agent", capped."""
+        return f"{self._m(meeting_id)}:h:{rid}"
 
     @meeting_wide
     def displays(self, meeting_id: str) -> str:
@@ -349,6 +361,12 @@ def _split_multi_host(url: str) -> tuple[str, list[tuple[str, int]], str, str | 
 
 def user_agent_id(user_agent: str) -> str:
     return hashlib.sha256(user_agent.encode()).hexdigest()[:10] if user_agent else ""
+
+
+def overflow_entry(line: str) -> HistoryEntry:
+    """One line of a link's overflow list (gate.lua's log past the link's feed budget)."""
+    at, kind, ip, user_agent = (line.split("\t", 3) + ["", "", ""])[:4]
+    return HistoryEntry(kind, float(at or 0), ip, user_agent)
 
 
 def feed_event(event_id: str, fields: dict[str, str]) -> FeedEvent:
@@ -610,9 +628,11 @@ class Store:
     def _keys_of(self, meeting_id: str, rids: Iterable[str], instances: Iterable[str]
                  ) -> list[str]:
         """Every key of a meeting but its hash: the one-per-meeting keys, each registrant's
-        hash and each instance's stays."""
+        hash and overflow, and each instance's stays."""
+        rids = list(rids)
         return (self.keys.of_meeting(meeting_id)
                 + [self.keys.registrant(meeting_id, rid) for rid in rids]
+                + [self.keys.overflow(meeting_id, rid) for rid in rids]
                 + [self.keys.stays(meeting_id, uuid) for uuid in instances])
 
     @translated
@@ -710,9 +730,10 @@ class Store:
 
     @translated
     def history(self, meeting_id: str, rid: str) -> list[HistoryEntry]:
-        """The link's history, oldest first, read from the
-        meeting's event stream (an entry's id is its time in ms). Reads the whole stream, a
-        thousand entries a round trip: for ``links show`` and the API, never a hot path."""
+        """The link's history, oldest first: what the meeting's feed holds about it (its first
+        LINK_FEED_BUDGET opens, claims and refusals, organizer actions, moves, sends) and its
+        overflow (the newest LINK_OVERFLOW_CAP events past the budget). Reads the whole feed,
+        a thousand entries a round trip: for ``links show`` and the API, never a hot path."""
         found, after = [], "-"
         while True:
             entries = self.redis.xrange(self.keys.events(meeting_id), after, "+", count=1000)
@@ -721,8 +742,10 @@ class Store:
             found += [HistoryEntry(event.kind, event.at, event.ip, event.user_agent)
                       for event in self._feed(meeting_id, mine)]
             if len(entries) < 1000:
-                return found
+                break
             after = "(" + entries[-1][0]
+        overflow = self.redis.lrange(self.keys.overflow(meeting_id, rid), 0, -1)
+        return found + [overflow_entry(line) for line in overflow]
 
     @translated
     def registrants(self, meeting_id: str, offset: int = 0,
@@ -754,9 +777,9 @@ class Store:
         or claim (POST)."""
         k = self.keys
         keys = [k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id),
-                k.user_agents(meeting_id)]
+                k.user_agents(meeting_id), k.overflow(meeting_id, rid)]
         args = [mode, version, repr(now), presented_device, new_device, ip, user_agent,
-                EVENT_STREAM_CAP, user_agent_id(user_agent)]
+                LINK_FEED_BUDGET, user_agent_id(user_agent), LINK_OVERFLOW_CAP]
         if mode == "claim" and self.wait_replicas:
             outcome, detail, meeting, shown = self._claim_replicated(keys, args)
         else:
@@ -778,8 +801,7 @@ class Store:
         ``ua`` field carries the note, as it carries the actor of organizer actions)."""
         name = self.keys.events(meeting_id)
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(name, {"kind": kind, "registrant": rid, "ip": "", "ua": note[:300]},
-                      maxlen=EVENT_STREAM_CAP, approximate=True)
+            pipe.xadd(name, {"kind": kind, "registrant": rid, "ip": "", "ua": note[:300]})
             pipe.hget(self.keys.meeting(meeting_id), "expire_at")
             _, expire_at = pipe.execute()
         if expire_at is not None:
@@ -813,7 +835,7 @@ class Store:
         k = self.keys
         return int(self.scripts["manage"](
             keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id)],
-            args=[action, actor, EVENT_STREAM_CAP]))
+            args=[action, actor]))
 
     # Webhooks
 
@@ -826,9 +848,8 @@ class Store:
             "participant", [k.meeting(mid), k.seen(mid), k.stays(mid, event.instance),
                             k.instances(mid), k.events(mid)],
             [event.digest(), event.kind, event.stay_key, event.instance, repr(event.at),
-             repr(now), EVENT_STREAM_CAP, event.user_name, event.participant_uuid,
-             event.registrant_id, event.customer_key, event.email, event.participant_id,
-             int(event.is_host)]))
+             repr(now), event.user_name, event.participant_uuid, event.registrant_id,
+             event.customer_key, event.email, event.participant_id, int(event.is_host)]))
 
     @translated
     def record_instance(self, meeting_id: str, instance: str, kind: str, at: float) -> bool:
@@ -907,8 +928,7 @@ class Store:
             raise NotFound(f"no meeting {meeting_id}")
         name = self.keys.events(meeting_id)
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(name, {"kind": kind, "registrant": "", "ip": "", "ua": actor},
-                      maxlen=EVENT_STREAM_CAP, approximate=True)
+            pipe.xadd(name, {"kind": kind, "registrant": "", "ip": "", "ua": actor})
             pipe.expireat(name, int(expire_at))
             pipe.execute()
 
@@ -1182,7 +1202,7 @@ class Store:
         return self.scripts["move"](
             keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id),
                   k.user_agents(meeting_id), k.move_code(meeting_id, rid)],
-            args=[action, repr(now), EVENT_STREAM_CAP, ip, user_agent,
+            args=[action, repr(now), ip, user_agent,
                   user_agent_id(user_agent), *[str(arg) for arg in args]])
 
 

@@ -8,6 +8,7 @@ focus ring, font scaling, the registrant's local time and too_early's reload."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 import threading
 from dataclasses import dataclass
@@ -154,9 +155,11 @@ VIEWS = {"desktop": {"viewport": {"width": 1280, "height": 800}, "color_scheme":
                    "has_touch": True, "device_scale_factor": 2, "color_scheme": "light"}}
 LANGUAGES = {"en": "en-GB", "pt": "pt-BR"}
 A11Y_OPTIONS = Options(rejoin=False, max_devices=1, contact="mixed", timezone="Europe/Lisbon")
-PAGES_SEEN = list(PAGE_CASES) + ["unavailable"]
+# The move pages (changing devices by a mailed code), reached by pressing their buttons.
+MOVE_PAGES = {"move_sent": 200, "move_code_error": 400, "move_refused": 403}
+PAGES_SEEN = list(PAGE_CASES) + ["unavailable", *MOVE_PAGES]
 MEETING_PAGES = {"confirm", "too_early", "used_elsewhere", "used_here", "revoked", "superseded",
-                 "expired"}
+                 "expired", *MOVE_PAGES}
 
 
 @pytest.fixture
@@ -206,6 +209,37 @@ def site():
         server.shutdown()
 
 
+def set_mail(app, on: bool) -> None:
+    """Mail settings on or off from now on (the self-service move needs them; nothing is mailed
+    here: no worker runs). Like set_server_support, a changed copy of the frozen settings."""
+    state = app.extensions["joingate"]
+    state.config = dataclasses.replace(state.config,
+                                       smtp_url="smtp://127.0.0.1:9" if on else "",
+                                       mail_from="classes@example.org" if on else "")
+    app.config["JOINGATE"] = state.config
+
+
+def open_move_page(world: World, page, case_url: str, case, name: str) -> int:
+    """From the 409 page press "Use this device instead" (move_sent); then a code too short
+    (move_code_error: the page's alert), or a code from a browser that lost its cookie
+    (move_refused: "Send a new code"). Returns the status of the page shown."""
+    set_mail(world.app, True)
+    try:
+        world.fill(case)
+        page.goto(case_url)
+        with page.expect_navigation() as shown:
+            page.click("form[action$='/move'] button")
+        if name != "move_sent":
+            if name == "move_refused":
+                page.context.clear_cookies()
+            page.fill("input[name=code]", "12" if name == "move_code_error" else "123456")
+            with page.expect_navigation() as shown:
+                page.click("button.button")
+    finally:
+        set_mail(world.app, False)
+    return shown.value.status
+
+
 def open_variant(site: Site, page, name: str) -> None:
     """Bring the gate to show page variant ``name`` (as PAGE_CASES does) and open it in the
     browser ``page``. The world's clock is moved where the variant needs it; the caller
@@ -240,6 +274,10 @@ def open_variant(site: Site, page, name: str) -> None:
         url = f"{base}/j/not-a-token"
     elif name == "unavailable":
         url = down + case.path
+    elif name in MOVE_PAGES:
+        status = open_move_page(world, page, url, case, name)
+        assert status == MOVE_PAGES[name] and page.locator("main").count() == 1, (name, url)
+        return
     if name in ("invalid", "invalid_signed"):
         set_server_support(world.app, A11Y_OPTIONS.support)
     response = page.goto(url)

@@ -6,7 +6,9 @@ Also the meeting's language and time zone as the CLI, the API and ``zoom sync`` 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from babel.messages.extract import extract_from_dir
@@ -145,6 +147,95 @@ def test_times_in_the_language_and_the_meeting_zone(service, client, clock, lang
     block = read_page(client.get(path_of(link))).block("opens-at")
     assert opens_sao_paulo in block.text and "São Paulo" in block.text, block.text
     assert block.times == [{"datetime": "2026-12-01T17:45:00Z", "zone": "America/Sao_Paulo"}]
+
+
+# The move pages (changing devices by a mailed code): the same language choice, every sentence
+# translated, the code's lifetime written by Babel.
+
+LIFETIME = {"en": "10 minutes", "pt": "10 minutos", "es": "10 minutos", "fr": "10 minutes",
+            "de": "10 Minuten"}
+OTHER = {"en": "de", "pt": "fr", "es": "de", "fr": "pt", "de": "es"}
+
+
+def move_steps(app, service, path: str) -> dict[str, Callable[[], Any]]:
+    """Each move page, reached through the move routes: the code page, the code page with each
+    reason a code was not taken, and refusals with and without "Send a new code". The meeting's
+    language at the time of the call decides the page's."""
+    holder, asker = app.test_client(), app.test_client()
+    assert holder.post(path).status_code == 303
+    assert asker.post(f"{path}/move").status_code == 200     # asker has its device cookie now
+
+    def refused_off():
+        service.store.redis.hset(service.store.keys.meeting(MEETING_ID), "max_moves", "0")
+        try:
+            return asker.post(f"{path}/move")
+        finally:
+            service.store.redis.hset(service.store.keys.meeting(MEETING_ID), "max_moves", "2")
+
+    return {
+        "move_sent": lambda: asker.post(f"{path}/move"),
+        "move_sent-malformed": lambda: asker.post(f"{path}/move/confirm", data={"code": "12"}),
+        "move_sent-waiting": lambda: asker.post(f"{path}/move/confirm",
+                                                data={"code": "123456"}),
+        "move_refused-other_device": lambda: app.test_client().post(
+            f"{path}/move/confirm", data={"code": "123456"}),
+        "move_refused-off": refused_off,
+    }
+
+
+@pytest.mark.parametrize("language", BUILTIN_LANGUAGES)
+def test_the_move_pages_in_every_language(app, store_url, clock, language):
+    """The meeting's language wins over the browser's; ``lang`` is set; no sentence is left in
+    English (each block differs from the English page's, the class's name aside); the code's
+    lifetime is Babel's in that language."""
+    moving = make_app(store_url, clock, like=app, SMTP_URL="smtp://127.0.0.1:2525",
+                      MAIL_FROM="classes@example.org")
+    service = moving.extensions["joingate"]
+
+    def add(meeting_language: str) -> None:
+        service.meetings.add(MEETING_ID, topic="Evening ceramics", start=START, duration=90,
+                             timezone="Europe/Lisbon", language=meeting_language,
+                             support="help@example.org")
+
+    add(language)
+    link = service.meetings.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Ana")])[0]
+    steps = move_steps(moving, service, path_of(link))
+    statuses = {"move_sent": 200, "move_sent-malformed": 400, "move_sent-waiting": 409,
+                "move_refused-other_device": 403, "move_refused-off": 403}
+    for name, step in steps.items():
+        add("en")
+        english = read_page(step())
+        add(language)
+        page = read_page(step())
+        assert (page.status, english.status) == (statuses[name],) * 2, name
+        assert page.lang == language, name
+        assert page.html.count("<form") == english.html.count("<form"), name
+        if name == "move_sent":
+            assert any(LIFETIME[language] in block.text for block in page.blocks), name
+        if language == "en":
+            continue
+        assert page.title.split(" · ")[0] != english.title.split(" · ")[0], name
+        assert len(page.blocks) == len(english.blocks), name
+        for mine, theirs in zip(page.blocks, english.blocks):
+            if mine.claim != "topic":
+                assert mine.text != theirs.text, f"{name}: still English: {mine.text!r}"
+                assert mine.hrefs == theirs.hrefs, name
+
+
+def test_a_move_page_follows_the_browser_when_the_meeting_has_no_language(app, store_url, clock,
+                                                                            link):
+    moving = make_app(store_url, clock, like=app, SMTP_URL="smtp://127.0.0.1:2525",
+                      MAIL_FROM="classes@example.org")
+    path = path_of(link)
+    assert moving.test_client().post(path).status_code == 303
+    browser = moving.test_client()
+    browser.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de-CH,de;q=0.9"
+    page = read_page(browser.post(f"{path}/move"))
+    assert page.status == 200 and page.lang == "de-CH"
+    assert any("Einmalcode" in block.text and "10 Minuten" in block.text
+               for block in page.blocks), [block.text for block in page.blocks]
+    wrong_length = read_page(browser.post(f"{path}/move/confirm", data={"code": "1"}))
+    assert "Geben Sie die 6 Ziffern aus der E-Mail ein." in [b.text for b in wrong_length.blocks]
 
 
 # Organizer overrides

@@ -19,7 +19,13 @@ from helpers import ID_KEY, MEETING_ID, NOW, START
 
 from joingate.roster import RegistrantInput
 from joingate.signing import registrant_id_for
-from joingate.store import EVENT_STREAM_CAP, GATE_MEETING_FIELDS, Store, user_agent_id
+from joingate.store import (
+    GATE_MEETING_FIELDS,
+    LINK_FEED_BUDGET,
+    LINK_OVERFLOW_CAP,
+    Store,
+    user_agent_id,
+)
 
 EMAIL = "ana.lima@example.org"
 RID = registrant_id_for(EMAIL, ID_KEY)
@@ -81,9 +87,9 @@ def gate(store: Store, mode: str, *, at: datetime = NOW, version: int = 1, prese
     k = store.keys
     return store.scripts["gate"](
         keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id),
-              k.user_agents(meeting_id)],
+              k.user_agents(meeting_id), k.overflow(meeting_id, rid)],
         args=[mode, version, repr(at.timestamp()), presented, new, IP, user_agent,
-              EVENT_STREAM_CAP, user_agent_id(user_agent)])
+              LINK_FEED_BUDGET, user_agent_id(user_agent), LINK_OVERFLOW_CAP])
 
 
 def gate_meeting(store: Store) -> list:
@@ -231,7 +237,7 @@ def manage(store: Store, action: str, *, meeting_id: str = MEETING_ID, rid: str 
     k = store.keys
     return store.scripts["manage"](
         keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id)],
-        args=[action, actor, EVENT_STREAM_CAP])
+        args=[action, actor])
 
 
 @pytest.mark.parametrize("action, version, changed, removed", [
@@ -312,7 +318,7 @@ def participant(store: Store, **given: Any) -> Any:
         keys=[k.meeting(mid), k.seen(mid), k.stays(mid, a["instance"]), k.instances(mid),
               k.events(mid)],
         args=[a["digest"], a["kind"], a["stay_key"], a["instance"], str(a["at"]),
-              str(a["now"]), EVENT_STREAM_CAP, a["user_name"], a["participant_uuid"],
+              str(a["now"]), a["user_name"], a["participant_uuid"],
               a["registrant_id"], a["customer_key"], a["email"], a["zoom_user_id"], a["host"]])
 
 

@@ -208,6 +208,32 @@ def test_a_code_expires_after_ten_minutes(service, sink, bound, clock):
     assert device_a.post(path).status_code == 303
 
 
+def test_a_portuguese_meeting_mails_the_code_and_answers_in_portuguese(service, sink, bound):
+    """The mail in the meeting's language (no browser to ask) with the request's time by Babel
+    in the meeting's zone; the pages in it too, whatever the browser says."""
+    path, _, device_b = bound
+    service.meetings.add(MEETING_ID, topic="Evening ceramics, week 3", start=START, duration=90,
+                         support="help@example.org", language="pt",
+                         timezone="America/Sao_Paulo")
+    device_b.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-GB"
+    asked = device_b.post(f"{path}/move")
+    assert asked.status_code == 200 and '<html lang="pt">' in asked.text
+    assert "Estamos enviando um código de uso único para <strong>a***@example.org</strong>." in \
+        asked.text and "Ele vale por 10 minutos, só neste dispositivo." in asked.text
+    deliver(service)
+    message = sink.box.to("ana.lima@example.org")[-1].parsed()
+    assert message["Subject"] == "Seu código para trocar de dispositivo: Evening ceramics, week 3"
+    text = " ".join(message.get_body(("plain",)).get_content().split())
+    # Asked at NOW, 17:50Z: 14:50 in Sao Paulo.
+    assert "terça-feira, 1 de dezembro de 2026 14:50 (horário de São Paulo))." in text, text
+    assert "Se foi você, digite este código nesse dispositivo em até 10 minutos:" in text
+    assert '<html lang="pt">' in message.get_body(("html",)).get_content()
+    code = code_in(sink)
+    answer = device_b.post(f"{path}/move/confirm", data={"code": wrong(code)})
+    assert answer.status_code == 403
+    assert "Esse código não está certo. Restam 4 tentativas." in answer.text
+
+
 def test_moves_are_limited_per_registrant_and_zero_turns_them_off(app, service, sink, bound):
     path, device_a, device_b = bound
     service.meetings.add(MEETING_ID, topic="Evening ceramics, week 3", start=START, duration=90,

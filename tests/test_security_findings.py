@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,7 @@ from webhook_events import participant, sample, signed
 from werkzeug.serving import make_server
 
 from joingate import create_app
+from joingate import store as store_module
 from joingate.cli import main as cli_main
 from joingate.errors import ConfigError, InvalidInput
 from joingate.exports import spreadsheet_cell
@@ -259,6 +261,67 @@ def test_finding_3_the_worker_logs_no_alert_url_secret(app, store_url, clock, me
     assert "s3cret" not in text and "q5ecret" not in text and "/hooks/" not in text
 
 
+# Finding 4: one valid link grew Redis without bound (56,000 opens with random user agents:
+# 17 MB in the meeting's user-agent table) and its opens trimmed every other registrant's
+# evidence out of the shared, capped event feed.
+
+
+def test_finding_4_one_link_cannot_crowd_out_others_or_grow_the_meeting(
+        app, service, meeting, monkeypatch):
+    budget, cap = 6, 10                                 # the shipped 100 and 200, made small
+    monkeypatch.setattr(store_module, "LINK_FEED_BUDGET", budget)
+    monkeypatch.setattr(store_module, "LINK_OVERFLOW_CAP", cap)
+    links = service.meetings.issue_links(meeting, [
+        RegistrantInput(f"p{n}@example.org", f"Person {n}") for n in range(4)])
+    noisy, *others = links
+    client = app.test_client()
+    for link in others[:2]:                             # evidence from before the flood
+        assert client.post(path_of(link)).status_code == 303
+    agents = [f"Bot/{n} " + "x" * 150 for n in range(40)]
+    for agent in agents:                                # never refused: a valid link
+        assert client.get(path_of(noisy), headers={"User-Agent": agent}).status_code == 200
+    assert client.post(path_of(others[2])).status_code == 303     # and after it
+
+    store, k = service.store, service.store.keys
+    rid = {link.display_name: registrant_id_of(service, link) for link in links}
+    feed = [fields for _, fields in store.redis.xrange(k.events(meeting))]
+    assert sum(fields["registrant"] == rid["Person 0"] for fields in feed) == budget
+    table = set(store.redis.hvals(k.user_agents(meeting)))
+    assert len(table & set(agents)) == budget          # (the others' claims add the client's)
+    for link in others:                                 # every other claim is still there
+        assert [fields["kind"] for fields in feed
+                if fields["registrant"] == rid[link.display_name]] == ["claim"]
+        assert [entry.kind for entry in service.meetings.history(meeting,
+                rid[link.display_name])] == ["claim"]
+    # The link's own history: its first `budget` opens (in the feed) and its newest `cap`
+    # (its overflow list, each with its user agent), oldest first.
+    own = service.meetings.history(meeting, rid["Person 0"])
+    assert [entry.user_agent for entry in own] == agents[:budget] + agents[-cap:]
+    assert [entry.kind for entry in own] == ["open"] * (budget + cap)
+    assert [entry.at for entry in own] == sorted(entry.at for entry in own)
+    assert store.redis.llen(k.overflow(meeting, rid["Person 0"])) == cap
+    assert store.registrant(meeting, rid["Person 0"]).opens == len(agents)
+
+
+def test_finding_4_a_links_overflow_lives_and_dies_with_its_meeting(service, meeting, link,
+                                                                   monkeypatch):
+    rid = registrant_id_of(service, link)
+    monkeypatch.setattr(store_module, "LINK_FEED_BUDGET", 0)     # every open overflows
+    service.store.gate("open", meeting, rid, 1, time.time(), "", "dev", "198.51.100.1", "UA/1")
+    history, registrant = (service.store.keys.overflow(meeting, rid),
+                           service.store.keys.registrant(meeting, rid))
+    assert service.store.redis.expiretime(history) == service.store.redis.expiretime(registrant)
+    service.meetings.add(meeting, topic="Moved", start=START + timedelta(days=1), duration=90)
+    assert service.store.redis.expiretime(history) == service.store.redis.expiretime(registrant)
+    assert service.meetings.history(meeting, rid)[0].user_agent == "UA/1"
+    service.store.clear_cohort(meeting)
+    assert not service.store.redis.exists(history)
+
+
+def registrant_id_of(service, link) -> str:
+    return service.signer.read_link_token(link.url.rsplit("/", 1)[1]).registrant_id
+
+
 # Finding 5: any method string became a metrics label (13,000 made-up methods: 17.6 MB).
 
 def test_finding_5_metric_labels_come_from_a_fixed_set(app, client, link):
@@ -377,10 +440,13 @@ TEMPLATE_PROBES = {
     "meeting-class": "{{ meeting.__class__.__init__.__globals__ }} {{ meeting.items() }}",
     "format": "{{ '{0.__class__.__init__.__globals__}'.format(meeting) }}",
     "attr-filter": "{{ meeting|attr('__class__') }} {{ (meeting|attr('__init__')) }}",
+    "catalog": "{{ i18n.translations.info() }}",
+    "hidden-catalog": "{{ i18n._translations.info() }}",
 }
 SECRETS_IN_REACH = (SECRET, "organizer-admin-token", "zoom-secret-token", "alert-secret",
                     "enc0ded", "uid=", "wsgi.", "&lt;class", "&lt;function", "&lt;module",
-                    "&lt;built-in", "&lt;bound", "&lt;flask", "&lt;Flask", "&lt;Request")
+                    "&lt;built-in", "&lt;bound", "&lt;flask", "&lt;Flask", "&lt;Request",
+                    "plural-forms", "content-type")
 
 
 @pytest.mark.parametrize("probe", TEMPLATE_PROBES.values(), ids=TEMPLATE_PROBES.keys())
@@ -391,7 +457,8 @@ def test_finding_8_organizer_templates_reach_no_secret_and_no_code(app, store_ur
     (folder / "confirm.html").write_text("<p>[" + probe + "]</p>")
     organizer = make_app(store_url, clock, like=app, TEMPLATE_DIR=str(folder),
                          ADMIN_TOKEN="organizer-admin-token", ALERT_SECRET="alert-secret")
-    page = organizer.test_client().get(path_of(link))
+    # In Portuguese: the page's language then has a catalog (whose methods must be out of reach).
+    page = organizer.test_client().get(path_of(link), headers={"Accept-Language": "pt"})
     assert page.status_code == 200
     body = page.get_data(as_text=True)
     for secret in SECRETS_IN_REACH:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import MEETING_ID, NOW, SECRET, make_app
+from helpers import MEETING_ID, NOW, SECRET, START, make_app
 from smtp_sink import Mailbox, SmtpSink
 from stack import ROOT, free_port
 
@@ -188,6 +188,89 @@ def test_preview_prints_both_parts_and_sends_nothing(runner, people, sink):
     assert raw.startswith(b"From: ") and b"\r\n\r\n" in raw
     assert b"\n" not in raw.replace(b"\r\n", b"") and b"multipart/alternative" in raw
     assert sink.box.count == 0
+
+
+# The mail's language: the meeting's (no browser to ask), times by Babel in its zone
+
+def plain(part) -> str:
+    """A message part's text with its line wrapping undone (and CLDR's narrow space before PM
+    read as a space)."""
+    return " ".join(part.get_content().split())
+
+
+def test_a_portuguese_meeting_gets_a_portuguese_mail_in_its_zone(runner, service, people,
+                                                                  sink):
+    service.meetings.add(MEETING_ID, topic="Evening ceramics, week 3", start=START,
+                         duration=90, support="help@example.org", language="pt",
+                         timezone="America/Sao_Paulo")
+    assert runner(["links", "send", MEETING_ID]).exit_code == 0
+    message = sink.box.to("ana.lima@example.org")[0].parsed()
+    assert message["Subject"] == "Seu link para entrar: Evening ceramics, week 3"
+    text, html = message.iter_parts()
+    # 18:00Z is 15:00 in Sao Paulo (UTC-3); links open 15 minutes before.
+    assert ("Aqui está o seu link pessoal para entrar em \"Evening ceramics, week 3\", "
+            "terça-feira, 1 de dezembro de 2026 15:00 (horário de São Paulo):") in plain(text)
+    assert ("O link funciona a partir de terça-feira, 1 de dezembro de 2026 14:45 (horário de "
+            "São Paulo) e é só seu") in plain(text)
+    assert "Dúvidas, ou um dispositivo novo? Fale com help@example.org." in plain(text)
+    assert max(len(line) for line in text.get_content().splitlines()
+               if not line.startswith("https://")) <= 76          # wrapped, the link aside
+    assert '<html lang="pt">' in html.get_content() and ">Entrar na aula</a>" in html.get_content()
+    assert ("para entrar em <strong>Evening ceramics, week 3</strong>, terça-feira, 1 de "
+            "dezembro de 2026 15:00 (horário de São Paulo):") in html.get_content()
+    assert path_in(text.get_content()) in people["ana.lima@example.org"].url
+    for english in ("Hello", "Here is", "The link works", "Join the class"):
+        assert english not in text.get_content() + html.get_content()
+
+
+def test_a_meeting_without_a_language_gets_the_english_mail(runner, service, people, sink):
+    """English as before (subject, sentences); the time is Babel's English in the meeting's
+    zone, as on the pages."""
+    service.meetings.add(MEETING_ID, topic="Evening ceramics, week 3", start=START,
+                         duration=90, support="help@example.org", timezone="Europe/Lisbon")
+    assert runner(["links", "send", MEETING_ID, "--only", "kim@example.org"]).exit_code == 0
+    message = sink.box.to("kim@example.org")[0].parsed()
+    assert message["Subject"] == "Your link to join: Evening ceramics, week 3"
+    text, html = message.iter_parts()
+    assert plain(text).startswith(
+        "Hello Kim Lee, Here is your personal link to join \"Evening ceramics, week 3\" on "
+        "Tuesday, December 1, 2026, 6:00 PM (Lisbon time): https://gate.example.org/j/")
+    assert plain(text).endswith(
+        "The link works from Tuesday, December 1, 2026, 5:45 PM (Lisbon time) and is for "
+        "you alone: the first device that opens it and presses \"Join\" keeps it. Please do "
+        "not forward it. Questions, or a new device? Contact help@example.org.")
+    assert '<html lang="en">' in html.get_content() and ">Join the class</a>" in html.get_content()
+
+
+def test_an_organizer_catalog_changes_one_mail_sentence(app, tmp_path, clock, service, people,
+                                                        sink):
+    """One sentence of the mail in the organizer's words (TEMPLATE_DIR/translations), as for
+    pages; the built-in templates and the rest of the catalog stay."""
+    path = tmp_path / "translations" / "pt" / "LC_MESSAGES" / "messages.po"
+    path.parent.mkdir(parents=True)
+    path.write_text('msgid ""\nmsgstr "Content-Type: text/plain; charset=utf-8\\n"\n\n'
+                    'msgid "Your link to join: %(topic)s"\n'
+                    'msgstr "Sua vaga na aula %(topic)s"\n', encoding="utf-8")
+    service.meetings.add(MEETING_ID, topic="Evening ceramics, week 3", start=START,
+                         duration=90, language="pt")
+    result = invoke(with_templates(app, tmp_path, clock), ["links", "send", MEETING_ID])
+    assert result.exit_code == 0, result.output
+    message = sink.box.to("kim@example.org")[0].parsed()
+    assert message["Subject"] == "Sua vaga na aula Evening ceramics, week 3"
+    assert "Aqui está o seu link pessoal" in plain(message.get_body(("plain",)))
+
+
+def test_an_organizer_mail_template_may_use_the_catalogs(app, tmp_path, clock, service, people,
+                                                         sink):
+    (tmp_path / "email").mkdir()
+    (tmp_path / "email" / "subject.txt").write_text(
+        '{{ lang }}: {{ _("Your link to join: %(topic)s", topic=topic) }}\n')
+    service.meetings.add(MEETING_ID, topic="Evening ceramics, week 3", start=START,
+                         duration=90, language="de")
+    assert invoke(with_templates(app, tmp_path, clock),
+                  ["links", "send", MEETING_ID]).exit_code == 0
+    subject = sink.box.to("kim@example.org")[0].parsed()["Subject"]
+    assert subject == "de: Ihr Link zur Teilnahme: Evening ceramics, week 3"
 
 
 # Organizer templates

@@ -3,16 +3,22 @@
 --
 -- KEYS[1]  meeting hash
 -- KEYS[2]  registrant hash (its last ':' part is the registrant id the events carry)
--- KEYS[3]  meeting event stream (also each link's history: its id is the time)
+-- KEYS[3]  meeting event stream (the organizer's feed)
 -- KEYS[4]  user agents of the meeting: hash short id -> user agent (each stored once)
+-- KEYS[5]  the link's overflow: list of "time<TAB>kind<TAB>ip<TAB>user agent" (the server's
+--          time, unix seconds) of its events past its feed budget, newest last, capped
 -- ARGV[1]  mode: "open" (GET/HEAD: records the open, binds nothing) or "claim" (POST)
 -- ARGV[2]  link version named by the token
 -- ARGV[3]  now, unix seconds
 -- ARGV[4]  device id from the browser's verified cookie, or ""
 -- ARGV[5]  device id to bind when the link has room for one more device
 -- ARGV[6]  client IP             ARGV[7]  user agent (both already cleaned of tabs)
--- ARGV[8]  event stream cap (approximate)
+-- ARGV[8]  feed budget of a link: how many of one link's events the meeting's feed and
+--          user-agent table take (counted by its opens + claims + refused); the link's later
+--          events go to its own capped overflow list instead, so no link can crowd out
+--          another's evidence or grow the meeting's tables past its budget
 -- ARGV[9]  short id of the user agent ("" when there is none); events carry the id
+-- ARGV[10] overflow cap: how many of the link's newest events past its budget are kept
 --
 -- Returns {outcome, detail, meeting fields, {display, join_url}}; the meeting fields are
 -- HMGET of: start open_before duration close_after expire_at max_devices rejoin target pwd topic
@@ -34,15 +40,19 @@
 -- `opens` and logs kind "open", or, when the link is bound elsewhere and full, also counts
 -- `refused` and logs "refused_open" instead; a claim logs "claim" (binds, counts `claims`, first_claim),
 -- "rejoin" (counts `claims`) or "refused" (counts `refused`); a too_early claim writes nothing.
--- Every write gives the registrant hash, the stream (and the user agents, when the request had
--- one) the meeting's expire_at when they have no expiry yet (upsert and save_meeting set and
--- move it).
-local meeting_key, registrant_key, events_key, user_agents_key =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+-- An event goes to the meeting's feed (its user agent, when new, to the table) while the link is
+-- within its feed budget, else to the link's overflow list. Nothing is ever trimmed from the
+-- feed: what bounds it is each link's budget (and Zoom's and organizers' own events). Every
+-- write gives the registrant hash and the key it logged to (the stream and the user agents, or
+-- the overflow) the meeting's expire_at when they have no expiry yet (upsert and save_meeting
+-- set and move it).
+local meeting_key, registrant_key, events_key, user_agents_key, history_key =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local mode, version, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local presented_device, new_device = ARGV[4], ARGV[5]
 local ip, user_agent = ARGV[6], ARGV[7]
-local stream_cap, user_agent_id = ARGV[8], ARGV[9]
+local feed_budget, user_agent_id = tonumber(ARGV[8]), ARGV[9]
+local history_cap = tonumber(ARGV[10])
 local registrant_id = string.match(registrant_key, '[^:]+$')
 
 local meeting = redis.call('HMGET', meeting_key, 'start', 'open_before', 'duration', 'close_after',
@@ -66,14 +76,26 @@ if now > closes_at then return {'expired', tostring(closes_at), meeting, shown} 
 -- EXPIREAT ... NX: a key that has its expiry (upsert and save_meeting set and move them) is
 -- not written again, so nothing more goes to the append-only file and the replicas.
 local function log(kind)
-  if user_agent_id ~= '' then
-    redis.call('HSETNX', user_agents_key, user_agent_id, user_agent)
-    redis.call('EXPIREAT', user_agents_key, expire_at, 'NX')
+  local counted = redis.call('HMGET', registrant_key, 'opens', 'claims', 'refused')
+  local made = (tonumber(counted[1]) or 0) + (tonumber(counted[2]) or 0) +
+               (tonumber(counted[3]) or 0)
+  if made <= feed_budget then
+    if user_agent_id ~= '' then
+      redis.call('HSETNX', user_agents_key, user_agent_id, user_agent)
+      redis.call('EXPIREAT', user_agents_key, expire_at, 'NX')
+    end
+    redis.call('XADD', events_key, '*', 'kind', kind, 'registrant', registrant_id, 'ip', ip,
+               'ua', user_agent_id)
+    redis.call('EXPIREAT', events_key, expire_at, 'NX')
+  else
+    -- Stamped with the server's time, as the feed's ids are: one clock for the whole history.
+    local time = redis.call('TIME')
+    redis.call('RPUSH', history_key, time[1] .. '.' .. string.format('%06d', tonumber(time[2]))
+               .. '\t' .. kind .. '\t' .. ip .. '\t' .. user_agent)
+    redis.call('LTRIM', history_key, -history_cap, -1)
+    redis.call('EXPIREAT', history_key, expire_at, 'NX')
   end
-  redis.call('XADD', events_key, 'MAXLEN', '~', stream_cap, '*', 'kind', kind,
-             'registrant', registrant_id, 'ip', ip, 'ua', user_agent_id)
   redis.call('EXPIREAT', registrant_key, expire_at, 'NX')
-  redis.call('EXPIREAT', events_key, expire_at, 'NX')
 end
 
 local bound_here = presented_device ~= '' and

@@ -6,7 +6,6 @@
 -- KEYS[3]  meeting event stream
 -- ARGV[1]  action: revoke | reset | restore | reissue
 -- ARGV[2]  who asked (cli, api, worker): the event carries it in its `ua` field
--- ARGV[3]  event stream cap
 --
 -- Returns the link's version after the change, having logged one event of kind ARGV[1] and moved
 -- the registrant hash and the stream to the meeting's expire_at:
@@ -15,7 +14,7 @@
 -- Errors (nothing written): NOTFOUND when meeting or registrant is missing, BADACTION for
 -- another action.
 local meeting_key, registrant_key, events_key = KEYS[1], KEYS[2], KEYS[3]
-local action, actor, stream_cap = ARGV[1], ARGV[2], ARGV[3]
+local action, actor = ARGV[1], ARGV[2]
 local registrant_id = string.match(registrant_key, '[^:]+$')
 
 local expire_at = redis.call('HGET', meeting_key, 'expire_at')
@@ -34,7 +33,7 @@ elseif action == 'reissue' then
 else
   return redis.error_reply('BADACTION')
 end
-redis.call('XADD', events_key, 'MAXLEN', '~', stream_cap, '*', 'kind', action,
+redis.call('XADD', events_key, '*', 'kind', action,
            'registrant', registrant_id, 'ip', '', 'ua', actor)
 redis.call('EXPIREAT', registrant_key, expire_at)
 redis.call('EXPIREAT', events_key, expire_at)

@@ -14,19 +14,19 @@
 -- KEYS[5]  meeting event stream
 -- ARGV[1]  delivery digest      ARGV[2]  joined | left         ARGV[3]  stay key
 -- ARGV[4]  instance uuid        ARGV[5]  join or leave time (unix s)
--- ARGV[6]  now (unix s)         ARGV[7]  event stream cap (approximate)
--- ARGV[8]  user_name            ARGV[9]  participant_uuid      ARGV[10] Zoom registrant_id
--- ARGV[11] customer_key         ARGV[12] email                 ARGV[13] Zoom user id
--- ARGV[14] 1 if the participant is the host, else 0
+-- ARGV[6]  now (unix s)
+-- ARGV[7]  user_name            ARGV[8]  participant_uuid      ARGV[9]  Zoom registrant_id
+-- ARGV[10] customer_key         ARGV[11] email                 ARGV[12] Zoom user id
+-- ARGV[13] 1 if the participant is the host, else 0
 --
 -- Returns 'recorded', 'duplicate' or 'unknown_meeting' (nothing written for the last two).
 local meeting_key, seen_key, stays_key, instances_key, events_key =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local digest, kind, stay_key, instance = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local at, now, stream_cap = tonumber(ARGV[5]), ARGV[6], ARGV[7]
-local user_name, participant_uuid = ARGV[8], ARGV[9]
-local identifiers = {zr = ARGV[10], ck = ARGV[11], em = ARGV[12], id = ARGV[13]}
-local is_host = ARGV[14] == '1'
+local at, now = tonumber(ARGV[5]), ARGV[6]
+local user_name, participant_uuid = ARGV[7], ARGV[8]
+local identifiers = {zr = ARGV[9], ck = ARGV[10], em = ARGV[11], id = ARGV[12]}
+local is_host = ARGV[13] == '1'
 
 local expire_at = redis.call('HGET', meeting_key, 'expire_at')
 if not expire_at then return 'unknown_meeting' end
@@ -66,7 +66,7 @@ if is_host then stay.h = 1 end
 
 redis.call('HSET', stays_key, stay_key, cjson.encode(stay))
 redis.call('HSETNX', instances_key, instance, now)
-redis.call('XADD', events_key, 'MAXLEN', '~', stream_cap, '*', 'kind', kind, 'at', ARGV[5],
+redis.call('XADD', events_key, '*', 'kind', kind, 'at', ARGV[5],
            'instance', instance, 'stay', stay_key, 'name', user_name,
            'participant', participant_uuid)
 for _, key in ipairs({seen_key, stays_key, instances_key, events_key}) do
