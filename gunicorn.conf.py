@@ -7,7 +7,10 @@ PROMETHEUS_MULTIPROC_DIR (default a fresh folder under /tmp).
 Measured on the 2-core benchmark machine (docs/benchmarks.md, claims of fresh links, 64
 connections): sync x3 about 1,600-1,800 claims/s, sync x2 1,520, sync x4 1,430, sync x5 1,290,
 gthread 2x4 1,550, gthread 3x2 1,580, gthread 1x8 610. A claim is one short Redis round trip, so
-a sync worker never waits long; more workers than CPUs + 1 only add context switches.
+a sync worker never waits long; more workers than CPUs + 1 only add context switches. With the
+lean front (fastgate.py), gthread 3x2 and 3x4 doubled the requests per second of both the bare
+floor and the claims in four paired runs on a loaded machine (keep-alive), without moving their
+ratio: sync stays the default until gthread is measured on a quiet one.
 """
 
 import multiprocessing
@@ -35,8 +38,8 @@ loglevel = os.environ.get("JOINGATE_LOG_LEVEL", "info")
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {
-        "()": "pythonjsonlogger.json.JsonFormatter",
+    "formatters": {"json": {    # python-json-logger's JsonFormatter, the same lines, cheaper
+        "()": "joingate.observability.JsonLineFormatter",
         "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
         "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}}},
     # Any /j/<token> in a log line (a traceback, a library's message) is written as /j/-.

@@ -30,9 +30,13 @@ def measure(name: str, call) -> None:
 
 
 def main() -> None:
-    from pythonjsonlogger.json import JsonFormatter
-
     from joingate import create_app
+    from joingate.observability import (
+        JSON_LOG_FORMAT,
+        JSON_LOG_RENAMES,
+        JsonLineFormatter,
+        log_request,
+    )
     from joingate.roster import RegistrantInput
 
     server = RedisServer(Path(tempfile.mkdtemp(prefix="joingate-parts-")))
@@ -59,12 +63,12 @@ def main() -> None:
         try:
             stores, fresh = {}, {}
             for replicas in (0, 1):
-                waiting = create_app({"SECRET_KEY": "k", "REDIS_URL": server.url,
+                waiting = create_app({"SECRET_KEY": "k" * 32, "REDIS_URL": server.url,
                                       "REDIS_WAIT_REPLICAS": replicas},
                                      environ={}).extensions["joingate"]
                 stores[replicas] = waiting.store
-                fresh[replicas] = [waiting.read_token(link.url.rsplit("/", 1)[1])
-                                   for link in waiting.issue_links("85746065432", [
+                fresh[replicas] = [waiting.signer.read_link_token(link.url.rsplit("/", 1)[1])
+                                   for link in waiting.meetings.issue_links("85746065432", [
                                        RegistrantInput(f"w{replicas}-{n}@x.org", f"W {n}")
                                        for n in range(CALLS)])]
             walls: dict[int, list[float]] = {0: [], 1: []}
@@ -87,19 +91,18 @@ def main() -> None:
         measure("Redis PING round trip", lambda n: service.store.redis.ping())
         measure("verify a link token", lambda n: service.signer.read_link_token(tokens[n]))
         measure("sign a device cookie", lambda n: service.signer.device_cookie("ab" * 12))
-        logger = logging.getLogger("bench.parts")
+        access = logging.getLogger("joingate.access")   # the request line, as gunicorn logs it
         handler = logging.StreamHandler(io.StringIO())
-        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-        logger.setLevel("INFO")
-        measure("one JSON request log line", lambda n: logger.info("request", extra={
-            "event": "request", "request_id": "r", "method": "POST", "path": "/j/x",
-            "status": 303, "duration_ms": 1.0, "ip": "203.0.113.7", "outcome": "claimed"}))
+        handler.setFormatter(JsonLineFormatter(JSON_LOG_FORMAT, rename_fields=JSON_LOG_RENAMES))
+        access.addHandler(handler)
+        access.propagate = False
+        access.setLevel("INFO")
+        measure("one JSON request log line", lambda n: log_request(
+            "r" * 32, "POST", "/j/0123456789", 303, 0.001, "203.0.113.7", "claimed"))
         client = app.test_client()
         paths = [link.url.split("8000", 1)[1] for link in service.meetings.issue_links(
             "85746065432", [RegistrantInput(f"q{n}@x.org", f"Q {n}") for n in range(CALLS)])]
-        measure("whole claim through Flask (test client)", lambda n: client.post(
+        measure("whole claim (Werkzeug test client)", lambda n: client.post(
             paths[n], headers={"Cookie": ""}))
     finally:
         server.stop()

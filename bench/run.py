@@ -11,7 +11,11 @@ generator would. Every claim and every open uses a link never used before (bench
 
 Prints, per scenario: requests per second, p50 and p99 latency, server CPU per request (utime +
 stime of gunicorn's workers and redis-server, from /proc), errors, and the ratio to the floor
-and to nginx. Then: 50,000 links issued from one CSV (seconds), and Redis memory per registrant.
+and to nginx (for the rows through nginx + TLS with a new connection each: to nginx answering
+``return 302`` under the same TLS settings, the ceiling of that row). Then: 50,000 registrants
+each opening and claiming their link through nginx + TLS, a new connection per request (total
+seconds, errors, p99); 50,000 links issued from one CSV (seconds); Redis memory per registrant;
+and the issue-15 targets. ``--appendfsync both`` runs everything once per policy.
 
 ``--only replica-wait`` runs only the claims with a replica attached, with
 JOINGATE_REDIS_WAIT_REPLICAS 0 and 1 (rows 2d, 2e; also part of the whole run).
@@ -55,6 +59,12 @@ HOOK_SECRET = "bench-zoom-secret"
 ADMIN_TOKEN = "bench-admin-token"
 MEETING = "85746065432"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# nginx as a production host runs it: certbot's default key (ECDSA P-256; an RSA-2048 handshake
+# costs the server about ten times the CPU) and Debian's worker_processes auto.
+CERT_KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1")
+NGINX_WORKERS = "auto"
+CROWD = 50_000                 # registrants of scenario 7
+CROWD_LIMIT_SECONDS = 120      # scenario 7 stops here if it has not finished (its target: 30 s)
 UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
       "Chrome/131.0.0.0 Safari/537.36")
 
@@ -173,16 +183,9 @@ def run(args: argparse.Namespace) -> list[Result]:
             {**env, "PROMETHEUS_MULTIPROC_DIR": str(folder / "floor-metrics")}, workers=None,
             app="bench.floor_app:app", log=folder / "floor.log")
         processes.append(floor)
-        nginx_port = free_port()
-        (folder / "limit.conf").write_text(
-            f"worker_processes auto; pid {folder}/limit.pid; error_log {folder}/limit.err;"
-            f" events {{ worker_connections 4096; }} http {{ access_log off; server {{"
-            f" listen 127.0.0.1:{nginx_port}; location / {{ return 302 "
-            f"https://app.zoom.us/; }} }} }}")
-        nginx = subprocess.Popen([nginx_binary(), "-c", str(folder / "limit.conf"), "-p",
-                                  str(folder), "-g", "daemon off;"])
+        nginx, nginx_port = start_limit_nginx(folder, "limit")
         processes.append(nginx)
-        for port in (gate_port, floor_port, nginx_port):
+        for port in (gate_port, floor_port):
             wait_for_port(port, 30)
         gate_url = f"http://127.0.0.1:{gate_port}"
         env["JOINGATE_PUBLIC_URL"] = gate_url
@@ -223,6 +226,7 @@ def run(args: argparse.Namespace) -> list[Result]:
         open_links, _ = issue(write_people("open", 60_000))
         burst_links, _ = issue(write_people("burst", 5_000))
         rejoin_links, _ = issue(write_people("rejoin", 2_000))
+        crowd_links, _ = issue(write_people("crowd", CROWD))
 
         def paths_file(name: str, paths: list[str]) -> Path:
             path = folder / f"{name}.paths"
@@ -309,7 +313,8 @@ def run(args: argparse.Namespace) -> list[Result]:
 
         # Claims through nginx with the shipped site (TLS), a new connection per request.
         https_port, http_port = free_port(), free_port()
-        site = write_nginx(folder, http_port, https_port, gate_port)
+        site = write_nginx(folder, http_port, https_port, gate_port, key=CERT_KEY,
+                           workers=NGINX_WORKERS)
         shipped = subprocess.Popen([nginx_binary(), "-c", str(site), "-p", str(folder), "-g",
                                     "daemon off;"], stderr=subprocess.DEVNULL)
         processes.append(shipped)
@@ -321,19 +326,70 @@ def run(args: argparse.Namespace) -> list[Result]:
                         cpu_pids=[gate.pid, redis_pid, shipped.pid],
                         name="2c. claim via nginx+TLS, new connection each",
                         env={"PATHS_FILE": str(paths_file("nginx", tail)), "METHOD": "POST"})
-        via_nginx.floor_rps, via_nginx.nginx_rps = floor_post.rps, limit.rps
+        # The ceiling of that row: nginx answering `return 302` over TLS, a new connection each.
+        tls_limit_nginx, tls_port = start_limit_nginx(folder, "tls-limit", tls=True)
+        processes.append(tls_limit_nginx)
+        print("limit: nginx return 302 over TLS, new connection each ...", file=sys.stderr)
+        tls_limit = wrk(wrk_binary, f"https://127.0.0.1:{tls_port}", seconds, conns,
+                        script=script, headers=["Connection: close"],
+                        cpu_pids=[tls_limit_nginx.pid],
+                        name="limit: nginx 302 over TLS, new connection each",
+                        env={"PATHS_FILE": str(paths_file("tls-limit", ["/"] * 1000)),
+                             "METHOD": "POST"})
+        via_nginx.floor_rps, via_nginx.nginx_rps = floor_post.rps, tls_limit.rps
 
-        results = [limit, floor_get, floor_post, floor_hook, confirm, claim, rejoin, burst,
-                   hooks, via_nginx, *replica_wait(args, wrk_binary)]
+        print(f"7. {len(crowd_links):,} registrants: GET then POST via nginx+TLS ...",
+              file=sys.stderr)
+        crowd = crowd_scenario(wrk_binary, https_port, paths_file("crowd", crowd_links), conns,
+                               [gate.pid, redis_pid, shipped.pid])
+        crowd.nginx_rps = tls_limit.rps
+
+        results = [limit, tls_limit, floor_get, floor_post, floor_hook, confirm, claim, rejoin,
+                   burst, hooks, via_nginx, crowd, *replica_wait(args, wrk_binary)]
         api_seconds = api_bulk_seconds(gate_url)
         memory = memory_per_registrant(redis_server.url)
         print_table(results, bulk_seconds, api_seconds, memory, args)
+        print_targets(results, memory, len(crowd_links))
         return results
     finally:
         for process in reversed(processes):
             stop(process)
         redis_server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def start_limit_nginx(folder: Path, name: str, *, tls: bool = False
+                      ) -> tuple[subprocess.Popen, int]:
+    """nginx answering ``return 302`` to everything: the machine's limit. With ``tls``, over
+    TLS under the shipped site's settings (its certificate in ``folder``, written by
+    stack.write_nginx) and its number of worker processes."""
+    port = free_port()
+    listen, workers = f"127.0.0.1:{port}", "auto"
+    if tls:
+        listen += (f" ssl; ssl_certificate {folder}/fullchain.pem; ssl_certificate_key"
+                   f" {folder}/privkey.pem; ssl_protocols TLSv1.2 TLSv1.3;"
+                   f" ssl_session_cache shared:{name}:10m; ssl_session_timeout 1h")
+        workers = NGINX_WORKERS
+    (folder / f"{name}.conf").write_text(
+        f"worker_processes {workers}; pid {folder}/{name}.pid; error_log {folder}/{name}.err;"
+        f" events {{ worker_connections 4096; }} http {{ access_log off; server {{"
+        f" listen {listen}; location / {{ return 302 https://app.zoom.us/; }} }} }}")
+    process = subprocess.Popen([nginx_binary(), "-c", str(folder / f"{name}.conf"), "-p",
+                                str(folder), "-g", "daemon off;"])
+    wait_for_port(port, 10)
+    return process, port
+
+
+def crowd_scenario(wrk_binary: str, https_port: int, paths: Path, connections: int,
+                   cpu_pids: list[int]) -> Result:
+    """7. A class arriving: every registrant of ``paths`` opens (GET) then claims (POST) their
+    link through nginx + TLS, a new connection per request, as fast as ``connections`` go
+    (bench/registrants.lua); stops when every link is answered, or after CROWD_LIMIT_SECONDS."""
+    count = sum(1 for _ in open(paths))
+    return wrk(wrk_binary, f"https://127.0.0.1:{https_port}", CROWD_LIMIT_SECONDS, connections,
+               script=ROOT / "bench" / "registrants.lua", headers=["Connection: close"],
+               cpu_pids=cpu_pids, name=f"7. {count:,} registrants GET+POST via nginx+TLS",
+               env={"PATHS_FILE": str(paths)})
 
 
 def replica_wait(args: argparse.Namespace, wrk_binary: str) -> list[Result]:
@@ -359,16 +415,15 @@ def replica_wait(args: argparse.Namespace, wrk_binary: str) -> list[Result]:
                    PROMETHEUS_MULTIPROC_DIR=str(folder / "metrics"))
         service = create_app({"SECRET_KEY": SECRET, "REDIS_URL": primary.url},
                              environ={}).extensions["joingate"]
-        service.add_meeting(MEETING, topic="Bench", start=datetime.now(UTC),
-                            duration=120)
+        service.meetings.add(MEETING, topic="Bench", start=datetime.now(UTC), duration=120)
         script = ROOT / "bench" / "paths.lua"
         for replicas in (0, 1):
             print(f"2{'de'[replicas]}. claim, replica attached, WAIT {replicas} ...",
                   file=sys.stderr)
             people = [RegistrantInput(f"wait{replicas}-{n}@example.org", f"Wait {n}")
                       for n in range(max(20_000, 2_500 * args.seconds))]
-            paths = [link.url.split("/j/", 1)[1] for link in service.issue_links(MEETING,
-                                                                                  people)]
+            paths = [link.url.split("/j/", 1)[1]
+                     for link in service.meetings.issue_links(MEETING, people)]
             (folder / "paths").write_text("".join(f"/j/{path}\n" for path in paths))
             gate, port = start_gunicorn({**env, "JOINGATE_REDIS_WAIT_REPLICAS": str(replicas)},
                                         workers=None, log=folder / f"gate{replicas}.log")
@@ -468,23 +523,53 @@ def print_rows(results: list[Result]) -> None:
               f"{r.errors:>6} {to_floor:>7} {to_nginx:>7}")
 
 
+def print_targets(results: list[Result], memory: float, crowd_size: int) -> None:
+    """Issue 15's targets, read from this run."""
+    rows = {r.name.split(" ", 1)[0]: r for r in results}
+    claim, rejoin, confirm, hooks, crowd = (rows["2."], rows["2b."], rows["1."], rows["4."],
+                                            rows["7."])
+    crowd_seconds = crowd.requests / crowd.rps if crowd.rps else float("inf")
+    finished = crowd.requests >= 2 * crowd_size
+    print("\nTargets (issue 15):")
+    for text, met in (
+            (f"claim >= 85% of the POST floor: {claim.rps / claim.floor_rps:.0%}",
+             claim.rps >= 0.85 * claim.floor_rps),
+            (f"rejoin >= 85% of the POST floor: {rejoin.rps / rejoin.floor_rps:.0%}",
+             rejoin.rps >= 0.85 * rejoin.floor_rps),
+            (f"confirm page >= 80% of the GET floor: {confirm.rps / confirm.floor_rps:.0%}",
+             confirm.rps >= 0.80 * confirm.floor_rps),
+            (f"webhook ingest >= 75% of the webhook floor: {hooks.rps / hooks.floor_rps:.0%}",
+             hooks.rps >= 0.75 * hooks.floor_rps),
+            (f"claim p99 <= 40 ms at 64 connections: {claim.p99_ms:.1f} ms", claim.p99_ms <= 40),
+            (f"{crowd_size:,} registrants GET+POST via nginx+TLS in <= 30 s, 0 errors, p99 < "
+             f"250 ms: {crowd_seconds:.1f} s{'' if finished else ' (did not finish)'}, "
+             f"{crowd.errors} errors, p99 {crowd.p99_ms:.0f} ms",
+             finished and crowd_seconds <= 30 and crowd.errors == 0 and crowd.p99_ms < 250),
+            (f"<= 1,024 bytes of Redis per registrant: {memory:.0f}", memory <= 1024)):
+        print(f"  {'met    ' if met else 'NOT MET'}  {text}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="per scenario (max 60)")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--appendfsync", choices=["always", "everysec", "no"], default="always",
-                        help="Redis's appendfsync (default: always, as deploy/redis ships)")
+    parser.add_argument("--appendfsync", choices=["always", "everysec", "no", "both"],
+                        default="always",
+                        help="Redis's appendfsync (default: always, as deploy/redis ships; "
+                             "both: always, then everysec)")
     parser.add_argument("--only", choices=["all", "replica-wait"], default="all",
                         help="replica-wait: only the claims with a replica, WAIT 0 and 1")
     args = parser.parse_args()
     args.seconds = max(1, min(args.seconds, 60))
-    if args.only == "replica-wait":
-        print(f"\njoingate benchmarks, claims with a replica: {os.cpu_count()} cores, "
-              f"{args.seconds} s per scenario, {args.connections} connections, wrk, loopback, "
-              f"Redis appendfsync {args.appendfsync}\n")
-        print_rows(replica_wait(args, ensure_wrk()))
-    else:
-        run(args)
+    for policy in (["always", "everysec"] if args.appendfsync == "both" else [args.appendfsync]):
+        policy_args = argparse.Namespace(**{**vars(args), "appendfsync": policy})
+        if args.only == "replica-wait":
+            print(f"\njoingate benchmarks, claims with a replica: {os.cpu_count()} cores, "
+                  f"{args.seconds} s per scenario, {args.connections} connections, wrk, "
+                  f"loopback, Redis appendfsync {policy}\n")
+            print_rows(replica_wait(policy_args, ensure_wrk()))
+        else:
+            run(policy_args)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import load_config
-from .pages import builtin_template_dir
+from .pages import ChunkedBodyLimit, builtin_template_dir
 from .signing import Signer
 from .state import AppState
 from .store import Store, connect
@@ -35,10 +35,6 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     # answers with one.
     app.url_map.merge_slashes = False
     app.config["JOINGATE"] = config
-    if config.proxy_hops:
-        hops = config.proxy_hops
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore
-
     client = redis_client or connect(config.redis_url, config.redis_timeout)
     store = Store(client, config.key_prefix, wait_replicas=config.redis_wait_replicas,
                   wait_ms=config.redis_wait_ms)
@@ -47,14 +43,22 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     signer = Signer(config.secret_key, config.secret_key_fallbacks)
     app.extensions["joingate"] = AppState(config, store, signer, clock)
 
-    from . import api, dashboard, gate, health, move_pages, observability, pages, webhooks
+    from . import api, dashboard, fastgate, gate, health, move_pages, observability, pages
 
     observability.init_app(app)
     pages.init_app(app)
     api.init_app(app)
     dashboard.init_app(app)
-    app.register_blueprint(gate.bp)
+    gate.init_app(app)
     app.register_blueprint(move_pages.bp)
     app.register_blueprint(health.bp)
-    app.register_blueprint(webhooks.bp)
+    # The WSGI stack, inside out: Flask; the lean front (/j/<token> and /webhooks/zoom answered
+    # before Flask); a chunked body measured for the one 413 check of both; ProxyFix outermost,
+    # so the front and Flask see the address it trusts.
+    fastgate.init_app(app)
+    app.wsgi_app = ChunkedBodyLimit(  # type: ignore[method-assign]
+        app.wsgi_app, app.config["MAX_CONTENT_LENGTH"] or 0)
+    if config.proxy_hops:
+        hops = config.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore
     return app

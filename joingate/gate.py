@@ -2,21 +2,30 @@
 fetch links before their owners click); POST claims the link for this device and redirects once
 to Zoom with 303.
 
-The whole claim, top to bottom: verify the token (:mod:`joingate.signing`), read the device
-cookie, run ``gate.lua`` through :meth:`Store.gate` (one round trip: state, window, binding,
-bind, count, log), then redirect (:mod:`joingate.zoom.urls`) or render the page of the outcome.
+The whole claim, top to bottom, in :meth:`Gate.answer`: verify the token
+(:mod:`joingate.signing`), read the device cookie, run ``gate.lua`` through :meth:`Store.gate`
+(one round trip: state, window, binding, bind, count, log), then redirect
+(:mod:`joingate.zoom.urls`) or render the page of the outcome (:class:`joingate.pages.Pages`).
+:class:`Gate` needs no Flask: the lean front (:mod:`joingate.fastgate`) hands it every GET,
+HEAD and POST of ``/j/<token>``; the Flask routes below hand it what the front passes on (a
+token with a slash in it), and the helpers below them serve the routes beside the claim
+(joingate/move_pages.py). One claim path, two doors.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
+from werkzeug.http import dump_cookie
+from werkzeug.urls import iri_to_uri
 
 from .errors import BadLink, NotReplicated
-from .observability import log_fields, metrics
-from .pages import format_time, render_page
+from .observability import Metrics, metrics_of
+from .pages import Answer, PageRequest, Pages, format_time, pages_of, request_facts, to_response
 from .records import GateOutcome, GateResult
 from .signing import LinkRef, link_fingerprint, new_device_id
 from .state import AppState
@@ -34,6 +43,7 @@ DEVICE_COOKIE = "jg_device"
 SECURE_DEVICE_COOKIE = "__Host-jg_device"
 DEVICE_COOKIE_AGE = 400 * 86400  # the longest lifetime browsers allow
 MAX_HEADER_TEXT = 256
+NOT_REPLICATED_RETRY_AFTER = "2"
 
 
 # The page and status of every outcome that does not redirect.
@@ -46,6 +56,10 @@ PAGES: dict[GateOutcome, tuple[str, int]] = {
     GateOutcome.USED_ELSEWHERE: ("used_elsewhere", 409),
     GateOutcome.CONFIRM: ("confirm", 200),
 }
+# A redirect has no body: no Content-Security-Policy or nonce to make, only what the contract
+# asks of it (and the Content-Type Flask's responses carry).
+REDIRECT_HEADERS = (("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"),
+                    ("Content-Type", "text/html; charset=utf-8"))
 
 
 def device_cookie_name(public_url: str) -> tuple[str, str]:
@@ -66,8 +80,151 @@ def cookie_path(public_url: str) -> str:
 
 def clean_header_text(value: str, limit: int = MAX_HEADER_TEXT) -> str:
     """A user agent or IP fit for the history: no tabs or control characters, bounded length."""
-    return "".join(ch if ch.isprintable() else " " for ch in value)[:limit]
+    value = value[:limit]
+    if value.isprintable():       # nearly always: no character to replace
+        return value
+    return "".join(ch if ch.isprintable() else " " for ch in value)
 
+
+def read_device(state: AppState, cookies: Mapping[str, str]) -> str:
+    """The device id of the browser's signed device cookie (named by
+    :func:`device_cookie_name`) among ``cookies``; "" when it has none (or one that does not
+    verify)."""
+    name, _ = device_cookie_name(state.config.public_url)
+    return state.signer.read_device_cookie(cookies.get(name)) or ""
+
+
+def device_cookie(state: AppState, device_id: str) -> str:
+    """The ``Set-Cookie`` value that binds a browser to ``device_id``: signed, HttpOnly,
+    SameSite=Lax, named and placed by :func:`device_cookie_name` (``__Host-``, Secure, Path=/
+    over https; the links' path under PUBLIC_URL over http)."""
+    name, path = device_cookie_name(state.config.public_url)
+    return dump_cookie(name, state.signer.device_cookie(device_id), max_age=DEVICE_COOKIE_AGE,
+                       path=path, httponly=True, samesite="Lax",
+                       secure=name == SECURE_DEVICE_COOKIE)
+
+
+@dataclass(slots=True)
+class Visit:
+    """One request for a link, as the gate needs it, and what the gate learnt of it (the
+    front logs ``link_id`` and ``outcome`` even when the answer is an error)."""
+
+    mode: str                      # open (GET, HEAD) or claim (POST); "" for the move routes
+    token: str
+    cookies: Mapping[str, str]
+    ip: str                        # the client address as the server sees it (ProxyFix'd)
+    user_agent: str
+    facts: PageRequest             # what the pages take from the request
+    request_id: str = ""
+    link_id: str = ""              # a short hash naming the link, once the token verified
+    outcome: str = ""              # a GateOutcome value, invalid, rate_limited, not_replicated
+
+
+class Gate:
+    """The claim path of one app (its state, pages and metrics)."""
+
+    def __init__(self, state: AppState, pages: Pages, metrics: Metrics) -> None:
+        self.state = state
+        self.pages = pages
+        self.metrics = metrics
+        self.cookie_name, _ = device_cookie_name(state.config.public_url)
+
+    def answer(self, visit: Visit) -> Answer:
+        """Open (GET/HEAD: records the open, nothing else) or claim (POST: 303 to Zoom for the
+        first device and for the bound device again; a refusal page otherwise; needs no form
+        field); counts the outcome. Raises StorageUnavailable when Redis does not answer:
+        never a redirect unchecked."""
+        answer = self._answer(visit)
+        self.metrics.child("opens" if visit.mode == "open" else "claims", visit.outcome).inc()
+        return answer
+
+    def _answer(self, visit: Visit) -> Answer:
+        ref = self.read_link(visit)
+        if isinstance(ref, Answer):
+            return ref
+        visit.link_id = link_fingerprint(ref.meeting_id, ref.registrant_id)
+        state = self.state
+        presented = read_device(state, visit.cookies)
+        try:
+            result = state.store.gate(
+                visit.mode, ref.meeting_id, ref.registrant_id, ref.version, state.clock(),
+                presented, presented or new_device_id(), clean_header_text(visit.ip, 64),
+                clean_header_text(visit.user_agent))
+        except NotReplicated as exc:
+            return self._not_replicated(visit, exc)
+        visit.outcome = result.outcome.value
+        if result.outcome.redirects:
+            return self._redirect(ref, result)
+        page, status = PAGES[result.outcome]
+        # signed: the token's signature held (an unknown one is a genuine link whose class is
+        # gone)
+        return self.pages.answer(page, status, visit.facts, meeting=result.meeting,
+                                 display_name=result.display_name,
+                                 superseded=result.outcome is GateOutcome.SUPERSEDED,
+                                 at=format_time(result.at) if result.at else None,
+                                 signed=True, bound_here=result.bound_here)
+
+    def read_link(self, visit: Visit) -> LinkRef | Answer:
+        """The link ``visit.token`` names, or the invalid page to answer with: 404, or 429
+        once this client address has sent more than INVALID_TOKEN_LIMIT invalid tokens in the
+        window. Valid links are never limited."""
+        try:
+            return self.state.signer.read_link_token(visit.token)
+        except BadLink:
+            pass
+        config = self.state.config
+        visit.outcome = "invalid"
+        if over_limit(self.state.store, "badtok", visit.ip, config.invalid_token_limit,
+                      config.invalid_token_window):
+            visit.outcome = "rate_limited"
+            answer = self.pages.answer("invalid", 429, visit.facts)
+            answer.headers.append(("Retry-After", str(config.invalid_token_window)))
+            return answer
+        return self.pages.answer("invalid", 404, visit.facts)
+
+    def _redirect(self, ref: LinkRef, result: GateResult) -> Answer:
+        """303 to Zoom with the device cookie."""
+        assert result.meeting is not None
+        config = self.state.config
+        url = redirect_url(target=result.meeting.target, web_host=config.zoom_web_host,
+                           join_domain=config.zoom_join_domain, meeting_id=ref.meeting_id,
+                           pwd=result.meeting.pwd, display_name=result.display_name,
+                           join_url=result.join_url)
+        return Answer(303, [("Location", iri_to_uri(url)), *REDIRECT_HEADERS,
+                            ("Set-Cookie", device_cookie(self.state, result.device_id)),
+                            ("Content-Length", "0")])
+
+    def _not_replicated(self, visit: Visit, exc: NotReplicated) -> Answer:
+        """REDIS_WAIT_REPLICAS: the primary bound the link, too few replicas acknowledged it in
+        time. 503 with the unavailable page, no redirect. The device cookie goes with it, so
+        that this browser's next try is the bound device again (a rejoin, or a fresh claim of
+        the same device if a failover lost the binding), never a second device refused with
+        409."""
+        visit.outcome = "not_replicated"
+        log.warning("claim not replicated: %d of %d replicas acknowledged; answered 503",
+                    exc.acknowledged, exc.wanted,
+                    extra={"event": "claim_not_replicated", "request_id": visit.request_id,
+                           "link_id": visit.link_id, "acknowledged": exc.acknowledged,
+                           "wanted": exc.wanted})
+        answer = self.pages.answer("unavailable", 503, visit.facts)
+        answer.headers += [("Retry-After", NOT_REPLICATED_RETRY_AFTER),
+                           ("Set-Cookie", device_cookie(self.state, exc.device_id))]
+        return answer
+
+
+def gate_of(app: Flask) -> Gate:
+    return app.extensions["joingate_gate"]
+
+
+def init_app(app: Flask) -> None:
+    """The app's gate (pages and metrics first), and its Flask routes."""
+    app.extensions["joingate_gate"] = Gate(app.extensions["joingate"], pages_of(app),
+                                           metrics_of(app))
+    app.register_blueprint(bp)
+
+
+# Flask's door: what the lean front passes on (``/j/<token>`` whose token holds a slash, such as
+# a GET of a move route's address), answered by the same Gate as the front's.
 
 @bp.route("/j/<path:token>", methods=["GET"])
 def open_link(token: str) -> Response:
@@ -83,45 +240,45 @@ def claim_link(token: str) -> Response:
 
 
 def _gate(mode: str, token: str) -> Response:
-    state: AppState = current_app.extensions["joingate"]
-    counter = metrics().opens if mode == "open" else metrics().claims
-    ref = link_ref(state, token)
-    if isinstance(ref, Response):
-        counter.labels(g.outcome).inc()
-        return ref
-    g.link_id = link_fingerprint(ref.meeting_id, ref.registrant_id)
-    result = _run(state, mode, ref)
-    g.outcome = result.outcome.value
-    counter.labels(result.outcome.value).inc()
-    if result.outcome.redirects:
-        return _redirect(state, ref, result)
-    return _page(result)
+    visit = request_visit(mode, token)
+    try:
+        return to_response(gate_of(current_app).answer(visit))
+    finally:
+        _note(visit)
 
 
-def _run(state: AppState, mode: str, ref: LinkRef) -> GateResult:
-    presented = presented_device(state)
-    ip, user_agent = client_facts()
-    return state.store.gate(
-        mode, ref.meeting_id, ref.registrant_id, ref.version, state.clock(), presented,
-        presented or new_device_id(), ip, user_agent)
+def request_visit(mode: str, token: str) -> Visit:
+    """The Flask request being answered, as a :class:`Visit` of the link ``token``."""
+    return Visit(mode, token, request.cookies, request.remote_addr or "",
+                 request.headers.get("User-Agent", ""), request_facts(),
+                 g.get("request_id", ""))
 
 
-# The request's parts, for the claim and for the routes beside it (joingate/move_pages.py)
+def _note(visit: Visit) -> None:
+    """Give the request log what the gate learnt (observability.redacted_path, the outcome)."""
+    if visit.link_id:
+        g.link_id = visit.link_id
+    if visit.outcome:
+        g.outcome = visit.outcome
+
+
+# The request's parts, for the routes beside the claim (joingate/move_pages.py)
 
 def link_ref(state: AppState, token: str) -> LinkRef | Response:
     """The link ``token`` names, or the invalid page to answer with (404; 429 once this client
     address has sent more than INVALID_TOKEN_LIMIT invalid tokens in the window)."""
-    try:
-        return state.signer.read_link_token(token)
-    except BadLink:
-        return _invalid_token(state)
+    visit = request_visit("", token)
+    found = gate_of(current_app).read_link(visit)
+    if isinstance(found, Answer):
+        g.outcome = visit.outcome
+        return to_response(found)
+    return found
 
 
 def presented_device(state: AppState) -> str:
     """The device id of this browser's signed device cookie; "" when it has none (or one that
     does not verify)."""
-    name, _ = device_cookie_name(state.config.public_url)
-    return state.signer.read_device_cookie(request.cookies.get(name)) or ""
+    return read_device(state, request.cookies)
 
 
 def client_facts() -> tuple[str, str]:
@@ -131,68 +288,5 @@ def client_facts() -> tuple[str, str]:
 
 
 def set_device_cookie(state: AppState, response: Response, device_id: str) -> None:
-    """Bind this browser to ``device_id``: the signed cookie, HttpOnly, SameSite=Lax, named and
-    placed by :func:`device_cookie_name` (``__Host-``, Secure, Path=/ over https; the links'
-    path under PUBLIC_URL over http)."""
-    name, path = device_cookie_name(state.config.public_url)
-    response.set_cookie(name, state.signer.device_cookie(device_id),
-                        max_age=DEVICE_COOKIE_AGE, path=path, httponly=True, samesite="Lax",
-                        secure=name == SECURE_DEVICE_COOKIE)
-
-
-def _invalid_token(state: AppState) -> Response:
-    """The invalid page: 404, or 429 once this client address has sent more than
-    INVALID_TOKEN_LIMIT invalid tokens in the window. Valid links are never limited."""
-    config = state.config
-    g.outcome = "invalid"
-    if over_limit(state.store, "badtok", request.remote_addr or "",
-                  config.invalid_token_limit, config.invalid_token_window):
-        g.outcome = "rate_limited"
-        response = render_page("invalid", 429)
-        response.headers["Retry-After"] = str(config.invalid_token_window)
-        return response
-    return render_page("invalid", 404)
-
-
-def _redirect(state: AppState, ref: LinkRef, result: GateResult) -> Response:
-    """303 to Zoom with the device cookie. A redirect has no body: no Content-Security-Policy
-    or nonce to make, only what the contract asks of it."""
-    assert result.meeting is not None
-    config = state.config
-    url = redirect_url(target=result.meeting.target, web_host=config.zoom_web_host,
-                       join_domain=config.zoom_join_domain, meeting_id=ref.meeting_id,
-                       pwd=result.meeting.pwd, display_name=result.display_name,
-                       join_url=result.join_url)
-    response = Response(status=303, headers={"Location": url, "Cache-Control": "no-store",
-                                             "Referrer-Policy": "no-referrer"})
-    set_device_cookie(state, response, result.device_id)
-    return response
-
-
-def _page(result: GateResult) -> Response:
-    page, status = PAGES[result.outcome]
-    # signed: the token's signature held (an unknown one is a genuine link whose class is gone)
-    return render_page(page, status, meeting=result.meeting,
-                       display_name=result.display_name,
-                       superseded=result.outcome is GateOutcome.SUPERSEDED,
-                       at=format_time(result.at) if result.at else None,
-                       signed=True, bound_here=result.bound_here)
-
-
-@bp.errorhandler(NotReplicated)
-def claim_not_replicated(exc: NotReplicated) -> Response:
-    """REDIS_WAIT_REPLICAS: the primary bound the link, too few replicas acknowledged it in
-    time. 503 with the unavailable page, no redirect. The device cookie goes with it, so that
-    this browser's next try is the bound device again (a rejoin, or a fresh claim of the same
-    device if a failover lost the binding), never a second device refused with 409."""
-    state: AppState = current_app.extensions["joingate"]
-    g.outcome = "not_replicated"
-    metrics().claims.labels("not_replicated").inc()
-    log.warning("claim not replicated: %d of %d replicas acknowledged; answered 503",
-                exc.acknowledged, exc.wanted,
-                extra=log_fields(event="claim_not_replicated", link_id=g.get("link_id", ""),
-                                 acknowledged=exc.acknowledged, wanted=exc.wanted))
-    response = render_page("unavailable", 503)
-    response.headers["Retry-After"] = "2"
-    set_device_cookie(state, response, exc.device_id)
-    return response
+    """Bind this browser to ``device_id`` (:func:`device_cookie`)."""
+    response.headers.add("Set-Cookie", device_cookie(state, device_id))

@@ -6,6 +6,11 @@ the README): an organizer template reaches no setting, secret, request or Python
 one that fails for any reason gives way to the built-in page. Pages work without JavaScript and
 carry a Content-Security-Policy whose ``form-action`` admits the Zoom hosts, since browsers
 apply it to the redirect that follows the claim form.
+
+:class:`Pages` makes every page without Flask: the lean front of ``/j/<token>``
+(:mod:`joingate.fastgate`) hands it the request's facts (:class:`PageRequest`), and Flask's
+routes and error handlers reach it through :func:`render_page`, which reads the same facts from
+the request. One way a page is made, whichever front answers.
 """
 
 from __future__ import annotations
@@ -18,26 +23,36 @@ import math
 import os
 import secrets
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, abort, current_app, g, request, url_for
+from flask import Flask, Response, abort, current_app, g, request
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
+from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_accept_header
+from werkzeug.routing import Map
 
 from .config import Settings
 from .contact import contact_parts
 from .errors import StorageUnavailable
-from .i18n import ENGLISH, PageLanguage, PageTime, choose_language, seconds_until
+from .i18n import ENGLISH, PageLanguage, PageTime, seconds_until
 from .i18n import install as install_gettext
 from .records import Meeting
+from .state import AppState
 from .zoom.urls import redirect_origins
 
 log = logging.getLogger("joingate.pages")
 
 PAGES = ("confirm", "too_early", "used_elsewhere", "revoked", "expired", "invalid",
          "unavailable", "move_sent", "move_refused")
+PAGE_CONTENT_TYPE = "text/html; charset=utf-8"
+STORAGE_RETRY_AFTER = "5"         # seconds, on every 503 for Redis being down
+# The headers every page carries besides its Content-Security-Policy.
+PAGE_HEADERS = (("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"),
+                ("X-Content-Type-Options", "nosniff"))
 
 
 def builtin_template_dir() -> str:
@@ -75,7 +90,8 @@ def sandbox(loader: BaseLoader) -> SandboxedEnvironment:
 
 class PageTemplates:
     """The pages' templates: the built-in ones, and the organizer's (``TEMPLATE_DIR``, searched
-    first; they may extend or include the built-in ones)."""
+    first; they may extend or include the built-in ones). Jinja compiles each once and keeps
+    it."""
 
     def __init__(self, builtin_dir: str, organizer_dir: str = "") -> None:
         self.builtin = sandbox(FileSystemLoader(builtin_dir))
@@ -95,10 +111,26 @@ class PageTemplates:
                           type(exc).__name__)
         return self.builtin.get_template(f"{page}.html").render(context)
 
+    def compile_all(self) -> None:
+        """Compile every page now, not on a registrant's first request (a page that does not
+        compile is left to :meth:`render`, which falls back and logs)."""
+        for environment in (self.builtin, self.organizer):
+            for page in PAGES:
+                try:
+                    if environment is not None:
+                        environment.get_template(f"{page}.html")
+                except Exception:  # noqa: BLE001, S110 - render() says what is wrong
+                    pass
+
+
+def new_nonce() -> str:
+    """A fresh CSP nonce: one per response that has a page."""
+    return secrets.token_urlsafe(16)
+
 
 def _nonce() -> str:
     if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(16)
+        g.csp_nonce = new_nonce()
     return g.csp_nonce
 
 
@@ -109,52 +141,174 @@ def _zoom_origins(config: Settings) -> str:
     return " ".join(redirect_origins(config.zoom_web_host, config.zoom_join_domain))
 
 
+@dataclass(slots=True)
+class PageRequest:
+    """What a page takes from the request it answers: ``script_root`` and ``path`` (the retry
+    link, a GET of the same address), the browser's ``Accept-Language`` header (the page's
+    language when the meeting has none) and, on a link's own routes, its ``token`` (the 409
+    page's "Use this device instead" form posts to the link's move route)."""
+
+    script_root: str = ""
+    path: str = "/"
+    accept_language: str = ""
+    token: str = ""
+
+
+@dataclass(slots=True)
+class Answer:
+    """A response made without Flask (the lean front's routes): status, headers, body."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+class Pages:
+    """The registrant's pages of one app: its templates (compiled at start), its state (the
+    settings, catalogs and clock a page depends on) and the headers every page carries, built
+    once but for the nonce. Needs no request or app context."""
+
+    def __init__(self, templates: PageTemplates, state: AppState, url_map: Map) -> None:
+        self.templates = templates
+        self.state = state
+        self.url_map = url_map            # the move route's address, built as url_for does
+        self._csp_tail = (f"; img-src 'self' data:; form-action 'self' "
+                          f"{_zoom_origins(state.config)}; base-uri 'none'; "
+                          "frame-ancestors 'none'")
+        templates.compile_all()
+
+    def answer(self, page: str, status: int, facts: PageRequest, nonce: str | None = None,
+               **context: Any) -> Answer:
+        """One of PAGES with ``status`` and the headers every page carries; ``nonce`` the
+        response's CSP nonce (a fresh one when None)."""
+        nonce = nonce or new_nonce()
+        body = self.render(page, status, facts, nonce, **context).encode()
+        return Answer(status, [("Content-Type", PAGE_CONTENT_TYPE),
+                               ("Content-Length", str(len(body))),
+                               ("Content-Security-Policy", self.csp(nonce)), *PAGE_HEADERS],
+                      body)
+
+    def render(self, page: str, status: int, facts: PageRequest, nonce: str,
+               **context: Any) -> str:
+        """The HTML of one of PAGES, in the page's language and the meeting's time zone
+        (:meth:`language`). The template sees ``page``, ``status``, ``i18n``, ``nonce``, the
+        meeting's view (never its passcode), the extras of :meth:`_extras` and ``context``."""
+        assert page in PAGES, page
+        meeting: Meeting | None = context.pop("meeting", None)
+        language = self.language(meeting, facts.accept_language)
+        context = {name: _localized(value, language) for name, value in context.items()}
+        for name, value in self._extras(page, status, facts, context).items():
+            context.setdefault(name, value)
+        view = self._meeting_view(meeting, language, facts)
+        if page == "used_elsewhere":
+            context.setdefault("move_url", view["move_url"])
+        context.update(page=page, status=status, i18n=language, nonce=nonce, meeting=view)
+        return self.templates.render(page, context)
+
+    def csp(self, nonce: str) -> str:
+        """The Content-Security-Policy of a page: its ``form-action`` admits the Zoom hosts,
+        since browsers apply it to the redirect that follows the claim form."""
+        return (f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'"
+                f"{self._csp_tail}")
+
+    def language(self, meeting: Meeting | None, accept_language: str) -> PageLanguage:
+        """The page's language: the meeting's, else the browser's ``Accept-Language`` (best
+        first) where a catalog serves it, else English; its times in the meeting's zone."""
+        accepted = [value for value, quality
+                    in parse_accept_header(accept_language or None, LanguageAccept)
+                    if quality > 0]
+        return self.state.catalogs.speak(meeting.language if meeting else "",
+                                         meeting.timezone if meeting else "", accepted)
+
+    def _meeting_view(self, meeting: Meeting | None, language: PageLanguage,
+                      facts: PageRequest) -> dict[str, Any]:
+        """What a page may show of the meeting (never the passcode): topic, start, the support
+        contact (``support_parts``: tappable pieces; the server's ``SUPPORT`` when the meeting
+        has none or is unknown), and the options its promises depend on: ``rejoin``,
+        ``max_devices``, ``move_url`` (the self-service move's form action; "" when moves are
+        off)."""
+        support = (meeting.support if meeting else "") or self.state.config.support
+        view: dict[str, Any] = {"support": support, "support_parts": contact_parts(support),
+                                "topic": "", "start": None, "auto_submit": False,
+                                "rejoin": True, "max_devices": 1,
+                                "language": language.identifier, "timezone": "",
+                                "move_url": ""}
+        if meeting is not None:
+            view.update(topic=meeting.topic, start=language.time(meeting.start),
+                        auto_submit=meeting.auto_submit, rejoin=meeting.rejoin,
+                        max_devices=meeting.max_devices, timezone=meeting.timezone or "UTC",
+                        move_url=self._move_url(meeting, facts))
+        return view
+
+    def _move_url(self, meeting: Meeting, facts: PageRequest) -> str:
+        """Where the 409 page's "Use this device instead" button posts: "" (no button) unless
+        codes can be mailed and the meeting allows moves (joingate/moving.py)."""
+        from .moving import self_service_ready
+
+        if not facts.token or meeting.max_moves <= 0 or not self_service_ready(
+                self.state.config):
+            return ""
+        adapter = self.url_map.bind("", script_name=facts.script_root or "/")
+        return adapter.build("move.request_move", {"token": facts.token})
+
+    def _extras(self, page: str, status: int, facts: PageRequest,
+                context: dict[str, Any]) -> dict[str, Any]:
+        """Context every built-in page may use: ``retry_url`` (a GET of the same link, never a
+        re-POST), ``refresh_after`` (too_early: seconds until the link opens, when within a
+        day), ``retry_minutes`` (429: how long invalid links stay refused), ``signed`` and
+        ``bound_here`` (False unless the gate says otherwise)."""
+        extras: dict[str, Any] = {"retry_url": facts.script_root + facts.path,
+                                  "signed": False, "bound_here": False, "refresh_after": None}
+        opens = context.get("at")
+        if page == "too_early" and isinstance(opens, PageTime):
+            wait = seconds_until(opens.ts, self.state.clock())
+            extras["refresh_after"] = wait if wait <= MAX_REFRESH else None
+        if status == 429:
+            extras["retry_minutes"] = max(
+                1, math.ceil(self.state.config.invalid_token_window / 60))
+        return extras
+
+
+def pages_of(app: Flask) -> Pages:
+    return app.extensions["joingate_registrant_pages"]
+
+
+def page_language(meeting: Meeting | None) -> PageLanguage:
+    """The language of a page for the Flask request being answered (:meth:`Pages.language`)."""
+    return pages_of(current_app).language(meeting, request.headers.get("Accept-Language", ""))
+
+
+def request_facts() -> PageRequest:
+    """The page facts of the Flask request being answered."""
+    return PageRequest(request.script_root, request.path,
+                       request.headers.get("Accept-Language", ""),
+                       str((request.view_args or {}).get("token", "")))
+
+
 def render_page(page: str, status: int, **context: Any) -> Response:
     """Render one of PAGES with ``status`` and the headers every page carries, in the page's
-    language and the meeting's time zone (:func:`page_language`)."""
-    assert page in PAGES, page
-    meeting: Meeting | None = context.pop("meeting", None)
-    language = page_language(meeting)
-    context = {name: _localized(value, language) for name, value in context.items()}
-    for name, value in _page_extras(page, status, context).items():
-        context.setdefault(name, value)
-    view = _meeting_view(meeting, language)
-    if page == "used_elsewhere":
-        context.setdefault("move_url", view["move_url"])
-    context.update(page=page, status=status, i18n=language, nonce=_nonce(), meeting=view)
-    body = current_app.extensions["joingate_pages"].render(page, context)
-    response = Response(body, status=status, mimetype="text/html")
-    return with_page_headers(response)
+    language and the meeting's time zone (:meth:`Pages.language`), for the Flask request being
+    answered."""
+    return to_response(pages_of(current_app).answer(page, status, request_facts(), _nonce(),
+                                                    **context))
 
 
-def _move_url(meeting: Meeting | None) -> str:
-    """Where the 409 page's "Use this device instead" button posts: "" (no button) unless
-    codes can be mailed and the meeting allows moves (joingate/moving.py)."""
-    from .moving import self_service_ready
-
-    token = (request.view_args or {}).get("token")
-    allowed = meeting is not None and meeting.max_moves > 0
-    if not token or not allowed or not self_service_ready(current_app.config["JOINGATE"]):
-        return ""
-    return url_for("move.request_move", token=token)
+def to_response(answer: Answer) -> Response:
+    """An :class:`Answer` as a Flask response (the same status, headers and body)."""
+    return Response(answer.body, status=answer.status, headers=answer.headers)
 
 
 def with_page_headers(response: Response) -> Response:
-    config = current_app.config["JOINGATE"]
-    nonce = _nonce()
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
-        f"img-src 'self' data:; form-action 'self' {_zoom_origins(config)}; "
-        "base-uri 'none'; frame-ancestors 'none'")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    """Give a Flask response the headers every page carries."""
+    response.headers["Content-Security-Policy"] = pages_of(current_app).csp(_nonce())
+    for name, value in PAGE_HEADERS:
+        response.headers[name] = value
     return response
 
 
 def format_time(ts: float | str | None) -> PageTime | None:
     """A moment for a page (``.iso``, ``.text``; ``{{ at }}`` writes a ``<time>``). Written in
-    English and UTC here; :func:`render_page` rewrites it in the page's language and zone."""
+    English and UTC here; :meth:`Pages.render` rewrites it in the page's language and zone."""
     if ts in (None, ""):
         return None
     assert ts is not None
@@ -162,74 +316,44 @@ def format_time(ts: float | str | None) -> PageTime | None:
 
 
 # What a page says depends on (issue 19): its language, the meeting's zone, the meeting's
-# options, the support contact. Kept apart from the rendering above.
+# options, the support contact (Pages above).
 
 MAX_REFRESH = 86400   # too_early reloads itself only when the link opens within a day
-
-
-def page_language(meeting: Meeting | None) -> PageLanguage:
-    """The page's language: the meeting's, else the browser's ``Accept-Language`` (best first)
-    where a catalog serves it, else English; its times in the meeting's zone."""
-    catalogs = current_app.extensions["joingate"].catalogs
-    accepted = [value for value, quality in request.accept_languages if quality > 0]
-    identifier = choose_language(meeting.language if meeting else "", accepted,
-                                 catalogs.languages)
-    return PageLanguage(identifier, catalogs.translations(identifier),
-                        meeting.timezone if meeting else "")
 
 
 def _localized(value: Any, language: PageLanguage) -> Any:
     return language.time(value.ts) if isinstance(value, PageTime) else value
 
 
-def _meeting_view(meeting: Meeting | None,
-                  language: PageLanguage = ENGLISH) -> dict[str, Any]:
-    """What a page may show of the meeting (never the passcode): topic, start, the support
-    contact (``support_parts``: tappable pieces; the server's ``SUPPORT`` when the meeting has
-    none or is unknown), and the options its promises depend on: ``rejoin``, ``max_devices``,
-    ``move_url`` (the self-service move's form action; "" when moves are off)."""
-    support = (meeting.support if meeting else "") or current_app.config["JOINGATE"].support
-    view: dict[str, Any] = {"support": support, "support_parts": contact_parts(support),
-                            "topic": "", "start": None, "auto_submit": False, "rejoin": True,
-                            "max_devices": 1, "language": language.identifier,
-                            "timezone": "", "move_url": ""}
-    if meeting is not None:
-        view.update(topic=meeting.topic, start=language.time(meeting.start),
-                    auto_submit=meeting.auto_submit, rejoin=meeting.rejoin,
-                    max_devices=meeting.max_devices, timezone=meeting.timezone or "UTC",
-                    move_url=_self_service_move(meeting))
-    return view
+# Machine routes' answers
+
+def json_error_body(code: str, message: str, details: list | None = None) -> bytes:
+    """The one error shape of every machine route: ``{"error", "message", "details"}``."""
+    return json.dumps({"error": code, "message": message, "details": details or []},
+                      ensure_ascii=False).encode()
 
 
-def _self_service_move(meeting: Meeting) -> str:
-    """Where a registrant moves their link to this browser without the organizer (the 409
-    page's "Use this device instead" button, :func:`_move_url`); "" when the page offers none."""
-    return _move_url(meeting)
+def json_error_answer(status: int, code: str, message: str,
+                      details: list | None = None) -> Answer:
+    """:func:`json_error_body` as an :class:`Answer`."""
+    body = json_error_body(code, message, details)
+    return Answer(status, [("Content-Type", "application/json"),
+                           ("Content-Length", str(len(body)))], body)
 
 
-def _page_extras(page: str, status: int, context: dict[str, Any]) -> dict[str, Any]:
-    """Context every built-in page may use: ``retry_url`` (a GET of the same link, never a
-    re-POST), ``refresh_after`` (too_early: seconds until the link opens, when within a day),
-    ``retry_minutes`` (429: how long invalid links stay refused), ``signed`` and
-    ``bound_here`` (False unless the gate says otherwise)."""
-    state = current_app.extensions["joingate"]
-    extras: dict[str, Any] = {"retry_url": request.script_root + request.path,
-                              "signed": False, "bound_here": False, "refresh_after": None}
-    opens = context.get("at")
-    if page == "too_early" and isinstance(opens, PageTime):
-        wait = seconds_until(opens.ts, state.clock())
-        extras["refresh_after"] = wait if wait <= MAX_REFRESH else None
-    if status == 429:
-        extras["retry_minutes"] = max(1, math.ceil(state.config.invalid_token_window / 60))
-    return extras
+def json_answer(payload: dict[str, Any]) -> Answer:
+    """200 with ``payload`` as Flask's ``jsonify`` writes it (sorted keys, compact, a newline)."""
+    body = (json.dumps(payload, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+            + "\n").encode()
+    return Answer(200, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+                  body)
 
 
 def json_error(status: int, code: str, message: str, details: list | None = None,
                headers: dict[str, str] | None = None) -> Response:
-    """The one error shape of every machine route: ``{"error", "message", "details"}``."""
-    response = Response(json.dumps({"error": code, "message": message,
-                                     "details": details or []}, ensure_ascii=False),
-                        status=status, mimetype="application/json")
+    """:func:`json_error_body` as a Flask response."""
+    response = Response(json_error_body(code, message, details), status=status,
+                        mimetype="application/json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
@@ -239,11 +363,26 @@ def wants_json() -> bool:
     return request.path.startswith(("/api/", "/webhooks/", "/readyz", "/healthz"))
 
 
+def declares_too_large(content_length: int | None, limit: int | None) -> bool:
+    """True when a request declares a body over ``limit`` (MAX_BODY_BYTES; 0: no limit).
+    Werkzeug enforces the limit only when a body is read; the claim never reads its body, so
+    a declared length over it is refused before any work."""
+    return (content_length or 0) > (limit or 0) > 0
+
+
+def note_storage_unavailable(metrics: Any, method: str, path: str, exc: Exception,
+                             request_id: str) -> None:
+    """Count and log a request that found Redis down; ``path`` is already redacted."""
+    metrics.redis_errors.inc()
+    log.warning("storage unavailable on %s %s: %s", method, path, exc,
+                extra={"event": "redis_unavailable", "request_id": request_id})
+
+
 class ChunkedBodyLimit:
     """WSGI middleware: a body sent without a length (``Transfer-Encoding: chunked``) is read
     here, at most one byte past ``limit``, and handed on with its ``Content-Length``; so the one
-    413 check below sees it as it sees any other body. (Werkzeug alone would cut such a body to
-    the limit without a word.)"""
+    413 check (:func:`declares_too_large`) sees it as it sees any other body. (Werkzeug alone
+    would cut such a body to the limit without a word.)"""
 
     def __init__(self, app: Callable[..., Iterable[bytes]], limit: int) -> None:
         self.app = app
@@ -268,33 +407,31 @@ class ChunkedBodyLimit:
 
 
 def init_app(app: Flask) -> None:
-    """The page templates (sandboxed, with gettext: :func:`joingate.i18n.install`), and the
-    error handlers: one place turns errors into pages (or JSON for machine routes)."""
-    app.extensions["joingate_pages"] = PageTemplates(builtin_template_dir(),
-                                                     app.config["JOINGATE"].template_dir)
-    app.wsgi_app = ChunkedBodyLimit(  # type: ignore[method-assign]
-        app.wsgi_app, app.config["MAX_CONTENT_LENGTH"] or 0)
+    """The pages (sandboxed templates with gettext: :func:`joingate.i18n.install`), and the
+    error handlers: one place turns errors into pages (or JSON for machine routes). The
+    ChunkedBodyLimit goes around the whole WSGI stack in create_app (the lean front too)."""
+    templates = PageTemplates(builtin_template_dir(), app.config["JOINGATE"].template_dir)
+    app.extensions["joingate_pages"] = templates          # the dashboard's pages use them too
+    app.extensions["joingate_registrant_pages"] = Pages(templates, app.extensions["joingate"],
+                                                        app.url_map)
 
     @app.before_request
     def refuse_large_bodies() -> None:
-        # Werkzeug enforces MAX_CONTENT_LENGTH only when a body is read; the claim never reads
-        # its body, so a declared length over the limit is refused here, before any work.
-        if (request.content_length or 0) > (app.config["MAX_CONTENT_LENGTH"] or 0) > 0:
+        if declares_too_large(request.content_length, app.config["MAX_CONTENT_LENGTH"]):
             abort(413)
 
     @app.errorhandler(StorageUnavailable)
     def storage_unavailable(exc: StorageUnavailable) -> Response:
-        from .observability import log_fields, metrics, redacted_path
+        from .observability import metrics, redacted_path
 
-        metrics().redis_errors.inc()
-        log.warning("storage unavailable on %s %s: %s", request.method, redacted_path(), exc,
-                    extra=log_fields(event="redis_unavailable"))
+        note_storage_unavailable(metrics(), request.method, redacted_path(), exc,
+                                 g.get("request_id", ""))
         if wants_json():
             response = json_error(503, "unavailable", "storage is unavailable; try again "
                                   "shortly")
         else:
             response = render_page("unavailable", 503)
-        response.headers["Retry-After"] = "5"
+        response.headers["Retry-After"] = STORAGE_RETRY_AFTER
         return response
 
     @app.errorhandler(HTTPException)
@@ -307,6 +444,10 @@ def init_app(app: Flask) -> None:
                     response.headers[name] = value   # Allow on 405, Retry-After, ...
             return response
         if exc.code == 404 or request.path.startswith("/j/"):
-            return render_page("invalid", exc.code or 404)
+            page = render_page("invalid", exc.code or 404)
+            for name, value in exc.get_headers():
+                if name == "Allow":      # on 405, as the lean front's: the methods it takes
+                    page.headers[name] = value
+            return page
         return Response(exc.get_body(), status=exc.code or 500,
                         headers=list(exc.get_headers()))

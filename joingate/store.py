@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import re
 import secrets
+import threading
 from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any, TypeVar
@@ -169,6 +171,8 @@ class Keys:
 
     @meeting_wide
     def roster(self, meeting_id: str) -> str:
+        """Registrant ids in order of first issue: a list (a sorted set before 2026-11; read
+        either way, turned into a list by the next upsert)."""
         return f"{self._m(meeting_id)}:roster"
 
     @meeting_wide
@@ -471,6 +475,13 @@ def stay_from_json(instance: str, key: str, raw: str) -> Stay:
                 participant_uuid=fields.get("pu", ""), host=bool(fields.get("h")))
 
 
+class _Lane(threading.local):
+    """This thread's own connection for the hot scripts, and the process that opened it."""
+
+    pid: int = 0
+    connection: Any = None
+
+
 class Store:
     """Domain-level reads and writes; each method is one round trip unless it says otherwise."""
 
@@ -485,6 +496,48 @@ class Store:
         self.scripts = {name: client.register_script(_lua(name))
                         for name in ("gate", "upsert", "manage", "participant", "instance",
                                      "send", "move", "outbox")}
+        # The request paths' scripts (gate, participant) run on a connection of the thread's own
+        # on a single Redis server: redis-py's pool checks a connection out and back in around
+        # every command, with bookkeeping that costs more CPU than the round trip itself
+        # (docs/benchmarks.md). Sentinel, Cluster and the embedded store keep redis-py's path.
+        self._lane = _Lane()
+        self._own_lane = (type(client) is redis.Redis
+                          and type(client.connection_pool) is redis.ConnectionPool)
+
+    def _hot_script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """Run script ``name`` as redis-py's Script would (EVALSHA, loaded again after a
+        NOSCRIPT), with the retry policy :func:`connect` sets: one retry on a fresh connection
+        after a dropped one, none after a timeout (the connection is closed, so a late reply is
+        never read as the next one)."""
+        script = self.scripts[name]
+        if not self._own_lane:
+            return script(keys=keys, args=args)
+        reconnected = reloaded = False
+        while True:
+            connection = self._lane_connection()
+            try:
+                connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                return connection.read_response()
+            except redis.exceptions.NoScriptError:
+                if reloaded:
+                    raise
+                reloaded = True
+                self.redis.script_load(script.script)      # after a restart or SCRIPT FLUSH
+            except redis.exceptions.ConnectionError:
+                connection.disconnect()
+                if reconnected:
+                    raise
+                reconnected = True
+            except (redis.exceptions.TimeoutError, OSError):
+                connection.disconnect()
+                raise
+
+    def _lane_connection(self) -> Any:
+        lane = self._lane
+        if lane.connection is None or lane.pid != os.getpid():    # new thread, forked worker
+            lane.connection = self.redis.connection_pool.make_connection()
+            lane.pid = os.getpid()
+        return lane.connection
 
     @property
     def embedded(self) -> bool:
@@ -562,9 +615,9 @@ class Store:
                 pipe.delete(self.keys.staff(meeting_id))
                 if staff:
                     pipe.sadd(self.keys.staff(meeting_id), *staff)
-            pipe.zrange(self.keys.roster(meeting_id), 0, -1)
             pipe.hkeys(self.keys.instances(meeting_id))
-            existed, *_, rids, instances = pipe.execute()
+            existed, *_, instances = pipe.execute()
+        rids = self._roster_ids(meeting_id, 0, -1)
         keys = self._keys_of(meeting_id, rids, instances)
         with self.redis.pipeline(transaction=False) as pipe:
             for name in keys:
@@ -587,10 +640,8 @@ class Store:
         """Forget a meeting's registrants and everything that happened (links, history, stays,
         reports), keeping the meeting and its staff: its old links then answer 404. Returns
         the number of registrants forgotten."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zrange(self.keys.roster(meeting_id), 0, -1)
-            pipe.hkeys(self.keys.instances(meeting_id))
-            rids, instances = pipe.execute()
+        instances = self.redis.hkeys(self.keys.instances(meeting_id))
+        rids = self._roster_ids(meeting_id, 0, -1)
         keep = {self.keys.staff(meeting_id)}
         doomed = [key for key in self._keys_of(meeting_id, rids, instances) if key not in keep]
         doomed += list(self.redis.scan_iter(match=self.keys.idempotency(meeting_id, "*"),
@@ -702,7 +753,7 @@ class Store:
         """Registrants of a meeting in order of first issue: all of them, or
         ``limit`` from ``offset`` on. Two round trips."""
         last = -1 if limit is None else offset + limit - 1
-        rids = self.redis.zrange(self.keys.roster(meeting_id), offset, last)
+        rids = self._roster_ids(meeting_id, offset, last)
         with self.redis.pipeline(transaction=False) as pipe:
             for rid in rids:
                 pipe.hgetall(self.keys.registrant(meeting_id, rid))
@@ -732,7 +783,7 @@ class Store:
         if mode == "claim" and self.wait_replicas:
             outcome, detail, meeting, shown = self._claim_replicated(keys, args)
         else:
-            outcome, detail, meeting, shown = self.scripts["gate"](keys=keys, args=args)
+            outcome, detail, meeting, shown = self._hot_script("gate", keys, args)
         result = GateOutcome(outcome)
         if result is GateOutcome.UNKNOWN:
             return GateResult(result)
@@ -793,13 +844,12 @@ class Store:
         """Run participant.lua for one verified delivery (one round trip); returns recorded,
         duplicate or unknown_meeting."""
         k, mid = self.keys, event.meeting_id
-        return str(self.scripts["participant"](
-            keys=[k.meeting(mid), k.seen(mid), k.stays(mid, event.instance), k.instances(mid),
-                  k.events(mid)],
-            args=[event.digest(), event.kind, event.stay_key, event.instance, repr(event.at),
-                  repr(now), event.user_name, event.participant_uuid,
-                  event.registrant_id, event.customer_key, event.email, event.participant_id,
-                  int(event.is_host)]))
+        return str(self._hot_script(
+            "participant", [k.meeting(mid), k.seen(mid), k.stays(mid, event.instance),
+                            k.instances(mid), k.events(mid)],
+            [event.digest(), event.kind, event.stay_key, event.instance, repr(event.at),
+             repr(now), event.user_name, event.participant_uuid, event.registrant_id,
+             event.customer_key, event.email, event.participant_id, int(event.is_host)]))
 
     @translated
     def record_instance(self, meeting_id: str, instance: str, kind: str, at: float) -> bool:
@@ -832,7 +882,17 @@ class Store:
 
     @translated
     def registrant_count(self, meeting_id: str) -> int:
-        return int(self.redis.zcard(self.keys.roster(meeting_id)))
+        try:
+            return int(self.redis.llen(self.keys.roster(meeting_id)))
+        except redis.exceptions.ResponseError:       # WRONGTYPE: a roster stored before 2026-11
+            return int(self.redis.zcard(self.keys.roster(meeting_id)))
+
+    def _roster_ids(self, meeting_id: str, start: int, stop: int) -> list[str]:
+        """Registrant ids ``start`` to ``stop`` (inclusive, -1: the last) in order of issue."""
+        try:
+            return self.redis.lrange(self.keys.roster(meeting_id), start, stop)
+        except redis.exceptions.ResponseError:       # WRONGTYPE: a roster stored before 2026-11
+            return self.redis.zrange(self.keys.roster(meeting_id), start, stop)
 
     @translated
     def events_page(self, meeting_id: str, after: str, limit: int

@@ -427,9 +427,12 @@ def nginx_binary() -> str:
     return binary
 
 
-def write_nginx(folder: Path, http_port: int, https_port: int, app_port: int) -> Path:
-    """The shipped site with its ports and paths pointed at this test's folder."""
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+def write_nginx(folder: Path, http_port: int, https_port: int, app_port: int, *,
+                key: tuple[str, ...] = ("-newkey", "rsa:2048"), workers: str = "1") -> Path:
+    """The shipped site with its ports and paths pointed at this test's folder. ``key``: the
+    certificate's key as openssl options (the benchmarks use an ECDSA P-256 key, certbot's
+    default); ``workers``: nginx's worker_processes."""
+    subprocess.run(["openssl", "req", "-x509", *key, "-nodes", "-days", "1",
                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(folder / "privkey.pem"),
                     "-out", str(folder / "fullchain.pem")], check=True, capture_output=True)
     site = (ROOT / "deploy/nginx/joingate.conf").read_text()
@@ -448,7 +451,7 @@ def write_nginx(folder: Path, http_port: int, https_port: int, app_port: int) ->
     main = folder / "nginx.conf"
     main.write_text(f"""
 user root;
-worker_processes 1;
+worker_processes {workers};
 pid {folder}/nginx.pid;
 error_log {folder}/error.log warn;
 events {{ worker_connections 512; }}

@@ -207,6 +207,42 @@ def test_never_a_cacheable_redirect(client, path):
         assert response.status_code not in (301, 308)
 
 
+def test_other_methods_get_405_with_allow_and_options_lists_them(client, link):
+    """The lean front answers every method of a link and of the webhook endpoint as Flask did,
+    and a 405 now says which methods are allowed."""
+    for path, allowed in ((path_of(link), "GET, POST, HEAD, OPTIONS"),
+                          ("/webhooks/zoom", "POST, OPTIONS")):
+        refused = client.put(path)
+        assert refused.status_code == 405 and refused.headers["Allow"] == allowed
+        options = client.options(path)
+        assert options.status_code == 200 and options.headers["Allow"] == allowed
+        assert options.data == b""
+    assert b"not recognised" in client.delete(path_of(link)).data
+    assert client.get("/webhooks/zoom").get_json()["error"] == "method_not_allowed"
+
+
+def test_head_carries_the_length_of_the_page_it_leaves_out(client, link):
+    page = client.get(path_of(link))
+    head = client.head(path_of(link))
+    assert head.status_code == 200 and head.data == b""
+    assert int(head.headers["Content-Length"]) == len(page.data)
+    assert head.headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+def test_an_unexpected_error_is_a_500_page_logged_without_the_token(app, service, link,
+                                                                      caplog, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(service.store, "gate", broken)
+    response = app.test_client().post(path_of(link))
+    assert response.status_code == 500 and b"not recognised" in response.data
+    assert "Location" not in response.headers
+    failures = [r for r in caplog.records if r.name == "joingate.fastgate"]
+    assert failures and failures[-1].exc_info and "/j/" in failures[-1].getMessage()
+    assert link.url.rsplit("/", 1)[1] not in failures[-1].getMessage()
+
+
 def test_the_device_cookie_follows_a_public_url_with_a_path(app, store_url, clock):
     """Behind a sub-path proxy the browser sees /gate/j/...: the cookie goes back there, so
     the same browser's rejoin sends it (issue 17, item 8). Over https it is the __Host- cookie

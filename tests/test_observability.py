@@ -59,3 +59,36 @@ def test_proxy_hops_decide_whose_address_is_recorded(app, store_url, clock, serv
     direct.get(path_of(link), headers={"X-Forwarded-For": "198.51.100.1"})
     ips = [e["ip"] for e in link_status(service, MEETING_ID, "ana.lima@example.org")["history"]]
     assert ips == ["203.0.113.5", "127.0.0.1"]
+
+
+def test_the_json_line_formatter_writes_what_python_json_logger_writes():
+    """gunicorn.conf.py's cheaper formatter: the same line, byte for byte, as the
+    JsonFormatter it replaces, for request lines, errors with a traceback and odd values."""
+    import datetime
+    import logging
+    import sys
+
+    from pythonjsonlogger.json import JsonFormatter
+
+    from joingate.observability import JSON_LOG_FORMAT, JSON_LOG_RENAMES, JsonLineFormatter
+
+    plain = JsonFormatter(JSON_LOG_FORMAT, rename_fields=JSON_LOG_RENAMES)
+    lean = JsonLineFormatter(JSON_LOG_FORMAT, rename_fields=JSON_LOG_RENAMES)
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        exc_info = sys.exc_info()
+    records = [
+        logging.LogRecord("joingate.access", logging.INFO, "f.py", 1, "request", (), None),
+        logging.LogRecord("joingate.pages", logging.WARNING, "f.py", 2, "on %s %s", ("GET", "/j/x"),
+                          None),
+        logging.LogRecord("joingate.fastgate", logging.ERROR, "f.py", 3, "failed", (), exc_info),
+        logging.LogRecord("joingate", logging.INFO, "f.py", 4, "Zoë 李 \u202e", (), None),
+    ]
+    records[0].__dict__.update(event="request", request_id="r" * 32, status=303,
+                               duration_ms=1.25, outcome="claimed")
+    records[3].__dict__.update(when=datetime.datetime(2026, 12, 1, 18, 0), nothing=None)
+    for n, record in enumerate(records):
+        record.created += n * 0.7           # crosses whole seconds: the cached time text moves
+        record.msecs = (record.created % 1) * 1000
+        assert lean.format(record) == plain.format(record)

@@ -216,3 +216,27 @@ def test_slow_redis_answers_503_within_the_bound_and_frees_the_workers(own_redis
     finally:
         stop(process)
         proxy.close()
+
+
+def test_the_claims_own_connection_recovers_from_flushed_scripts_and_timeouts(own_redis, clock):
+    """The claim runs on a connection of its own (store._hot_script): scripts lost by Redis
+    are loaded again; a reply that came too late is never taken for the next claim's."""
+    import base64
+    from urllib.parse import parse_qs, urlsplit
+
+    service, links = fresh_meeting(own_redis.url, clock, 3)
+    client = make_app(own_redis.url, clock, REDIS_TIMEOUT=0.3).test_client()
+    admin = redis_lib.Redis.from_url(own_redis.url)
+    assert client.post(path_of(links[0])).status_code == 303
+    admin.script_flush()
+    second = make_app(own_redis.url, clock, REDIS_TIMEOUT=0.3).test_client()
+    assert second.post(path_of(links[1])).status_code == 303         # NOSCRIPT: loaded again
+
+    admin.execute_command("CLIENT", "PAUSE", "800", "ALL")
+    late = second.post(path_of(links[2]))                           # Redis answers too late
+    assert late.status_code == 503 and "Location" not in late.headers
+    time.sleep(1.0)
+    again = second.post(path_of(links[1]))                          # bound device: rejoin
+    assert again.status_code == 303
+    name = base64.b64decode(parse_qs(urlsplit(again.headers["Location"]).query)["un"][0])
+    assert name.decode() == links[1].display_name

@@ -43,8 +43,9 @@
 -- An event goes to the meeting's feed (its user agent, when new, to the table) while the link is
 -- within its feed budget, else to the link's overflow list. Nothing is ever trimmed from the
 -- feed: what bounds it is each link's budget (and Zoom's and organizers' own events). Every
--- write moves the registrant hash and the key it logged to (the stream and the user agents, or
--- the overflow) to the meeting's expire_at.
+-- write gives the registrant hash and the key it logged to (the stream and the user agents, or
+-- the overflow) the meeting's expire_at when they have no expiry yet (upsert and save_meeting
+-- set and move it).
 local meeting_key, registrant_key, events_key, user_agents_key, history_key =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local mode, version, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -72,6 +73,8 @@ local opens_at = start - open_before
 local closes_at = start + duration * 60 + close_after
 if now > closes_at then return {'expired', tostring(closes_at), meeting, shown} end
 
+-- EXPIREAT ... NX: a key that has its expiry (upsert and save_meeting set and move them) is
+-- not written again, so nothing more goes to the append-only file and the replicas.
 local function log(kind)
   local counted = redis.call('HMGET', registrant_key, 'opens', 'claims', 'refused')
   local made = (tonumber(counted[1]) or 0) + (tonumber(counted[2]) or 0) +
@@ -79,20 +82,20 @@ local function log(kind)
   if made <= feed_budget then
     if user_agent_id ~= '' then
       redis.call('HSETNX', user_agents_key, user_agent_id, user_agent)
-      redis.call('EXPIREAT', user_agents_key, expire_at)
+      redis.call('EXPIREAT', user_agents_key, expire_at, 'NX')
     end
     redis.call('XADD', events_key, '*', 'kind', kind, 'registrant', registrant_id, 'ip', ip,
                'ua', user_agent_id)
-    redis.call('EXPIREAT', events_key, expire_at)
+    redis.call('EXPIREAT', events_key, expire_at, 'NX')
   else
     -- Stamped with the server's time, as the feed's ids are: one clock for the whole history.
     local time = redis.call('TIME')
     redis.call('RPUSH', history_key, time[1] .. '.' .. string.format('%06d', tonumber(time[2]))
                .. '\t' .. kind .. '\t' .. ip .. '\t' .. user_agent)
     redis.call('LTRIM', history_key, -history_cap, -1)
-    redis.call('EXPIREAT', history_key, expire_at)
+    redis.call('EXPIREAT', history_key, expire_at, 'NX')
   end
-  redis.call('EXPIREAT', registrant_key, expire_at)
+  redis.call('EXPIREAT', registrant_key, expire_at, 'NX')
 end
 
 local bound_here = presented_device ~= '' and
