@@ -189,6 +189,11 @@ class Catalogs:
         """What a page or a mail is written in: the meeting's language, else the first of the
         browser's ``accepted`` languages a catalog serves (a mail has none), else English
         (:func:`choose_language`); its times in the meeting's zone."""
+        return self._speak(meeting_language, meeting_timezone, tuple(accepted))
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 - one Catalogs per app, kept for its life
+    def _speak(self, meeting_language: str, meeting_timezone: str,
+               accepted: tuple[str, ...]) -> PageLanguage:
         identifier = choose_language(meeting_language, accepted, self.languages)
         return PageLanguage(identifier, self.translations(identifier), meeting_timezone)
 
@@ -332,7 +337,12 @@ class PageLanguage:
         return format_timedelta(timedelta(seconds=seconds), locale=self.locale)
 
     def time(self, ts: float | str) -> PageTime:
-        """``ts`` in the meeting's zone: ``Tuesday, December 1, 2026, 6:00 PM (Lisbon time)``."""
+        """``ts`` in the meeting's zone: ``Tuesday, December 1, 2026, 6:00 PM (Lisbon time)``.
+        Remembered (the same meeting start is written on every page of a class start, and
+        Babel takes longer to write it than the rest of the page's work)."""
+        return _page_time(self, float(ts))
+
+    def _written(self, ts: float) -> PageTime:
         known = self.zone_name if is_timezone(self.zone_name) else ""   # else UTC, said so
         zone = zone_of(known)
         moment = utc_datetime(ts).astimezone(zone)
@@ -346,7 +356,14 @@ class PageLanguage:
         else:
             city = get_timezone_location(zone, locale=locale, return_city=True)
             text = self.gettext(ZONE_CITY) % {"time": written, "city": city}
-        return PageTime(float(ts), iso_utc(ts), text, known)
+        return PageTime(ts, iso_utc(ts), text, known)
+
+
+@functools.lru_cache(maxsize=1024)
+def _page_time(language: PageLanguage, ts: float) -> PageTime:
+    """PageLanguage.time, remembered per language (its catalog object included: catalogs are
+    read-only once built) and moment; PageTime is immutable."""
+    return language._written(ts)
 
 
 def seconds_until(moment: float, now: float) -> int:

@@ -15,6 +15,7 @@ the request. One way a page is made, whichever front answers.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import io
 import json
@@ -163,6 +164,15 @@ class Answer:
     body: bytes = b""
 
 
+@functools.lru_cache(maxsize=512)
+def accepted_languages(header: str) -> tuple[str, ...]:
+    """The languages an ``Accept-Language`` header accepts, best first (quality 0 left out).
+    Remembered per header: browsers send a handful of distinct ones, and parsing it costs more
+    than the rest of choosing a page's language."""
+    return tuple(value for value, quality in parse_accept_header(header or None, LanguageAccept)
+                 if quality > 0)
+
+
 class Pages:
     """The registrant's pages of one app: its templates (compiled at start), its state (the
     settings, catalogs and clock a page depends on) and the headers every page carries, built
@@ -214,11 +224,9 @@ class Pages:
     def language(self, meeting: Meeting | None, accept_language: str) -> PageLanguage:
         """The page's language: the meeting's, else the browser's ``Accept-Language`` (best
         first) where a catalog serves it, else English; its times in the meeting's zone."""
-        accepted = [value for value, quality
-                    in parse_accept_header(accept_language or None, LanguageAccept)
-                    if quality > 0]
         return self.state.catalogs.speak(meeting.language if meeting else "",
-                                         meeting.timezone if meeting else "", accepted)
+                                         meeting.timezone if meeting else "",
+                                         accepted_languages(accept_language))
 
     def _meeting_view(self, meeting: Meeting | None, language: PageLanguage,
                       facts: PageRequest) -> dict[str, Any]:
