@@ -113,6 +113,8 @@ class LeanFront:
             note_storage_unavailable(self.metrics, method, _redacted(visit), exc, request_id)
             answer = self.gate.pages.answer("unavailable", 503, visit.facts)
             answer.headers.append(("Retry-After", STORAGE_RETRY_AFTER))
+            if exc.device_cookie:
+                answer.headers.append(("Set-Cookie", exc.device_cookie))
         except Exception:
             log.exception("Exception on %s [%s]", _redacted(visit), method[:20],
                           extra={"event": "error", "request_id": request_id})

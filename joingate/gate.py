@@ -23,7 +23,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.http import dump_cookie
 from werkzeug.urls import iri_to_uri
 
-from .errors import BadLink, NotReplicated
+from .errors import BadLink, NotReplicated, StorageUnavailable
 from .observability import Metrics, metrics_of
 from .pages import Answer, PageRequest, Pages, format_time, pages_of, request_facts, to_response
 from .records import GateOutcome, GateResult
@@ -145,13 +145,20 @@ class Gate:
         visit.link_id = link_fingerprint(ref.meeting_id, ref.registrant_id)
         state = self.state
         presented = read_device(state, visit.cookies)
+        proposed = presented or new_device_id()
         try:
             result = state.store.gate(
                 visit.mode, ref.meeting_id, ref.registrant_id, ref.version, state.clock(),
-                presented, presented or new_device_id(), clean_header_text(visit.ip, 64),
+                presented, proposed, clean_header_text(visit.ip, 64),
                 clean_header_text(visit.user_agent))
         except NotReplicated as exc:
             return self._not_replicated(visit, exc)
+        except StorageUnavailable as exc:
+            if visit.mode == "claim" and not presented:
+                # The script may have bound ``proposed`` before the reply was lost (a timeout):
+                # the 503 hands this browser that device, so its retry is that device again.
+                exc.device_cookie = device_cookie(state, proposed)
+            raise
         visit.outcome = result.outcome.value
         if result.outcome.redirects:
             return self._redirect(ref, result)

@@ -731,9 +731,10 @@ class Store:
     @translated
     def history(self, meeting_id: str, rid: str) -> list[HistoryEntry]:
         """The link's history, oldest first: what the meeting's feed holds about it (its first
-        LINK_FEED_BUDGET opens, claims and refusals, organizer actions, moves, sends) and its
-        overflow (the newest LINK_OVERFLOW_CAP events past the budget). Reads the whole feed,
-        a thousand entries a round trip: for ``links show`` and the API, never a hot path."""
+        LINK_FEED_BUDGET opens and claims, as many refusals, as many move events, organizer
+        actions, sends) and its overflow (the newest LINK_OVERFLOW_CAP events past a budget).
+        Reads the whole feed, a thousand entries a round trip: for ``links show`` and the API,
+        never a hot path."""
         found, after = [], "-"
         while True:
             entries = self.redis.xrange(self.keys.events(meeting_id), after, "+", count=1000)
@@ -745,7 +746,8 @@ class Store:
                 break
             after = "(" + entries[-1][0]
         overflow = self.redis.lrange(self.keys.overflow(meeting_id, rid), 0, -1)
-        return found + [overflow_entry(line) for line in overflow]
+        return sorted(found + [overflow_entry(line) for line in overflow],
+                      key=lambda entry: entry.at)
 
     @translated
     def registrants(self, meeting_id: str, offset: int = 0,
@@ -1201,9 +1203,10 @@ class Store:
         k = self.keys
         return self.scripts["move"](
             keys=[k.meeting(meeting_id), k.registrant(meeting_id, rid), k.events(meeting_id),
-                  k.user_agents(meeting_id), k.move_code(meeting_id, rid)],
-            args=[action, repr(now), ip, user_agent,
-                  user_agent_id(user_agent), *[str(arg) for arg in args]])
+                  k.user_agents(meeting_id), k.move_code(meeting_id, rid),
+                  k.overflow(meeting_id, rid)],
+            args=[action, repr(now), ip, user_agent, user_agent_id(user_agent),
+                  *[str(arg) for arg in args], LINK_FEED_BUDGET, LINK_OVERFLOW_CAP])
 
 
 def _lua(name: str) -> str:

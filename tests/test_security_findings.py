@@ -42,7 +42,7 @@ from werkzeug.serving import make_server
 from joingate import create_app
 from joingate import store as store_module
 from joingate.cli import main as cli_main
-from joingate.errors import ConfigError, InvalidInput
+from joingate.errors import ConfigError, InvalidInput, StorageUnavailable
 from joingate.exports import spreadsheet_cell
 from joingate.roster import RegistrantInput, read_csv
 from joingate.signing import Signer
@@ -316,6 +316,63 @@ def test_finding_4_a_links_overflow_lives_and_dies_with_its_meeting(service, mee
     assert service.meetings.history(meeting, rid)[0].user_agent == "UA/1"
     service.store.clear_cohort(meeting)
     assert not service.store.redis.exists(history)
+
+
+def test_finding_4_a_link_past_its_budget_still_reports_a_second_device(
+        app, service, meeting, link, monkeypatch):
+    # Refusals have their own budget: a link opened (a mail scanner, many rejoins) past its
+    # budget still puts its first refusals in the feed, where the worker finds second devices.
+    monkeypatch.setattr(store_module, "LINK_FEED_BUDGET", 3)
+    first, second = app.test_client(), app.test_client()
+    for _ in range(10):
+        assert first.get(path_of(link)).status_code == 200
+    assert first.post(path_of(link)).status_code == 303
+    assert second.post(path_of(link)).status_code == 409
+    rid = registrant_id_of(service, link)
+    feed = [fields["kind"] for _, fields in service.store.redis.xrange(
+        service.store.keys.events(meeting)) if fields.get("registrant") == rid]
+    assert feed == ["open"] * 3 + ["refused"]
+    assert [entry.kind for entry in service.meetings.history(meeting, rid)][-2:] == [
+        "claim", "refused"]                               # oldest first, overflow included
+
+
+def test_finding_4_move_attempts_are_budgeted_too(app, service, meeting, link, monkeypatch):
+    monkeypatch.setattr(store_module, "LINK_FEED_BUDGET", 3)
+    client = app.test_client()
+    assert client.post(path_of(link)).status_code == 303
+    for n in range(12):
+        client.post(f"{path_of(link)}/move/confirm", data={"code": "123456"},
+                    headers={"User-Agent": f"Bot/{n}"})
+    rid = registrant_id_of(service, link)
+    k = service.store.keys
+    mine = [fields for _, fields in service.store.redis.xrange(k.events(meeting))
+            if fields.get("registrant") == rid and fields["kind"] != "claim"]
+    assert len(mine) == 3
+    agents = set(service.store.redis.hvals(k.user_agents(meeting)))
+    assert len({f"Bot/{n}" for n in range(12)} & agents) == 3
+    assert service.store.redis.llen(k.overflow(meeting, rid)) == 9
+
+
+def test_a_claim_whose_reply_was_lost_hands_the_browser_its_device(app, service, link,
+                                                                  monkeypatch):
+    # Redis ran the claim (bound a new device) and the reply was lost (a timeout): the 503
+    # carries that device's cookie, so the retry is the bound device (303), not a second
+    # device refused with 409.
+    store = service.store
+    real_gate = store.gate
+
+    def ran_then_lost(*args, **kwargs):
+        real_gate(*args, **kwargs)
+        raise StorageUnavailable("Redis did not answer in time", "timeout")
+
+    monkeypatch.setattr(store, "gate", ran_then_lost)
+    browser = app.test_client()
+    lost = browser.post(path_of(link))
+    assert lost.status_code == 503 and "Location" not in lost.headers
+    assert any("jg_device" in value for value in lost.headers.getlist("Set-Cookie"))
+    monkeypatch.setattr(store, "gate", real_gate)
+    assert browser.post(path_of(link)).status_code == 303
+    assert app.test_client().post(path_of(link)).status_code == 409
 
 
 def registrant_id_of(service, link) -> str:

@@ -13,10 +13,11 @@
 -- ARGV[4]  device id from the browser's verified cookie, or ""
 -- ARGV[5]  device id to bind when the link has room for one more device
 -- ARGV[6]  client IP             ARGV[7]  user agent (both already cleaned of tabs)
--- ARGV[8]  feed budget of a link: how many of one link's events the meeting's feed and
---          user-agent table take (counted by its opens + claims + refused); the link's later
---          events go to its own capped overflow list instead, so no link can crowd out
---          another's evidence or grow the meeting's tables past its budget
+-- ARGV[8]  feed budget of a link: how many of one link's opens and claims (counted by its
+--          opens + claims), and apart from them how many of its refusals (counted by refused),
+--          the meeting's feed and user-agent table take; the link's later events go to its own
+--          capped overflow list instead, so no link can crowd out another's evidence or grow
+--          the meeting's tables past its budget
 -- ARGV[9]  short id of the user agent ("" when there is none); events carry the id
 -- ARGV[10] overflow cap: how many of the link's newest events past its budget are kept
 --
@@ -77,8 +78,14 @@ if now > closes_at then return {'expired', tostring(closes_at), meeting, shown} 
 -- not written again, so nothing more goes to the append-only file and the replicas.
 local function log(kind)
   local counted = redis.call('HMGET', registrant_key, 'opens', 'claims', 'refused')
-  local made = (tonumber(counted[1]) or 0) + (tonumber(counted[2]) or 0) +
-               (tonumber(counted[3]) or 0)
+  -- Refusals have a budget of their own: a link opened or rejoined past its budget still
+  -- reports its first refusals (a second device: the worker acts on them from the feed).
+  local made
+  if kind == 'refused' or kind == 'refused_open' then
+    made = tonumber(counted[3]) or 0
+  else
+    made = (tonumber(counted[1]) or 0) + (tonumber(counted[2]) or 0)
+  end
   if made <= feed_budget then
     if user_agent_id ~= '' then
       redis.call('HSETNX', user_agents_key, user_agent_id, user_agent)

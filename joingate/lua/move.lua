@@ -5,6 +5,7 @@
 -- KEYS[1]  meeting hash              KEYS[2]  registrant hash
 -- KEYS[3]  meeting event stream      KEYS[4]  user agents of the meeting (short id -> agent)
 -- KEYS[5]  the registrant's move code: hash {device, req, expires, tries, digest, sent}
+-- KEYS[6]  the link's overflow list (gate.lua): its events past its feed budget
 -- ARGV[1]  action: request | code | attempt | apply | log
 -- ARGV[2]  now (unix seconds)
 -- ARGV[3]  client IP ("" for the worker)   ARGV[4] user agent   ARGV[5] its short id ("" none)
@@ -24,20 +25,34 @@
 --          that device alone, moves + 1, the code deleted), none, limit
 -- log      ARGV[6] kind (move_code_sent, move_code_failed, move_refused), ARGV[7] note
 --          (why) -> 1
+-- Every action ends with two more ARGV: the feed budget of a link's move events (counted by the
+-- registrant's `move_logs`) and the overflow cap (store.LINK_FEED_BUDGET, LINK_OVERFLOW_CAP).
 local action, now = ARGV[1], tonumber(ARGV[2])
 local expire_at = redis.call('HGET', KEYS[1], 'expire_at')
 if not expire_at or redis.call('EXISTS', KEYS[2]) == 0 then return {'unknown', ''} end
 local rid = string.match(KEYS[2], '[^:]+$')
 local MAX_TRIES = 5
 
+-- A link's move events are budgeted as its gate events are (gate.lua): the first feed_budget
+-- go to the feed and the user-agent table, later ones to the link's overflow list (capped).
+local feed_budget, overflow_cap = tonumber(ARGV[#ARGV - 1]), tonumber(ARGV[#ARGV])
+
 local function log(kind, note)
-  if ARGV[5] ~= '' then
-    redis.call('HSETNX', KEYS[4], ARGV[5], ARGV[4])
-    redis.call('EXPIREAT', KEYS[4], expire_at)
+  if redis.call('HINCRBY', KEYS[2], 'move_logs', 1) <= feed_budget then
+    if ARGV[5] ~= '' then
+      redis.call('HSETNX', KEYS[4], ARGV[5], ARGV[4])
+      redis.call('EXPIREAT', KEYS[4], expire_at)
+    end
+    redis.call('XADD', KEYS[3], '*', 'kind', kind, 'registrant', rid,
+               'ip', ARGV[3], 'ua', ARGV[5], 'note', note or '')
+    redis.call('EXPIREAT', KEYS[3], expire_at)
+  else
+    local time = redis.call('TIME')
+    redis.call('RPUSH', KEYS[6], time[1] .. '.' .. string.format('%06d', tonumber(time[2])) ..
+               '\t' .. kind .. '\t' .. ARGV[3] .. '\t' .. ARGV[4])
+    redis.call('LTRIM', KEYS[6], -overflow_cap, -1)
+    redis.call('EXPIREAT', KEYS[6], expire_at)
   end
-  redis.call('XADD', KEYS[3], '*', 'kind', kind, 'registrant', rid,
-             'ip', ARGV[3], 'ua', ARGV[5], 'note', note or '')
-  redis.call('EXPIREAT', KEYS[3], expire_at)
 end
 
 if action == 'request' then
