@@ -108,7 +108,7 @@ def request_move(token: str) -> Response:
         page, status = LINK_PAGES[asked.outcome]
         return render_page(page, status, meeting=meeting)
     if asked.outcome in ("unbound", "bound_here"):
-        return Response(status=303, headers={"Location": f"/j/{token}",
+        return Response(status=303, headers={"Location": f"{request.script_root}/j/{token}",
                                              "Cache-Control": "no-store"})
     if asked.outcome != "ok":
         return _refused(asked.outcome, token, meeting)
@@ -129,7 +129,7 @@ def confirm_move(token: str) -> Response:
     tried = try_code(state, ref, request.form.get("code", ""),
                      presented_device=presented_device(state), ip=ip, user_agent=user_agent)
     if tried.outcome == "moved":
-        return Response(status=307, headers={"Location": f"/j/{token}",
+        return Response(status=307, headers={"Location": f"{request.script_root}/j/{token}",
                                              "Cache-Control": "no-store",
                                              "Referrer-Policy": "no-referrer"})
     meeting = _meeting(state, ref)

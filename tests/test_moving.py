@@ -357,3 +357,12 @@ def test_move_in_chromium_a_claims_b_takes_over_by_code_a_is_refused(browser, si
                                                             "ana@example.org")["history"]]
     # A's last visit is an open of a link now bound to B: refused (gate.lua logs refused_open).
     assert "moved" in kinds and kinds[-1] == "refused_open"
+
+
+def test_the_move_routes_send_the_browser_back_under_the_public_path(app, link):
+    """Behind a sub-path proxy (SCRIPT_NAME /gate) the hand-back to the link stays under it:
+    a 303 to /j/... would leave the gate's prefix."""
+    token = path_of(link).removeprefix("/j/")
+    unbound = app.test_client().post(f"/j/{token}/move", base_url="https://gate.example.org/gate")
+    assert unbound.status_code == 303
+    assert unbound.headers["Location"] == f"/gate/j/{token}"
