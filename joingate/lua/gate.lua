@@ -63,7 +63,8 @@ if not meeting[1] then return {'unknown', '', {}, {}} end
 local start, open_before, duration, close_after, expire_at, max_devices, rejoin =
   tonumber(meeting[1]), tonumber(meeting[2]), tonumber(meeting[3]), tonumber(meeting[4]),
   meeting[5], tonumber(meeting[6]), meeting[7]
-local reg = redis.call('HMGET', registrant_key, 'ver', 'revoked', 'devices', 'display', 'join_url')
+local reg = redis.call('HMGET', registrant_key, 'ver', 'revoked', 'devices', 'display', 'join_url',
+                       'opens', 'claims', 'refused')
 if not reg[1] then return {'unknown', '', {}, {}} end
 local current_version, revoked, devices = reg[1], reg[2], reg[3] or ''
 local shown = {reg[4], reg[5] or ''}
@@ -74,17 +75,23 @@ local opens_at = start - open_before
 local closes_at = start + duration * 60 + close_after
 if now > closes_at then return {'expired', tostring(closes_at), meeting, shown} end
 
+-- The link's counters as read above, kept in step by bump(): log() needs them for the budget.
+local counted = {opens = tonumber(reg[6]) or 0, claims = tonumber(reg[7]) or 0,
+                 refused = tonumber(reg[8]) or 0}
+local function bump(field)
+  counted[field] = redis.call('HINCRBY', registrant_key, field, 1)
+end
+
 -- EXPIREAT ... NX: a key that has its expiry (upsert and save_meeting set and move them) is
 -- not written again, so nothing more goes to the append-only file and the replicas.
 local function log(kind)
-  local counted = redis.call('HMGET', registrant_key, 'opens', 'claims', 'refused')
   -- Refusals have a budget of their own: a link opened or rejoined past its budget still
   -- reports its first refusals (a second device: the worker acts on them from the feed).
   local made
   if kind == 'refused' or kind == 'refused_open' then
-    made = tonumber(counted[3]) or 0
+    made = counted.refused
   else
-    made = (tonumber(counted[1]) or 0) + (tonumber(counted[2]) or 0)
+    made = counted.opens + counted.claims
   end
   if made <= feed_budget then
     if user_agent_id ~= '' then
@@ -112,7 +119,7 @@ for _ in string.gmatch(devices, '%S+') do count = count + 1 end
 local room = count < max_devices
 
 if mode == 'open' then
-  redis.call('HINCRBY', registrant_key, 'opens', 1)
+  bump('opens')
   if now < opens_at then
     log('open')
     return {'too_early', tostring(opens_at), meeting, shown}
@@ -127,7 +134,7 @@ if mode == 'open' then
     return {'used_elsewhere', 'here', meeting, shown}
   end
   -- Another browser opened a link bound elsewhere: a refused attempt, as a refused claim is.
-  redis.call('HINCRBY', registrant_key, 'refused', 1)
+  bump('refused')
   log('refused_open')
   return {'used_elsewhere', '', meeting, shown}
 end
@@ -141,7 +148,7 @@ if presented_device == '' and
   return {'claimed', new_device, meeting, shown}
 end
 if bound_here and rejoin ~= '0' then
-  redis.call('HINCRBY', registrant_key, 'claims', 1)
+  bump('claims')
   log('rejoin')
   return {'rejoined', presented_device, meeting, shown}
 end
@@ -149,10 +156,10 @@ if room and not bound_here then
   if devices == '' then devices = new_device else devices = devices .. ' ' .. new_device end
   redis.call('HSET', registrant_key, 'devices', devices)
   redis.call('HSETNX', registrant_key, 'first_claim', math.floor(now))
-  redis.call('HINCRBY', registrant_key, 'claims', 1)
+  bump('claims')
   log('claim')
   return {'claimed', new_device, meeting, shown}
 end
-redis.call('HINCRBY', registrant_key, 'refused', 1)
+bump('refused')
 log('refused')
 return {'used_elsewhere', bound_here and 'here' or '', meeting, shown}
