@@ -9,15 +9,19 @@ issued link into the path the test client requests, ``run_worker`` delivers queu
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import redis as redis_lib
 from flask import Flask
-from stack import MissingServer, RedisCluster, RedisServer
+from stack import MissingServer, RedisCluster, RedisServer, free_port
 from webhook_events import WEBHOOK_SECRET
+from werkzeug.serving import make_server
 
 from joingate import create_app
 from joingate.worker import Worker
@@ -76,6 +80,21 @@ def make_app(store_url: str, clock: Clock, *, like: Flask | None = None, **confi
                 "ZOOM_WEBHOOK_SECRET": WEBHOOK_SECRET, **config}
     client = like.extensions["joingate"].store.redis if like is not None else None
     return create_app(settings, environ={}, clock=clock, redis_client=client)
+
+
+@contextmanager
+def serving(**config: Any) -> Iterator[tuple[Flask, str]]:
+    """joingate on a real HTTP server on loopback (embedded store, the clock at NOW, PUBLIC_URL
+    its own address): yields (app, base URL); stopped on leaving."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = make_app("memory://", Clock(NOW), PUBLIC_URL=base, **config)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield app, base
+    finally:
+        server.shutdown()
 
 
 def path_of(link: Any) -> str:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from helpers import MEETING_ID, NOW, START, Clock, make_app
+from helpers import MEETING_ID, NOW, START, Clock, make_app, serving
 from page_cases import (
     CLOSES,
     EMAIL,
@@ -40,19 +40,13 @@ from joingate.views import link_status
 @pytest.fixture
 def served():
     """joingate on a real HTTP server on loopback, with one meeting and two links."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    app = make_app("memory://", Clock(NOW), PUBLIC_URL=base)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    service = app.extensions["joingate"]
-    service.meetings.add(MEETING_ID, topic="Evening ceramics", start=START, duration=90,
-                        pwd="Q0x3", support="help@example.org")
-    links = service.meetings.issue_links(MEETING_ID, [RegistrantInput("ana@example.org", "Zoë Lima"),
-                                             RegistrantInput("ben@example.org", "Ben")])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield service, [link.url for link in links]
-    server.shutdown()
+    with serving() as (app, _base):
+        service = app.extensions["joingate"]
+        service.meetings.add(MEETING_ID, topic="Evening ceramics", start=START, duration=90,
+                             pwd="Q0x3", support="help@example.org")
+        links = service.meetings.issue_links(MEETING_ID, [
+            RegistrantInput("ana@example.org", "Zoë Lima"), RegistrantInput("ben@example.org", "Ben")])
+        yield service, [link.url for link in links]
 
 
 def test_a_second_browser_that_only_opens_a_bound_link_is_a_second_device(browser, served):

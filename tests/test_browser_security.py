@@ -5,13 +5,10 @@ tried to reach, and each navigation the Content-Security-Policy blocked (it neve
 
 from __future__ import annotations
 
-import threading
 from urllib.parse import urlsplit
 
 import pytest
-from helpers import MEETING_ID, NOW, START, Clock, csp_violations, make_app
-from stack import free_port
-from werkzeug.serving import make_server
+from helpers import MEETING_ID, START, csp_violations, serving
 
 from joingate.roster import RegistrantInput
 
@@ -23,17 +20,11 @@ BACKSLASH_URL = "https://evil.example\\.zoom.us/j/1?pwd=x"
 def served():
     """joingate on a real HTTP server on loopback, one meeting redirecting to registrants' own
     join URLs."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    app = make_app("memory://", Clock(NOW), PUBLIC_URL=base)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    service = app.extensions["joingate"]
-    service.meetings.add(MEETING_ID, topic="Evening ceramics", start=START, duration=90,
-                        pwd="Q0x3", target="registrant")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield service, base
-    server.shutdown()
+    with serving() as (app, base):
+        service = app.extensions["joingate"]
+        service.meetings.add(MEETING_ID, topic="Evening ceramics", start=START, duration=90,
+                             pwd="Q0x3", target="registrant")
+        yield service, base
 
 
 def outside_world(context, pages: dict[str, str] | None = None) -> list[str]:
