@@ -22,9 +22,9 @@ class StorageUnavailable(JoingateError):
     def __init__(self, message: str, reason: str = "down") -> None:
         super().__init__(message)
         self.reason = reason
-        # A claim's 503 carries the device cookie of the device it proposed (gate.Gate): Redis
-        # may have bound it before its reply was lost, and this browser's retry must then be
-        # that device, not a second one refused with 409.
+        # A claim's 503 carries the device cookie of the device it proposed (gate.Gate; the lean
+        # front answers every claim): Redis may have bound it before its reply was lost, and
+        # this browser's retry must then be that device, not a second one refused with 409.
         self.device_cookie = ""
 
 

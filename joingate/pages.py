@@ -440,8 +440,6 @@ def init_app(app: Flask) -> None:
         else:
             response = render_page("unavailable", 503)
         response.headers["Retry-After"] = STORAGE_RETRY_AFTER
-        if exc.device_cookie:
-            response.headers.add("Set-Cookie", exc.device_cookie)
         return response
 
     @app.errorhandler(HTTPException)
