@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from typing import Any
 from flask import Flask, Response, abort, current_app, g, request
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import escape
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_accept_header
@@ -99,6 +101,10 @@ class PageTemplates:
         self.organizer = sandbox(ChoiceLoader([OrganizerTemplateLoader(organizer_dir),
                                                FileSystemLoader(builtin_dir)])
                                  ) if organizer_dir else None
+        # Whether the organizer's folder holds a page of its own (any ``*.html`` at its top:
+        # a page, base.html, or something a page of theirs includes). Read at start, as Jinja
+        # keeps each template it found.
+        self.organizer_pages = bool(organizer_dir) and any(Path(organizer_dir).glob("*.html"))
 
     def render(self, page: str, context: dict[str, Any]) -> str:
         """``page``.html with ``context``: the organizer's version when there is one that
@@ -185,6 +191,11 @@ class Pages:
         self._csp_tail = (f"; img-src 'self' data:; form-action 'self' "
                           f"{_zoom_origins(state.config)}; base-uri 'none'; "
                           "frame-ancestors 'none'")
+        # Built-in pages rendered once per meeting, language and outcome with markers where
+        # the per-request values go (PageSkeleton); none when the organizer has pages of
+        # their own (their templates are rendered every time).
+        self._skeletons: dict[Any, PageSkeleton | None] | None = (
+            None if templates.organizer_pages else {})
         templates.compile_all()
 
     def answer(self, page: str, status: int, facts: PageRequest, nonce: str | None = None,
@@ -202,8 +213,72 @@ class Pages:
                **context: Any) -> str:
         """The HTML of one of PAGES, in the page's language and the meeting's time zone
         (:meth:`language`). The template sees ``page``, ``status``, ``i18n``, ``nonce``, the
-        meeting's view (never its passcode), the extras of :meth:`_extras` and ``context``."""
+        meeting's view (never its passcode), the extras of :meth:`_extras` and ``context``.
+
+        A built-in page of SKELETON_PAGES is rendered once per everything it depends on but
+        the request's own values (:class:`PageSkeleton`), and those values are written into
+        it: the same text as rendering it again, for a tenth of the CPU."""
         assert page in PAGES, page
+        if self._skeletons is not None and page in SKELETON_PAGES:
+            skeleton, values = self._skeleton(page, status, facts, nonce, context)
+            if skeleton is not None:
+                return skeleton.fill(values)
+        return self._render(page, status, facts, nonce, **context)
+
+    def _skeleton(self, page: str, status: int, facts: PageRequest, nonce: str,
+                  context: dict[str, Any]) -> tuple[PageSkeleton | None, tuple[str, ...]]:
+        """The page's skeleton (made on first use; None when the page cannot have one) and
+        this request's values for its slots (SLOTS' order)."""
+        assert self._skeletons is not None
+        display_name = context.get("display_name")
+        if not isinstance(display_name, str | None) or not URL_SAFE.fullmatch(facts.token):
+            return None, ()
+        values = (nonce, display_name or "", facts.path, facts.token)
+        meeting = context.get("meeting")
+        key = (page, status, meeting, self.language(meeting, facts.accept_language),
+               facts.script_root, "display_name" in context,
+               tuple(bool(value) for value in values),
+               tuple(sorted((name, value) for name, value in context.items()
+                            if name not in ("meeting", "display_name"))))
+        try:
+            skeleton = self._skeletons[key]
+        except KeyError:
+            if len(self._skeletons) >= MAX_SKELETONS:
+                self._skeletons.clear()
+            skeleton = self._skeletons[key] = self._make_skeleton(page, status, facts,
+                                                                  context, values)
+        except TypeError:             # a value the key cannot hold (Flask's error handlers)
+            return None, ()
+        return skeleton, values
+
+    def _make_skeleton(self, page: str, status: int, facts: PageRequest,
+                       context: dict[str, Any], values: tuple[str, ...]) -> PageSkeleton | None:
+        """Render the page twice, with two sets of markers in its slots (the second full of
+        characters HTML escapes), and keep the first split at its markers when writing the
+        second set into it gives exactly the second page: every slot is then written as the
+        template writes it (escaped, once, whatever the value) and nothing else depends on
+        it but whether it is empty (part of the key). None otherwise: rendered every time."""
+        pages = []
+        for markers in SLOT_MARKERS:
+            used = tuple(marker if value else "" for marker, value in zip(markers, values))
+            page_context = dict(context)
+            if "display_name" in context:
+                page_context["display_name"] = used[1] or context["display_name"]
+            pages.append((used, self._render(
+                page, status, PageRequest(facts.script_root, used[2] or facts.path,
+                                          facts.accept_language, used[3] or facts.token),
+                used[0] or "", **page_context)))
+        (first, html), (second, expected) = pages
+        skeleton = PageSkeleton.split(html, first)
+        if skeleton is None or skeleton.fill(second) != expected:
+            log.info("page %s (%d) is rendered for every request: its per-request values "
+                     "are not written as plain escaped text", page, status)
+            return None
+        return skeleton
+
+    def _render(self, page: str, status: int, facts: PageRequest, nonce: str,
+                **context: Any) -> str:
+        """:meth:`render` without the skeletons: the template, every time."""
         meeting: Meeting | None = context.pop("meeting", None)
         language = self.language(meeting, facts.accept_language)
         context = {name: _localized(value, language) for name, value in context.items()}
@@ -275,6 +350,54 @@ class Pages:
             extras["retry_minutes"] = max(
                 1, math.ceil(self.state.config.invalid_token_window / 60))
         return extras
+
+
+# The pages that keep a skeleton: too_early's reload delay follows the clock, and the move pages
+# are not on the path a class start loads.
+SKELETON_PAGES = frozenset(PAGES) - {"too_early", "move_sent", "move_refused"}
+MAX_SKELETONS = 1024     # per process; a page is ~6 KB: a meeting has a few (outcome x language)
+# A page's per-request values, in this order: the CSP nonce, the registrant's display name, the
+# request's path (the retry link) and the link's token (the move route's address). The second
+# set of markers is full of what HTML escapes; a token is URL-safe (a page of any other token is
+# rendered every time), so its markers are too.
+SLOTS = ("nonce", "display_name", "path", "token")
+SLOT_MARKERS = (
+    ("\ue000jg-nonce-a\ue001", "\ue000jg-name-a\ue001", "\ue000jg-path-a\ue001",
+     "Jg0Token0Marker0A"),
+    ("\ue000jg<nonce>&\"b\ue001", "\ue000jg<b>'name'&amp;\ue001", "\ue000jg/<path>\"b\ue001",
+     "Jg0Token0Marker0B"),
+)
+URL_SAFE = re.compile(r"[A-Za-z0-9_.\-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class PageSkeleton:
+    """A rendered page cut at its per-request values: ``parts`` of text between ``slots``
+    (indexes into SLOTS' values). :meth:`fill` writes each value HTML-escaped, as the template's
+    ``{{ value }}`` does."""
+
+    parts: tuple[str, ...]
+    slots: tuple[int, ...]
+
+    @classmethod
+    def split(cls, html: str, markers: tuple[str, ...]) -> PageSkeleton | None:
+        """``html`` cut at ``markers`` (a page rendered with them in its slots); None when a
+        marker shows up changed (a filter applied to it), so cannot be found whole."""
+        used = {marker: index for index, marker in enumerate(markers) if marker}
+        if not used:
+            return cls((html,), ())
+        pieces = re.split("(" + "|".join(map(re.escape, used)) + ")", html)
+        if "\ue000" in "".join(pieces[::2]):      # a marker the template changed
+            return None
+        return cls(tuple(pieces[::2]), tuple(used[marker] for marker in pieces[1::2]))
+
+    def fill(self, values: tuple[str, ...]) -> str:
+        """The page with ``values`` (SLOTS' order) in its slots."""
+        escaped = [str(escape(value)) for value in values]
+        out = [self.parts[0]]
+        for slot, part in zip(self.slots, self.parts[1:]):
+            out += (escaped[slot], part)
+        return "".join(out)
 
 
 def pages_of(app: Flask) -> Pages:
