@@ -14,14 +14,16 @@ token with a slash in it), and the helpers below them serve the routes beside th
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.http import dump_cookie
-from werkzeug.urls import iri_to_uri
 
 from .errors import BadLink, NotReplicated, StorageUnavailable
 from .observability import Metrics, metrics_of
@@ -30,7 +32,7 @@ from .records import GateOutcome, GateResult
 from .signing import LinkRef, link_fingerprint, new_device_id
 from .state import AppState
 from .throttle import over_limit
-from .zoom.urls import redirect_url
+from .zoom.urls import as_uri, redirect_url
 
 bp = Blueprint("gate", __name__)
 log = logging.getLogger("joingate.gate")
@@ -97,11 +99,27 @@ def read_device(state: AppState, cookies: Mapping[str, str]) -> str:
 def device_cookie(state: AppState, device_id: str) -> str:
     """The ``Set-Cookie`` value that binds a browser to ``device_id``: signed, HttpOnly,
     SameSite=Lax, named and placed by :func:`device_cookie_name` (``__Host-``, Secure, Path=/
-    over https; the links' path under PUBLIC_URL over http)."""
+    over https; the links' path under PUBLIC_URL over http). Werkzeug's ``dump_cookie`` writes
+    it; what follows the value changes once a second (Expires), so it is written once a
+    second (a signed value is never quoted)."""
     name, path = device_cookie_name(state.config.public_url)
-    return dump_cookie(name, state.signer.device_cookie(device_id), max_age=DEVICE_COOKIE_AGE,
+    value = state.signer.device_cookie(device_id)
+    if not COOKIE_VALUE.fullmatch(value):           # never for a signed value: kept exact
+        return dump_cookie(name, value, max_age=DEVICE_COOKIE_AGE, path=path, httponly=True,
+                           samesite="Lax", secure=name == SECURE_DEVICE_COOKIE)
+    return f"{name}={value}{_cookie_attributes(name, path, int(time.time()))}"
+
+
+COOKIE_VALUE = re.compile(r"[A-Za-z0-9_.\-]+")       # what dump_cookie writes as it is
+
+
+@functools.lru_cache(maxsize=4)
+def _cookie_attributes(name: str, path: str, second: int) -> str:
+    """What ``dump_cookie`` writes after the device cookie's value when it is set during
+    ``second`` (its Expires is that second plus the cookie's age)."""
+    return dump_cookie(name, "v", max_age=DEVICE_COOKIE_AGE, expires=second + DEVICE_COOKIE_AGE,
                        path=path, httponly=True, samesite="Lax",
-                       secure=name == SECURE_DEVICE_COOKIE)
+                       secure=name == SECURE_DEVICE_COOKIE)[len(name) + 2:]
 
 
 @dataclass(slots=True)
@@ -197,7 +215,7 @@ class Gate:
                            join_domain=config.zoom_join_domain, meeting_id=ref.meeting_id,
                            pwd=result.meeting.pwd, display_name=result.display_name,
                            join_url=result.join_url)
-        return Answer(303, [("Location", iri_to_uri(url)), *REDIRECT_HEADERS,
+        return Answer(303, [("Location", as_uri(url)), *REDIRECT_HEADERS,
                             ("Set-Cookie", device_cookie(self.state, result.device_id)),
                             ("Content-Length", "0")])
 

@@ -412,6 +412,14 @@ def meeting_from_hash(meeting_id: str, fields: dict[str, str]) -> Meeting:
         timezone=fields.get("timezone", ""))
 
 
+@functools.lru_cache(maxsize=256)
+def gate_meeting(meeting_id: str, fields: tuple[str | None, ...]) -> Meeting:
+    """The meeting of gate.lua's reply (HMGET of GATE_MEETING_FIELDS), read once per distinct
+    reply: every claim of a class brings the same fields, and a Meeting never changes."""
+    return meeting_from_hash(meeting_id, {name: value for name, value in zip(
+        GATE_MEETING_FIELDS, fields) if value is not None})
+
+
 def meeting_to_hash(meeting: Meeting) -> dict[str, str]:
     values = {name: getattr(meeting, name) for name in MEETING_FIELDS}
     return {name: str(int(value)) if isinstance(value, bool) else str(value)
@@ -790,8 +798,7 @@ class Store:
         if result is GateOutcome.UNKNOWN:
             return GateResult(result)
         return GateResult(
-            result, meeting_from_hash(meeting_id, {name: value for name, value in zip(
-                GATE_MEETING_FIELDS, meeting) if value is not None}),
+            result, gate_meeting(meeting_id, tuple(meeting)),
             display_name=shown[0] or "", join_url=shown[1] if len(shown) > 1 else "",
             device_id=detail if result.redirects else "",
             at=float(detail) if result in (GateOutcome.TOO_EARLY, GateOutcome.EXPIRED) else 0.0,

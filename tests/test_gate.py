@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import time
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from helpers import MEETING_ID, SECRET, START, make_app, path_of, store_for
+from helpers import MEETING_ID, NOW, SECRET, START, Clock, make_app, path_of, store_for
 
 from joingate.roster import RegistrantInput
 from joingate.signing import Signer
@@ -269,3 +270,34 @@ def test_the_device_cookie_follows_a_public_url_with_a_path(app, store_url, cloc
     assert answer.status_code == 303
     assert answer.headers["Set-Cookie"].startswith("jg_device=")
     assert "Path=/gate/j/" in answer.headers["Set-Cookie"]
+
+
+DEVICE = "a1b2c3d4e5f6a7b8c9d0e1f2"
+
+
+def test_the_device_cookie_is_what_dump_cookie_writes(app, service, link):
+    """The claim's Set-Cookie (its attributes written once a second) is Werkzeug's dump_cookie
+    of the same value, Expires included (400 days from the second it was set)."""
+    from werkzeug.http import dump_cookie
+
+    from joingate.gate import DEVICE_COOKIE_AGE, device_cookie, device_cookie_name
+
+    for public_url in ("https://gate.example.org", "http://example.org/gate"):
+        other = make_app("memory://", Clock(NOW), PUBLIC_URL=public_url)
+        state = other.extensions["joingate"]
+        name, path = device_cookie_name(public_url)
+        value = state.signer.device_cookie(DEVICE)
+
+        def reference() -> str:
+            return dump_cookie(name, value, max_age=DEVICE_COOKIE_AGE, path=path,
+                               httponly=True, samesite="Lax",
+                               secure=public_url.startswith("https"))
+
+        for _ in range(3):
+            before = reference()
+            written = device_cookie(state, DEVICE)
+            assert written in (before, reference())
+            time.sleep(0.4)
+    answer = app.test_client().post(path_of(link))
+    cookie = answer.headers["Set-Cookie"]
+    assert "; Expires=" in cookie and "; Max-Age=34560000;" in cookie

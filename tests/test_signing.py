@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from helpers import ID_KEY, MEETING_ID, SECRET
-from itsdangerous import URLSafeSerializer
+from itsdangerous import BadData, URLSafeSerializer
 
 from joingate.errors import BadLink
 from joingate.signing import (
@@ -18,6 +18,7 @@ from joingate.signing import (
     LINK_SALT,
     MAX_TOKEN_LENGTH,
     LinkRef,
+    SignedStrings,
     Signer,
     link_fingerprint,
     new_device_id,
@@ -188,3 +189,54 @@ def test_registrant_id_is_16_hex_and_differs_by_address():
     rid = registrant_id_for("ana.lima@example.org", ID_KEY)
     assert is_hex(rid, 16)
     assert rid != registrant_id_for("ben@example.org", ID_KEY)
+
+
+# The request path's shortcut (SignedStrings) against itsdangerous itself: the same strings
+# written, the same strings accepted, the same values read.
+
+def _mutations(token: str):
+    """Every one-character change, deletion and insertion of ``token`` (a sample of them)."""
+    alphabet = "Aa0_-.=~ \u00e9"
+    for index in range(0, len(token) + 1):
+        yield token[:index] + token[index + 1:]
+        for char in alphabet:
+            yield token[:index] + char + token[index + 1:]
+            yield token[:index] + char + token[index:]
+
+
+def _verdict(serializer: Any, token: str) -> tuple[str, Any]:
+    try:
+        return "ok", serializer.loads(token)
+    except BadData as exc:
+        return "bad", type(exc).__name__
+
+
+@pytest.mark.parametrize("salt", [LINK_SALT, DEVICE_SALT])
+def test_signed_strings_accept_and_refuse_exactly_what_itsdangerous_does(salt: str):
+    keys = ["an-older-key-of-at-least-32-characters!", SECRET]
+    fast, reference = SignedStrings(keys, salt), URLSafeSerializer(keys, salt=salt)
+    old = URLSafeSerializer(keys[:1], salt=salt)
+    values = [[MEETING_ID, REGISTRANT, 3], [MEETING_ID, INCOMPRESSIBLE, 1], DEVICE,
+              {"x": [1, 2]}, "é" * 40, "a" * 300]            # the last two compress
+    tokens = [signer.dumps(value) for value in values for signer in (reference, old)]
+    assert any(token.startswith(".") for token in tokens)       # itsdangerous compressed some
+    checked = 0
+    for token in tokens:
+        assert fast.loads(token) == reference.loads(token)
+        for changed in _mutations(token):
+            assert _verdict(fast, changed) == _verdict(reference, changed), changed
+            checked += 1
+    assert checked > 10_000
+
+
+def test_signed_strings_write_device_ids_as_itsdangerous_does():
+    """Random ids: the very string itsdangerous writes. Any id: a string itsdangerous reads
+    back (24 zeros it would compress; the plain form it reads too)."""
+    keys = ["an-older-key-of-at-least-32-characters!", SECRET]
+    fast, reference = SignedStrings(keys, DEVICE_SALT), URLSafeSerializer(keys, salt=DEVICE_SALT)
+    for device in [new_device_id() for _ in range(2000)]:
+        assert fast.dumps_device_id(device) == reference.dumps(device)
+    for device in ["0" * 24, "ab" * 12, "ABC", "", "é"]:
+        assert reference.loads(fast.dumps_device_id(device)) == device
+    assert reference.dumps("0" * 24).startswith(".")
+    assert SIGNER.read_device_cookie(SIGNER.device_cookie(DEVICE)) == DEVICE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import random
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -167,3 +168,31 @@ def test_redirect_registrant_checks_the_join_url_again(join_url: str):
     """A stored join URL that fails the check is never a redirect: the web client instead."""
     assert redirect("registrant", join_url) == webclient_url(WEB_HOST, MEETING_ID, "enc0ded",
                                                              "Ana Lima")
+
+
+def test_a_location_is_what_iri_to_uri_gives():
+    """as_uri skips iri_to_uri only for URLs it would give back unchanged: random URLs of
+    characters it quotes, keeps, or rejects, on hosts it rewrites or refuses."""
+    from werkzeug.urls import iri_to_uri
+
+    from joingate.zoom.urls import PLAIN_URI, as_uri
+
+    chooser = random.Random(15)
+    alphabet = "abcXYZ019-._~%!$&'()*+,/:;=@?#[] \u00e9\\\"<>"
+    hosts = ["app.zoom.us", "us02web.zoom.us", "a", "x" * 63, "x" * 64 + ".us", "A.zoom.us",
+             "a..b", "-a-.b", "xn--n3h.net", "zoom.us:443", "zoom.us:0", "u@zoom.us",
+             "b\u00fccher.example"]
+    plain = 0
+    for _ in range(40_000):
+        url = ("https://" + chooser.choice(hosts) + chooser.choice(["", "/", "//", "?"])
+               + "".join(chooser.choice(alphabet) for _ in range(chooser.randint(0, 20))))
+        try:
+            expected = iri_to_uri(url)
+        except ValueError:            # UnicodeError (idna), "Invalid IPv6 URL" (urlsplit)
+            assert not PLAIN_URI.fullmatch(url), url
+            continue
+        assert as_uri(url) == expected, url
+        plain += bool(PLAIN_URI.fullmatch(url))
+    assert plain > 2_000
+    web = webclient_url("https://app.zoom.us", "85746065432", "p&w", "Zoë <x>")
+    assert PLAIN_URI.fullmatch(web) and as_uri(web) == iri_to_uri(web) == web

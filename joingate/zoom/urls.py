@@ -13,6 +13,8 @@ import logging
 import re
 from urllib.parse import quote, urlsplit
 
+from werkzeug.urls import iri_to_uri
+
 from ..errors import InvalidInput
 
 log = logging.getLogger("joingate.redirect")
@@ -74,6 +76,20 @@ def check_join_url(url: str, domain: str) -> str:
     end = min((rest.index(mark) for mark in "/?#" if mark in rest), default=len(rest))
     host, tail = rest[:end], rest[end:]
     return f"https://{host}{tail if tail.startswith('/') else '/' + tail}"
+
+
+# A URL Werkzeug's iri_to_uri gives back unchanged: https, a host of lower-case ASCII labels and
+# no port, then a path and a non-empty query of characters it never quotes (no fragment). Every
+# web client URL and every checked join URL of a usual shape is one.
+PLAIN_URI = re.compile(r"https://(?:[a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}"
+                       r"(?:/[A-Za-z0-9\-._~%!$&'()*+,/:;=@]*)?"
+                       r"(?:\?[A-Za-z0-9\-._~%!$&'()*+,/:;=?@]+)?")
+
+
+def as_uri(url: str) -> str:
+    """``url`` as the Location header carries it: Werkzeug's ``iri_to_uri`` (non-ASCII and
+    unsafe characters quoted, the host in Punycode), which a plain URL skips (the same text)."""
+    return url if PLAIN_URI.fullmatch(url) else iri_to_uri(url)
 
 
 def redirect_origins(web_host: str, domain: str) -> list[str]:
