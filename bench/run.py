@@ -17,6 +17,9 @@ each opening and claiming their link through nginx + TLS, a new connection per r
 seconds, errors, p99); 50,000 links issued from one CSV (seconds); Redis memory per registrant;
 and the issue-15 targets. ``--appendfsync both`` runs everything once per policy.
 
+Row 2f claims fresh links through a second joingate whose REDIS_URL is the same Redis's unix
+socket (``unix://``), as on one host.
+
 ``--only replica-wait`` runs only the claims with a replica attached, with
 JOINGATE_REDIS_WAIT_REPLICAS 0 and 1 (rows 2d, 2e; also part of the whole run).
 """
@@ -165,8 +168,11 @@ def wrk(binary: str, url: str, seconds: int, connections: int, *, script: Path |
 def run(args: argparse.Namespace) -> list[Result]:
     wrk_binary = ensure_wrk()
     folder = Path(tempfile.mkdtemp(prefix="joingate-bench-"))
+    socket_path = folder / "redis.sock"     # row 2f: the same Redis over a unix socket
     redis_server = RedisServer(folder, extra=("--appendonly", "yes",
-                                              "--appendfsync", args.appendfsync))
+                                              "--appendfsync", args.appendfsync,
+                                              "--unixsocket", str(socket_path),
+                                              "--unixsocketperm", "700"))
     redis_server.start()
     redis_pid = redis_server.process.pid
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOINGATE_")}
@@ -227,6 +233,7 @@ def run(args: argparse.Namespace) -> list[Result]:
         burst_links, _ = issue(write_people("burst", 5_000))
         rejoin_links, _ = issue(write_people("rejoin", 2_000))
         crowd_links, _ = issue(write_people("crowd", CROWD))
+        unix_links, _ = issue(write_people("unix", max(20_000, 2_500 * seconds)))
 
         def paths_file(name: str, paths: list[str]) -> Path:
             path = folder / f"{name}.paths"
@@ -278,6 +285,25 @@ def run(args: argparse.Namespace) -> list[Result]:
         rejoin = scenario("2b. rejoin (POST, bound device)", "POST", rejoin_links,
                           env={"COOKIE": cookie})
         rejoin.floor_rps, rejoin.nginx_rps = floor_post.rps, limit.rps
+
+        # 2f. The claims again with Redis over a unix socket (one host: no TCP on either side).
+        unix_gate, unix_port = start_gunicorn(
+            {**env, "JOINGATE_REDIS_URL": f"unix://{socket_path}",
+             "PROMETHEUS_MULTIPROC_DIR": str(folder / "unix-metrics")}, workers=None,
+            log=folder / "unix-gate.log")
+        try:
+            subprocess.run([wrk_binary, "-t2", f"-c{conns}", "-d3s",
+                            f"http://127.0.0.1:{unix_port}{warm_links[1]}"],
+                           capture_output=True, timeout=60)
+            print("2f. claim, Redis over a unix socket ...", file=sys.stderr)
+            unix_claim = wrk(wrk_binary, f"http://127.0.0.1:{unix_port}", seconds, conns,
+                             script=script, cpu_pids=[unix_gate.pid, redis_pid],
+                             name="2f. claim, Redis over a unix socket",
+                             env={"PATHS_FILE": str(paths_file("unix", unix_links)),
+                                  "METHOD": "POST"})
+        finally:
+            stop(unix_gate)
+        unix_claim.floor_rps, unix_claim.nginx_rps = floor_post.rps, limit.rps
 
         # 3. Start burst: 5,000 claims paced over 10 s (50 connections, 100 ms apart, quota).
         burst = scenario("3. start burst (5,000 claims in 10 s)", "POST", burst_links,
@@ -345,7 +371,7 @@ def run(args: argparse.Namespace) -> list[Result]:
         crowd.nginx_rps = tls_limit.rps
 
         results = [limit, tls_limit, floor_get, floor_post, floor_hook, confirm, claim, rejoin,
-                   burst, hooks, via_nginx, crowd, *replica_wait(args, wrk_binary)]
+                   burst, hooks, via_nginx, crowd, *replica_wait(args, wrk_binary), unix_claim]
         api_seconds = api_bulk_seconds(gate_url)
         memory = memory_per_registrant(redis_server.url)
         print_table(results, bulk_seconds, api_seconds, memory, args)
