@@ -17,6 +17,8 @@ from .errors import InvalidInput
 
 MAX_DEPTH = 64                        # Zoom's events nest 5 deep, the API's bodies 3
 LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")   # json pairs the valid ones itself
+# Strict UTF-8 has no surrogates: a string holds one only through a \u escape in this range.
+SURROGATE_ESCAPE_RE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _refuse_constant(name: str) -> NoReturn:
@@ -35,6 +37,9 @@ def read_json(raw: bytes, *, replace_lone_surrogates: bool = False) -> Any:
         raise InvalidInput("the body is not valid JSON") from None
     if isinstance(data, str):
         return _text(data, replace_lone_surrogates)
+    if (raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH
+            and not SURROGATE_ESCAPE_RE.search(raw)):
+        return data        # no deeper than its brackets, no surrogate: the walk would pass it
     stack: list[tuple[Any, int]] = [(data, 1)]
     while stack:                      # iterative: the depth is what is being checked
         node, depth = stack.pop()
