@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta, tzinfo
@@ -170,6 +171,10 @@ class Catalogs:
             self._translations[language] = _builtin(language)
         self.reference: frozenset[str] = frozenset(
             message_ids(self._translations[BUILTIN_LANGUAGES[1]]))
+        # Whether an organizer's sentence writes a value other than as it is (a width, a
+        # precision, a flag: ``%(name).40s``): then a page's text depends on more than whether
+        # its values are empty, and pages.PageSkeleton is not used.
+        self.formats_values = False
         if template_dir:
             for language, path in organizer_catalogs(template_dir):
                 self._add_organizer(language, path)
@@ -199,6 +204,9 @@ class Catalogs:
 
     def _add_organizer(self, language: str, path: Path) -> None:
         compiled = _compile_po(path, language)
+        self.formats_values = self.formats_values or any(
+            FORMATTED_PLACEHOLDER.search(text) for message in compiled._catalog.values()
+            for text in ([message] if isinstance(message, str) else message))
         if language in self._translations:
             self._translations[language].merge(compiled)   # the organizer's sentences win
             return
@@ -208,6 +216,10 @@ class Catalogs:
                 f"{path}: a new language needs every sentence translated; {len(missing)} "
                 f"missing, the first: {missing[0][:80]!r}")
         self._translations[language] = compiled
+
+
+# A placeholder written other than as it is: ``%(name)`` then anything but ``s`` or ``d`` at once.
+FORMATTED_PLACEHOLDER = re.compile(r"%\([^)]*\)(?![sd])")
 
 
 def _builtin(language: str) -> Translations:

@@ -195,7 +195,8 @@ class Pages:
         # the per-request values go (PageSkeleton); none when the organizer has pages of
         # their own (their templates are rendered every time).
         self._skeletons: dict[Any, PageSkeleton | None] | None = (
-            None if templates.organizer_pages else {})
+            None if templates.organizer_pages or state.catalogs.formats_values else {})
+        self._anonymous_skeletons = 0      # of them, pages without a meeting (see _skeleton)
         templates.compile_all()
 
     def answer(self, page: str, status: int, facts: PageRequest, nonce: str | None = None,
@@ -243,8 +244,14 @@ class Pages:
         try:
             skeleton = self._skeletons[key]
         except KeyError:
-            if len(self._skeletons) >= MAX_SKELETONS:
-                self._skeletons.clear()
+            # Full: rendered every time, as without skeletons; nothing is evicted, so requests
+            # that anyone can send (another Accept-Language, a junk token) never make a
+            # registrant's page be rendered twice over again. Pages without a meeting have a
+            # budget of their own.
+            if len(self._skeletons) >= MAX_SKELETONS or (
+                    meeting is None and self._anonymous_skeletons >= MAX_ANONYMOUS_SKELETONS):
+                return None, ()
+            self._anonymous_skeletons += meeting is None
             skeleton = self._skeletons[key] = self._make_skeleton(page, status, facts,
                                                                   context, values)
         except TypeError:             # a value the key cannot hold (Flask's error handlers)
@@ -356,6 +363,7 @@ class Pages:
 # are not on the path a class start loads.
 SKELETON_PAGES = frozenset(PAGES) - {"too_early", "move_sent", "move_refused"}
 MAX_SKELETONS = 1024     # per process; a page is ~6 KB: a meeting has a few (outcome x language)
+MAX_ANONYMOUS_SKELETONS = 128    # of them, pages without a meeting (invalid, unavailable)
 # A page's per-request values, in this order: the CSP nonce, the registrant's display name, the
 # request's path (the retry link) and the link's token (the move route's address). The second
 # set of markers is full of what HTML escapes; a token is URL-safe (a page of any other token is

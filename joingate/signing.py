@@ -18,7 +18,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
-from itsdangerous import BadData, URLSafeSerializer
+from itsdangerous import BadData, BadSignature, URLSafeSerializer
 
 from .errors import BadLink
 
@@ -75,17 +75,19 @@ class SignedStrings:
     def loads(self, signed: str) -> object:
         """The value ``signed`` carries; BadData (itsdangerous's) when it does not verify."""
         plain = PLAIN_SIGNED.fullmatch(signed)
-        if plain is not None:
-            payload = plain[1].encode()
-            signature = base64.urlsafe_b64decode(plain[2] + "=")
-            for keyed in self._macs:
-                if hmac.compare_digest(_mac(keyed, payload), signature):
-                    try:
-                        return json.loads(base64.urlsafe_b64decode(
-                            payload + b"=" * (-len(payload) % 4)))
-                    except (binascii.Error, ValueError):
-                        break              # itsdangerous says why (BadPayload)
-        return self.serializer.loads(signed)
+        if plain is None:
+            return self.serializer.loads(signed)
+        payload = plain[1].encode()
+        signature = base64.urlsafe_b64decode(plain[2] + "=")
+        if not any(hmac.compare_digest(_mac(keyed, payload), signature)
+                   for keyed in self._macs):
+            # itsdangerous would compare the same bytes under the same keys, and refuse
+            raise BadSignature("signature does not match")
+        try:       # as itsdangerous reads it: base64, then strict UTF-8, then JSON
+            return json.loads(base64.urlsafe_b64decode(
+                payload + b"=" * (-len(payload) % 4)).decode("utf-8"))
+        except (binascii.Error, ValueError):
+            return self.serializer.loads(signed)   # it raises BadPayload, saying why
 
 
 def _mac(keyed: hmac.HMAC, message: bytes) -> bytes:

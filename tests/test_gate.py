@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import time
+import functools
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -275,29 +275,33 @@ def test_the_device_cookie_follows_a_public_url_with_a_path(app, store_url, cloc
 DEVICE = "a1b2c3d4e5f6a7b8c9d0e1f2"
 
 
-def test_the_device_cookie_is_what_dump_cookie_writes(app, service, link):
+def test_the_device_cookie_is_what_dump_cookie_writes(app, link, monkeypatch):
     """The claim's Set-Cookie (its attributes written once a second) is Werkzeug's dump_cookie
-    of the same value, Expires included (400 days from the second it was set)."""
+    of the same value, Expires included (400 days from the moment it is set), for two apps of
+    other PUBLIC_URLs in the same process and the same second (one cache of attributes)."""
     from werkzeug.http import dump_cookie
 
-    from joingate.gate import DEVICE_COOKIE_AGE, device_cookie, device_cookie_name
+    from joingate import gate
 
-    for public_url in ("https://gate.example.org", "http://example.org/gate"):
-        other = make_app("memory://", Clock(NOW), PUBLIC_URL=public_url)
-        state = other.extensions["joingate"]
-        name, path = device_cookie_name(public_url)
+    states = [make_app("memory://", Clock(NOW), PUBLIC_URL=url).extensions["joingate"]
+              for url in ("https://gate.example.org", "http://example.org/gate")]
+    for moment in (1_800_000_000.0, 1_800_000_000.999, 1_800_000_001.25):
+        monkeypatch.setattr(gate.time, "time", lambda moment=moment: moment)
+        for state in states * 2:
+            name, path = gate.device_cookie_name(state.config.public_url)
+            value = state.signer.device_cookie(DEVICE)
+            assert gate.device_cookie(state, DEVICE) == dump_cookie(
+                name, value, max_age=gate.DEVICE_COOKIE_AGE, path=path, httponly=True,
+                samesite="Lax", secure=name == gate.SECURE_DEVICE_COOKIE,
+                expires=moment + gate.DEVICE_COOKIE_AGE)
+    monkeypatch.undo()
+    for state in states:       # and against dump_cookie's own clock, now
+        name, path = gate.device_cookie_name(state.config.public_url)
         value = state.signer.device_cookie(DEVICE)
-
-        def reference() -> str:
-            return dump_cookie(name, value, max_age=DEVICE_COOKIE_AGE, path=path,
-                               httponly=True, samesite="Lax",
-                               secure=public_url.startswith("https"))
-
-        for _ in range(3):
-            before = reference()
-            written = device_cookie(state, DEVICE)
-            assert written in (before, reference())
-            time.sleep(0.4)
-    answer = app.test_client().post(path_of(link))
-    cookie = answer.headers["Set-Cookie"]
+        reference = functools.partial(dump_cookie, name, value, max_age=gate.DEVICE_COOKIE_AGE,
+                                      path=path, httponly=True, samesite="Lax",
+                                      secure=name == gate.SECURE_DEVICE_COOKIE)
+        before = reference()
+        assert gate.device_cookie(state, DEVICE) in (before, reference())
+    cookie = app.test_client().post(path_of(link)).headers["Set-Cookie"]
     assert "; Expires=" in cookie and "; Max-Age=34560000;" in cookie

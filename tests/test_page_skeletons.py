@@ -6,6 +6,7 @@ values, the meeting's options and the language. Compared here against the full r
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from datetime import UTC, datetime
@@ -13,7 +14,8 @@ from datetime import UTC, datetime
 import pytest
 from helpers import NOW, Clock, make_app, path_of
 
-from joingate.pages import SKELETON_PAGES, SLOT_MARKERS, PageRequest, format_time, pages_of
+from joingate import pages as pages_module
+from joingate.pages import SLOT_MARKERS, PageRequest, format_time, pages_of
 from joingate.records import Meeting
 
 START = int(datetime(2026, 12, 1, 18, 0, tzinfo=UTC).timestamp())
@@ -170,3 +172,75 @@ def test_two_registrants_get_their_own_name_and_nonce_through_the_gate():
         assert int(response.headers["Content-Length"]) == len(body.encode())
         seen.add(nonce)
     assert len(seen) == 2
+
+
+@pytest.mark.parametrize("written", ["%(name).40s", "%(name)10s", "%(name)-12s"])
+def test_an_organizer_sentence_that_formats_a_value_turns_skeletons_off(tmp_path, written):
+    """A catalog sentence writing the name with a precision, a width or a flag: the text depends
+    on the value itself, so every page is rendered (and is what a full render gives)."""
+    folder = tmp_path / "translations/de/LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "messages.po").write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n#, python-format\n'
+        'msgid "You will join as <strong>%(name)s</strong>."\n'
+        f'msgstr "Sie nehmen als <strong>{written}</strong> teil."\n')
+    pages = pages_of(make_app("memory://", Clock(NOW), TEMPLATE_DIR=str(tmp_path)))
+    assert pages._skeletons is None
+    meeting = dataclasses.replace(meetings()[0], language="de")
+    facts = PageRequest("", "/j/tok", "", "tok")
+    for name in ("Al", "Bartholomew Featherstonehaugh-Wolfeschlegelsteinhausen"):
+        context = {"meeting": meeting, "display_name": name, "superseded": False, "at": None,
+                   "signed": True, "bound_here": False}
+        assert pages.render("confirm", 200, facts, "n", **context) == pages._render(
+            "confirm", 200, facts, "n", **context)
+
+
+def test_an_organizer_catalog_of_plain_sentences_keeps_skeletons(tmp_path):
+    folder = tmp_path / "translations/de/LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "messages.po").write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n#, python-format\n'
+        'msgid "You will join as <strong>%(name)s</strong>."\n'
+        'msgstr "Du bist dabei als <strong>%(name)s</strong>."\n')
+    pages = pages_of(make_app("memory://", Clock(NOW), TEMPLATE_DIR=str(tmp_path)))
+    meeting = dataclasses.replace(meetings()[0], language="de")
+    context = {"meeting": meeting, "display_name": "Ana & Bea", "superseded": False,
+               "at": None, "signed": True, "bound_here": False}
+    page = pages.render("confirm", 200, PageRequest("", "/j/t", "", "t"), "n", **context)
+    assert "Du bist dabei als <strong>Ana &amp; Bea</strong>." in page
+    assert [skeleton is not None for skeleton in pages._skeletons.values()] == [True]
+
+
+def test_requests_anyone_can_send_never_evict_a_registrants_skeleton(monkeypatch):
+    """Junk tokens in every language a browser may ask for fill at most their own budget; once
+    the cache is full, a new key is rendered as before, and nothing is evicted."""
+    monkeypatch.setattr(pages_module, "MAX_SKELETONS", 40)
+    monkeypatch.setattr(pages_module, "MAX_ANONYMOUS_SKELETONS", 10)
+    app = make_app("memory://", Clock(NOW))
+    service = app.extensions["joingate"]
+    service.meetings.add("85746065432", topic="T", start=datetime.fromtimestamp(START, UTC),
+                         duration=60)
+    from joingate.roster import RegistrantInput
+    [link] = service.meetings.issue_links("85746065432",
+                                          [RegistrantInput("a@example.org", "Ana")])
+    pages, client = pages_of(app), app.test_client()
+    assert client.get(path_of(link)).status_code == 200
+    registrant_keys = set(pages._skeletons)
+    tags = ["en-AU", "en-GB", "fr-CI", "fr-CA", "es-419", "es-MX", "pt-PT", "pt-BR", "de-AT",
+            "de-CH", "en-IN", "fr-BE", "es-AR", "de-LU"]
+    for tag in tags:
+        for method, path in (("GET", "/j/x"), ("PUT", "/j/x"), ("GET", "/j/a%22b")):
+            answer = client.open(path, method=method, headers={"Accept-Language": tag})
+            assert answer.status_code in (404, 405)
+            expected = pages._render("invalid", answer.status_code,
+                                     PageRequest("", answer.request.path, tag, ""),
+                                     _nonce_of(answer))
+            assert answer.get_data(as_text=True) == expected
+    assert registrant_keys <= set(pages._skeletons)
+    assert sum(key[2] is None for key in pages._skeletons) == 10
+    assert len(pages._skeletons) == 11
+
+
+def _nonce_of(answer) -> str:
+    return re.search(r"script-src 'nonce-([^']+)'",
+                     answer.headers["Content-Security-Policy"]).group(1)

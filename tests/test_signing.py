@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from typing import Any
@@ -240,3 +241,21 @@ def test_signed_strings_write_device_ids_as_itsdangerous_does():
         assert reference.loads(fast.dumps_device_id(device)) == device
     assert reference.dumps("0" * 24).startswith(".")
     assert SIGNER.read_device_cookie(SIGNER.device_cookie(DEVICE)) == DEVICE
+
+
+@pytest.mark.parametrize("raw", [b'\xef\xbb\xbf["m","r",1]', '["m","r",1]'.encode("utf-16"),
+                                 b'["\xed\xa0\x80","r",1]', b'["m",'],
+                         ids=["bom", "utf-16", "encoded-surrogate", "truncated"])
+def test_signed_payloads_itsdangerous_cannot_read_are_refused_by_the_shortcut_too(raw: bytes):
+    """Signed with the right key (only the key's holder can), but not UTF-8 JSON as
+    itsdangerous reads it: both refuse (json.loads alone would guess the encoding)."""
+    key = hashlib.sha1(LINK_SALT.encode() + b"signer" + SECRET.encode()).digest()
+    payload = base64.urlsafe_b64encode(raw).rstrip(b"=")
+    token = (payload + b"." + base64.urlsafe_b64encode(
+        hmac.new(key, payload, hashlib.sha1).digest()).rstrip(b"=")).decode()
+    with pytest.raises(BadData):
+        URLSafeSerializer([SECRET], salt=LINK_SALT).loads(token)
+    with pytest.raises(BadData):
+        SignedStrings([SECRET], LINK_SALT).loads(token)
+    with pytest.raises(BadLink):
+        SIGNER.read_link_token(token)

@@ -134,3 +134,16 @@ def test_a_roster_stored_as_a_sorted_set_is_read_and_turned_into_a_list(service,
     assert [x.email for x in service.store.registrants(MEETING_ID, 1, 5)] == [
         "b@example.org", "c@example.org"]
     assert service.store.registrant_count(MEETING_ID) == 3 and len(first) == 2
+
+
+def test_a_meeting_read_from_the_gate_is_the_meeting_it_names():
+    """gate.lua's meeting fields are parsed once per distinct reply: two meetings with the same
+    fields are still two meetings."""
+    from joingate.store import GATE_MEETING_FIELDS, gate_meeting
+
+    fields = tuple({"start": "1796148000", "duration": "60", "topic": "T",
+                    "max_devices": "2"}.get(name) for name in GATE_MEETING_FIELDS)
+    first, second = gate_meeting("111", fields), gate_meeting("222", fields)
+    assert (first.id, second.id) == ("111", "222")
+    assert first.max_devices == second.max_devices == 2 and first.topic == "T"
+    assert gate_meeting("111", fields) is first
