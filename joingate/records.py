@@ -204,6 +204,10 @@ class Stay:
     renamed_to: str = ""           # the latest other name the stay carried, for the organizer
     participant_uuid: str = ""
     host: bool = False
+    # None: one stay as Zoom told it. A number: a fold (participant.lua), a record that stands
+    # for that many of Zoom's stays of one participant past its budget (0: a fold's second lane,
+    # where two of them are there at once).
+    folded: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,17 @@ from .zoom.events import ParticipantEvent
 # cost some 400 bytes per registrant: only the links that need one get one.)
 LINK_FEED_BUDGET = 100
 LINK_OVERFLOW_CAP = 200
+# What one Zoom participant may store (a follow-up of finding 4; participant.lua's header): the
+# stays of one participant (its registrant_id, customer_key, Zoom user id or name) and of one
+# meeting instance kept one by one, the join and leave times one stay takes; past them a
+# delivery is folded into the participant's fold, whose lanes keep FOLD_INTERVALS intervals and
+# follow FOLD_MEMBERS folded stays present at once. A participant reconnecting 30 times in a
+# class keeps all 31 stays one by one; folded stays still count in the report.
+STAYS_PER_PARTICIPANT = 100
+STAYS_PER_INSTANCE = 5000
+TIMES_PER_STAY = 20
+FOLD_INTERVALS = 50
+FOLD_MEMBERS = 100
 ID_KEY_TTL = 10 * 365 * 86400      # renewed by every process that reads it
 UPSERT_CHUNK = 500
 OUTBOX_TTL = 30 * 86400
@@ -202,6 +213,11 @@ class Keys:
 
     def stays(self, meeting_id: str, instance: str) -> str:
         return f"{self._m(meeting_id)}:stays:{instance}"
+
+    def stay_counts(self, meeting_id: str, instance: str) -> str:
+        """Stays of one instance kept one by one (participant.lua): hash participant -> count,
+        ``*`` -> all of them."""
+        return f"{self._m(meeting_id)}:staycounts:{instance}"
 
     @meeting_wide
     def checks(self, meeting_id: str) -> str:
@@ -472,7 +488,8 @@ def stay_from_json(instance: str, key: str, raw: str) -> Stay:
                 zoom_registrant_id=fields.get("zr", ""), customer_key=fields.get("ck", ""),
                 email=fields.get("em", ""), zoom_user_id=fields.get("id", ""),
                 user_name=fields.get("n", ""), renamed_to=fields.get("rn", ""),
-                participant_uuid=fields.get("pu", ""), host=bool(fields.get("h")))
+                participant_uuid=fields.get("pu", ""), host=bool(fields.get("h")),
+                folded=int(fields["c"]) if "c" in fields else None)
 
 
 class _Lane(threading.local):
@@ -628,12 +645,13 @@ class Store:
     def _keys_of(self, meeting_id: str, rids: Iterable[str], instances: Iterable[str]
                  ) -> list[str]:
         """Every key of a meeting but its hash: the one-per-meeting keys, each registrant's
-        hash and overflow, and each instance's stays."""
-        rids = list(rids)
+        hash and overflow, and each instance's stays and their counts."""
+        rids, instances = list(rids), list(instances)
         return (self.keys.of_meeting(meeting_id)
                 + [self.keys.registrant(meeting_id, rid) for rid in rids]
                 + [self.keys.overflow(meeting_id, rid) for rid in rids]
-                + [self.keys.stays(meeting_id, uuid) for uuid in instances])
+                + [self.keys.stays(meeting_id, uuid) for uuid in instances]
+                + [self.keys.stay_counts(meeting_id, uuid) for uuid in instances])
 
     @translated
     def clear_cohort(self, meeting_id: str) -> int:
@@ -844,14 +862,19 @@ class Store:
     @translated
     def record_participant(self, event: ParticipantEvent, now: float) -> str:
         """Run participant.lua for one verified delivery (one round trip); returns recorded,
-        duplicate or unknown_meeting."""
+        duplicate or unknown_meeting. Past the participant's or the instance's budget
+        (STAYS_PER_PARTICIPANT, STAYS_PER_INSTANCE, TIMES_PER_STAY) the delivery is folded
+        (see the script's header): still counted, never in the feed."""
         k, mid = self.keys, event.meeting_id
         return str(self._hot_script(
             "participant", [k.meeting(mid), k.seen(mid), k.stays(mid, event.instance),
-                            k.instances(mid), k.events(mid)],
+                            k.instances(mid), k.events(mid), k.stay_counts(mid, event.instance),
+                            k.displays(mid), k.checks(mid)],
             [event.digest(), event.kind, event.stay_key, event.instance, repr(event.at),
              repr(now), event.user_name, event.participant_uuid, event.registrant_id,
-             event.customer_key, event.email, event.participant_id, int(event.is_host)]))
+             event.customer_key, event.email, event.participant_id, int(event.is_host),
+             STAYS_PER_PARTICIPANT, STAYS_PER_INSTANCE, TIMES_PER_STAY, FOLD_INTERVALS,
+             FOLD_MEMBERS]))
 
     @translated
     def record_instance(self, meeting_id: str, instance: str, kind: str, at: float) -> bool:
