@@ -17,9 +17,11 @@ import pytest
 import redis as redis_lib
 from helpers import ID_KEY, MEETING_ID, NOW, START
 
+from joingate.attendance import HANDOVER
 from joingate.roster import RegistrantInput
 from joingate.signing import registrant_id_for
 from joingate.store import (
+    FOLD_FEED_EVERY,
     FOLD_INTERVALS,
     FOLD_MEMBERS,
     GATE_MEETING_FIELDS,
@@ -332,7 +334,7 @@ def participant(store: Store, **given: Any) -> Any:
               str(a["now"]), a["user_name"], a["participant_uuid"],
               a["registrant_id"], a["customer_key"], a["email"], a["zoom_user_id"], a["host"],
               STAYS_PER_PARTICIPANT, STAYS_PER_INSTANCE, TIMES_PER_STAY, FOLD_INTERVALS,
-              FOLD_MEMBERS])
+              FOLD_MEMBERS, HANDOVER, FOLD_FEED_EVERY])
 
 
 def stays(store: Store, uuid: str = "I1") -> dict[str, dict]:

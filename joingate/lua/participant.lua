@@ -9,23 +9,27 @@
 -- new stay. Stays are kept one by one while the participant (its "who": the Zoom registrant_id,
 -- else the customer_key, else the Zoom user id, else the name this delivery carries) has had
 -- fewer than ARGV[14] stays in the instance, and the instance fewer than ARGV[15] in all; a stay
--- takes at most ARGV[16] join and leave times. Past a budget the delivery is *folded* into the
--- who's fold instead, two records of this instance's stays (so the report reads them as it reads
--- any stay, and attributes them by the who's identifiers):
---   '~1:' .. who  where any folded stay is present: the union of their presence, exactly while
---                 it has at most ARGV[17] intervals (past that the shortest gap is closed, which
---                 overstates presence and never hides it); c: how many of Zoom's stays it holds
---   '~2:' .. who  where two or more folded stays are present at once (the second lane: a second
---                 person for the report's sharing count), c: 0
--- A name that no registrant displays and that has no stay of its own yet goes to the meeting's
--- one anonymous fold, who '*' (no identifiers, rn: the latest name): names anyone can type
--- cannot make one fold each. So the stays, the feed and the seen set of an instance are
--- bounded, every folded stay still counts (joins, minutes, being there now, a second person),
--- and no participant's deliveries push another's out. A folded delivery does not go to the feed
--- (the budget is what bounds it) and schedules the worker's check of the instance itself, in
--- this round trip, as a feed entry would have. Deliveries are checked for repeats against the
--- fold's own record of its stays (the seen set is not grown by them); a repeat of a stay the
--- fold let go (one of the ARGV[18] that left longest ago) counts again, overstating presence.
+-- takes at most ARGV[16] join and leave times. Past a budget the delivery goes to the who's
+-- *fold* '~1:' .. who, one record among the instance's stays that the report reads as two stays
+-- (joingate/folds.py: where any of them was there, and where two people of it were at once, so
+-- sharing past the budget is still seen), attributed by the who's identifiers (a Zoom user id
+-- only in the fold of one Zoom user: a registrant link's fold holds several people's). The fold
+-- follows its newest ARGV[18] stays one by one, each taking deliveries as a stay does (a time
+-- kept once: a repeat is 'duplicate'). Older ones are let go into closed intervals, at most
+-- ARGV[17] per list (past that the shortest gap is closed: presence is overstated, never
+-- hidden): their presence, the same cut by the report's handover rule (ARGV[19] seconds: a
+-- dropped connection whose leave came late is no second person), and where someone else of the
+-- fold was there with them; their spans as defined by attendance.intervals. A repeated delivery
+-- of a stay let go counts again.
+-- A name that no registrant displays and that has no stay of its own yet goes, once the
+-- instance's budget is spent, to the instance's one anonymous fold, who '*' (no identifiers; rn:
+-- the latest name): typing a new name each time cannot make a record each time. So the stays,
+-- the feed and the seen set of an instance are bounded, every folded stay still counts (joins,
+-- minutes, being there now, a second person), and no participant's deliveries push another's
+-- out. A folded delivery goes neither to the seen set nor, but one every ARGV[20] seconds per
+-- instance (so the organizer's live views, which follow the feed, still move), to the feed:
+-- the budgets bound them. It schedules the worker's check of the instance itself, in this
+-- round trip, as its feed entry would have.
 --
 -- KEYS[1]  meeting hash (its expire_at sets every TTL)
 -- KEYS[2]  seen deliveries: set of digests
@@ -33,14 +37,16 @@
 --          {j: [join times], l: [leave times], n: name of the earliest delivery, nt: its time,
 --           rn: a later other name, zr: Zoom registrant_id, ck: customer_key, em: email,
 --           id: Zoom user id (participant.id), pu: participant_uuid, h: 1 for the host}
---          and the folds above, which add c and their state: m (folded stays: stay key ->
---          {j: join, l: leave}, either missing while unknown; at most ARGV[18] present and as
---          many others), a (closed intervals of the union), b (closed intervals of the second
---          lane), f (the earliest join of the folded stays forgotten while present: past
---          ARGV[18] present at once; present until the instance ends)
+--          and the folds, '~1:' .. who -> JSON of its identifiers and names (as a stay's) and
+--          m (the stays followed one by one: stay key -> {j: [join times], l: [leave times],
+--          p: Zoom user id}), and of the stays let go: a (closed intervals where they were
+--          there), k (the same, cut by the handover rule), b (closed intervals where two people
+--          were there at once), r (how many spans they had), f (the earliest join of those let
+--          go while still there: there until the instance ends)
 -- KEYS[4]  instances: hash instance uuid -> start time (the first we heard of it)
 -- KEYS[5]  meeting event stream
--- KEYS[6]  stays kept one by one in this instance: hash who -> count, '*' -> all of them
+-- KEYS[6]  stays kept one by one in this instance: hash who -> count, '*' -> all of them, and
+--          '@' -> when a folded delivery last reached the feed (unix s)
 -- KEYS[7]  display names of the meeting's registrants: hash display name -> registrant id
 -- KEYS[8]  the worker's checks: sorted set instance -> when to check it
 -- ARGV[1]  delivery digest      ARGV[2]  joined | left         ARGV[3]  stay key
@@ -52,8 +58,11 @@
 -- ARGV[14] stays kept one by one per who and instance
 -- ARGV[15] stays kept one by one per instance
 -- ARGV[16] join and leave times one stay takes
--- ARGV[17] intervals a fold's lane keeps
--- ARGV[18] folded stays a fold follows one by one while they are present (or left first)
+-- ARGV[17] intervals each of a fold's lists keeps
+-- ARGV[18] stays a fold follows one by one
+-- ARGV[19] the handover: seconds a stay may end after another person's later join and still be
+--          a dropped connection (attendance.HANDOVER)
+-- ARGV[20] seconds between the instance's folded deliveries that reach the feed
 --
 -- Returns 'recorded', 'duplicate' or 'unknown_meeting' (nothing written for the last two).
 local meeting_key, seen_key, stays_key, instances_key, events_key, counts_key, displays_key,
@@ -65,7 +74,8 @@ local identifiers = {zr = ARGV[9], ck = ARGV[10], em = ARGV[11], id = ARGV[12]}
 local is_host = ARGV[13] == '1'
 local who_budget, instance_budget = tonumber(ARGV[14]), tonumber(ARGV[15])
 local stay_times, fold_intervals = tonumber(ARGV[16]), tonumber(ARGV[17])
-local fold_members = tonumber(ARGV[18])
+local fold_members, handover = tonumber(ARGV[18]), tonumber(ARGV[19])
+local feed_every = tonumber(ARGV[20])
 
 local expire_at = redis.call('HGET', meeting_key, 'expire_at')
 if not expire_at then return 'unknown_meeting' end
@@ -121,6 +131,7 @@ if not fold_key then
   if new_stay then
     redis.call('HINCRBY', counts_key, who, 1)
     redis.call('HINCRBY', counts_key, '*', 1)
+    redis.call('EXPIREAT', counts_key, expire_at)
   end
   -- Every time is kept once: a second join of the same key is a new interval, not an overwrite.
   local field = kind == 'joined' and 'j' or 'l'
@@ -140,13 +151,16 @@ if not fold_key then
   redis.call('XADD', events_key, '*', 'kind', kind, 'at', ARGV[5],
              'instance', instance, 'stay', stay_key, 'name', user_name,
              'participant', participant_uuid)
-  keep_until({seen_key, stays_key, instances_key, events_key, counts_key})
+  keep_until({seen_key, stays_key, instances_key, events_key})
   return 'recorded'
 end
 
--- Intervals: lists of {from, to}, sorted, disjoint (touching ones are one). Past `cap` the
--- shortest gap is closed: presence is overstated by it, never understated.
-local function merged(list, cap)
+-- The fold. Intervals are {from, to} lists; HUGE ends one still open while it is computed (it
+-- is never stored: a stored list holds closed intervals only).
+local HUGE = math.huge
+
+-- A list of intervals sorted and disjoint (touching ones are one).
+local function merged(list)
   table.sort(list, function(x, y) return x[1] < y[1] end)
   local out = {}
   for _, piece in ipairs(list) do
@@ -157,157 +171,235 @@ local function merged(list, cap)
       out[#out + 1] = {piece[1], piece[2]}
     end
   end
-  while #out > cap do
-    local shortest = 1
-    for i = 2, #out - 1 do
-      if out[i + 1][1] - out[i][2] < out[shortest + 1][1] - out[shortest][2] then
-        shortest = i
-      end
+  return out
+end
+
+-- The union of two sorted, disjoint lists, in one pass.
+local function union(x, y)
+  local out, i, j = {}, 1, 1
+  while i <= #x or j <= #y do
+    local piece
+    if j > #y or (i <= #x and x[i][1] <= y[j][1]) then
+      piece, i = x[i], i + 1
+    else
+      piece, j = y[j], j + 1
     end
-    out[shortest][2] = out[shortest + 1][2]
-    table.remove(out, shortest + 1)
+    local last = out[#out]
+    if last and piece[1] <= last[2] then
+      if piece[2] > last[2] then last[2] = piece[2] end
+    else
+      out[#out + 1] = {piece[1], piece[2]}
+    end
   end
   return out
 end
 
--- The parts of [from, to] inside `list`, added to `into`.
-local function add_overlap(into, list, from, to)
-  for _, piece in ipairs(list) do
-    local s, e = math.max(from, piece[1]), math.min(to, piece[2])
-    if s < e then into[#into + 1] = {s, e} end
+-- At most `cap` intervals: the shortest gap is closed, overstating presence, never hiding it.
+local function capped(list, cap)
+  while #list > cap do
+    local shortest = 1
+    for i = 2, #list - 1 do
+      if list[i + 1][1] - list[i][2] < list[shortest + 1][1] - list[shortest][2] then
+        shortest = i
+      end
+    end
+    list[shortest][2] = list[shortest + 1][2]
+    table.remove(list, shortest + 1)
   end
+  return list
+end
+
+-- The intervals of a sorted list that end after `from` (the others cannot meet anything later).
+local function tail(list, from)
+  local first = #list + 1
+  while first > 1 and list[first - 1][2] > from do first = first - 1 end
+  local out = {}
+  for i = first, #list do out[#out + 1] = list[i] end
+  return out
+end
+
+local function append(into, list)
+  for _, piece in ipairs(list) do into[#into + 1] = {piece[1], piece[2]} end
   return into
 end
 
--- When the folded stays still present joined, earliest first (forgotten ones at f).
-local function open_joins(fold)
-  local starts = {}
-  for _, member in pairs(fold.m) do
-    if member.j and not member.l then starts[#starts + 1] = member.j end
+-- A folded stay's intervals exactly as attendance.intervals derives a stay's: a second join while
+-- there keeps the first; a leave without a join before it counts from the previous leave, or
+-- from the instance's start. {from, to, ended by a leave, 1 when its join is known}.
+local function spans_of(member, instance_start)
+  local edges, start = {}, instance_start
+  for _, t in ipairs(member.j or {}) do
+    edges[#edges + 1] = {t, 1}
+    if t < start then start = t end
   end
-  if fold.f then starts[#starts + 1] = fold.f end
-  table.sort(starts)
-  return starts
-end
-
--- One folded stay was present from `from` to `to`: the time someone else of the fold was there
--- too goes to the second lane, then the interval to the union. (The stay itself is no longer
--- among the present ones when this runs.)
-local function close(fold, from, to)
-  if to < from then to = from end
-  local others = {}
-  for _, piece in ipairs(fold.a) do others[#others + 1] = piece end
-  local starts = open_joins(fold)
-  if starts[1] then others[#others + 1] = {starts[1], math.huge} end
-  fold.b = merged(add_overlap(fold.b, others, from, to), fold_intervals)
-  fold.a[#fold.a + 1] = {from, to}
-  fold.a = merged(fold.a, fold_intervals)
-end
-
--- A lane as a stay's join and leave times: its closed intervals, then open from `open_from`
--- (absorbing every interval that reaches it) when someone is still there.
-local function as_times(list, open_from)
-  local joins, leaves = {}, {}
-  for _, piece in ipairs(list) do
-    if open_from and piece[2] >= open_from then
-      if piece[1] < open_from then open_from = piece[1] end
+  for _, t in ipairs(member.l or {}) do
+    edges[#edges + 1] = {t, 0}
+    if t < start then start = t end
+  end
+  table.sort(edges, function(x, y)
+    if x[1] ~= y[1] then return x[1] < y[1] end
+    return x[2] < y[2]
+  end)
+  local spans, opened, last_leave = {}, nil, nil
+  for _, edge in ipairs(edges) do
+    if edge[2] == 1 then
+      if opened == nil then opened = edge[1] end
     else
-      joins[#joins + 1], leaves[#leaves + 1] = piece[1], piece[2]
+      local began = opened or math.min(edge[1], last_leave or start)
+      spans[#spans + 1] = {began, math.max(began, edge[1]), true, opened and 1 or 0}
+      opened, last_leave = nil, edge[1]
     end
   end
-  if open_from then joins[#joins + 1] = open_from end
-  return joins, leaves
+  if opened then spans[#spans + 1] = {opened, HUGE, false, 1} end
+  return spans
 end
 
-local second_key = '~2:' .. string.sub(fold_key, 4)
+-- Every span of the fold's stays: {from, to, ended by a leave, person (a signed-in user's Zoom
+-- user id, else the stay), stay, end for the sharing count, 1 when its join is known}. The end
+-- for the sharing count is cut at another person's later start when the span ended less than
+-- `handover` seconds after it (a dropped connection whose leave came late), as
+-- attendance._cut_handovers cuts a stay's. A span whose join has not come (yet) counts as
+-- presence, never as a second person: when it began is not known.
+-- (`spans`: each followed stay's spans_of, worked out once per delivery.)
+local function live_spans(fold, spans)
+  local all = {}
+  for key, member in pairs(fold.m) do
+    for _, span in ipairs(spans[key]) do
+      all[#all + 1] = {span[1], span[2], span[3], member.p or key, key, span[2], span[4]}
+    end
+  end
+  table.sort(all, function(x, y) return x[1] < y[1] end)
+  for i, span in ipairs(all) do
+    local ends = span[2]
+    if span[3] then
+      for j = i + 1, #all do
+        local other = all[j]
+        if other[1] >= ends then break end
+        if other[4] ~= span[4] and other[1] > span[1] and ends - other[1] <= handover then
+          ends = other[1]
+        end
+      end
+    end
+    span[6] = ends
+  end
+  return all
+end
+
+-- The second lane of one Zoom user's fold is where two of their stays are there at once (one
+-- person: the report's max_concurrent, never sharing); of any other fold, where two people are
+-- (people: a signed-in user's Zoom user id, else each stay).
+local one_user = string.sub(who, 1, 3) == 'id:'
+
+-- Let one folded stay go (the fold follows at most fold_members one by one): its intervals join
+-- the fold's closed union (a) and, those whose join is known, the cut union (k); the time
+-- someone else was there with it the second lane (b); its spans the count (r). A stay still
+-- there is counted as there until the instance ends (f).
+local function let_go(fold, key, spans)
+  local all = live_spans(fold, spans)
+  local others, mine, cuts = {}, {}, {}
+  local person = one_user and key or fold.m[key].p or key
+  local first = HUGE
+  for _, span in ipairs(all) do
+    if span[5] == key then
+      mine[#mine + 1] = span
+      if span[1] < first then first = span[1] end
+    elseif span[7] == 1 and (one_user and span[5] or span[4]) ~= person then
+      others[#others + 1] = {span[1], span[6]}
+    end
+  end
+  append(others, tail(fold.k, first))
+  if fold.f then others[#others + 1] = {fold.f, HUGE} end
+  others = merged(others)
+  local two, closed = {}, {}
+  for _, span in ipairs(mine) do
+    if span[2] == HUGE then
+      if fold.f == nil or span[1] < fold.f then fold.f = span[1] end
+    else
+      closed[#closed + 1] = {span[1], span[2]}
+      if span[7] == 1 then cuts[#cuts + 1] = {span[1], span[6]} end
+    end
+    for _, piece in ipairs(span[7] == 1 and others or {}) do
+      local from, to = math.max(span[1], piece[1]), math.min(span[6], piece[2])
+      if from < to and to < HUGE then two[#two + 1] = {from, to} end
+    end
+  end
+  fold.a = capped(union(fold.a, merged(closed)), fold_intervals)
+  fold.k = capped(union(fold.k, merged(cuts)), fold_intervals)
+  fold.b = capped(union(fold.b, merged(two)), fold_intervals)
+  fold.r = (fold.r or 0) + #mine
+  fold.m[key], spans[key] = nil, nil
+end
+
+redis.call('HSETNX', instances_key, instance, now)
+local instance_start = tonumber(redis.call('HGET', instances_key, instance))
 local fold_raw = redis.call('HGET', stays_key, fold_key)
-local fold = fold_raw and cjson.decode(fold_raw) or {c = 0}
+local fold = fold_raw and cjson.decode(fold_raw) or {}
 -- cjson turns an empty map or list into {}; give each part its shape again.
-fold.m, fold.a, fold.b = fold.m or {}, fold.a or {}, fold.b or {}
+fold.m, fold.a, fold.k, fold.b = fold.m or {}, fold.a or {}, fold.k or {}, fold.b or {}
 
--- Each folded stay as a stay's own record would take this delivery (see attendance.intervals:
--- a second join while present keeps the first; a leave without a join before it waits for
--- it; a leave after a leave counts from the earlier one), or 'duplicate' for one seen before.
+-- The folded stay takes the delivery as its own record would (every time kept once); one
+-- whose times are full is let go first and starts again.
+local field = kind == 'joined' and 'j' or 'l'
 local member = fold.m[stay_key]
-if kind == 'joined' then
-  if member == nil then
-    fold.m[stay_key] = {j = at}
-    fold.c = fold.c + 1
-  elseif member.l == nil then
-    if at >= member.j then return 'duplicate' end
-    member.j = at
-  elseif member.j == nil then                    -- its leave came first: now it is whole
-    member.j = at
-    close(fold, at, member.l)
-  elseif at > member.l then                      -- a new interval of the same stay
-    fold.m[stay_key] = {j = at}
-    fold.c = fold.c + 1
-  else
-    return 'duplicate'
+if member then
+  for _, t in ipairs(member[field] or {}) do
+    if t == at then return 'duplicate' end
   end
-else
-  if member == nil then
-    fold.m[stay_key] = {l = at}
-    fold.c = fold.c + 1
-  elseif member.j and member.l == nil then
-    member.l = at
-    fold.m[stay_key] = nil                       -- not among the present ones in close()
-    close(fold, member.j, at)
-    fold.m[stay_key] = member
-  elseif at > member.l then
-    local since = member.l
-    member.l = at
-    close(fold, since, at)
-  else
-    return 'duplicate'
+  if #(member.j or {}) + #(member.l or {}) >= stay_times then
+    local spans = {}
+    for key, entry in pairs(fold.m) do spans[key] = spans_of(entry, instance_start) end
+    let_go(fold, stay_key, spans)
+    member = nil
   end
 end
+if member == nil then
+  member = {j = {}, l = {}}
+  fold.m[stay_key] = member
+end
+member.j, member.l = member.j or {}, member.l or {}
+table.insert(member[field], at)
+if identifiers.id ~= '' and member.p == nil then member.p = identifiers.id end
 
--- Bounded: at most fold_members present (past that the latest to join is forgotten, counted
--- as present until the instance ends: f), and as many others (the stays that left longest ago
--- are let go: a repeated delivery of theirs would count again).
-local present, gone = {}, {}
-for key, entry in pairs(fold.m) do
-  if entry.j and not entry.l then
-    present[#present + 1] = {key, entry.j}
-  else
-    gone[#gone + 1] = {key, entry.l}
-  end
+-- At most fold_members followed one by one: let go of the stay that left longest ago (or, all
+-- being there, the latest to come).
+local count = 0
+for _ in pairs(fold.m) do count = count + 1 end
+local spans = {}
+if count > fold_members then
+  for key, entry in pairs(fold.m) do spans[key] = spans_of(entry, instance_start) end
 end
-if #present > fold_members then
-  table.sort(present, function(x, y) return x[2] > y[2] end)
-  for i = 1, #present - fold_members do
-    fold.m[present[i][1]] = nil
-    if fold.f == nil or present[i][2] < fold.f then fold.f = present[i][2] end
+while count > fold_members do
+  local gone, gone_at, here, here_at = nil, nil, nil, nil
+  for key, entry in pairs(fold.m) do
+    local left, came = -HUGE, nil
+    for _, span in ipairs(spans[key]) do
+      if span[2] == HUGE then came = span[1] elseif span[2] > left then left = span[2] end
+    end
+    if came == nil and (gone_at == nil or left < gone_at) then gone, gone_at = key, left end
+    if came and (here_at == nil or came > here_at) then here, here_at = key, came end
   end
-end
-if #gone > fold_members then
-  table.sort(gone, function(x, y) return x[2] < y[2] end)
-  for i = 1, #gone - fold_members do fold.m[gone[i][1]] = nil end
+  let_go(fold, gone or here, spans)
+  count = count - 1
 end
 
 if who == '*' then
   if user_name ~= '' then fold.rn = user_name end
 else
+  -- A fold that is not one Zoom user's holds other people's user ids too: none is its own.
+  if not one_user then identifiers.id = '' end
   learn(fold)
 end
-local starts = open_joins(fold)
-fold.j, fold.l = as_times(fold.a, starts[1])
-local second = {c = 0, zr = fold.zr, ck = fold.ck, em = fold.em, id = fold.id, n = fold.n,
-                nt = fold.nt, rn = fold.rn, h = fold.h}
-local two = {}
-for _, piece in ipairs(fold.b) do two[#two + 1] = piece end
-if starts[1] then add_overlap(two, fold.a, starts[1], math.huge) end
-second.j, second.l = as_times(merged(two, fold_intervals + #fold.a), starts[2])
 
 redis.call('HSET', stays_key, fold_key, cjson.encode(fold))
-if #second.j > 0 or #second.l > 0 then
-  redis.call('HSET', stays_key, second_key, cjson.encode(second))
-else
-  redis.call('HDEL', stays_key, second_key)
-end
-redis.call('HSETNX', instances_key, instance, now)
--- No feed entry: the worker's check of this instance is scheduled here (an earlier one kept).
+-- The worker's check of this instance is scheduled here (an earlier one kept), as a feed entry
+-- would; the feed itself hears of the instance's folded deliveries at most every feed_every
+-- seconds (the organizer's live views follow it).
 redis.call('ZADD', checks_key, 'LT', now, instance)
+if tonumber(now) - (tonumber(redis.call('HGET', counts_key, '@')) or 0) >= feed_every then
+  redis.call('HSET', counts_key, '@', now)
+  redis.call('XADD', events_key, '*', 'kind', kind, 'at', ARGV[5], 'instance', instance,
+             'stay', fold_key, 'name', user_name, 'participant', participant_uuid)
+  keep_until({events_key, counts_key})
+end
 keep_until({stays_key, instances_key, checks_key})
 return 'recorded'
