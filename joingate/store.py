@@ -894,7 +894,8 @@ class Store:
         """Run participant.lua for one verified delivery (one round trip); returns recorded,
         duplicate or unknown_meeting. Past the participant's or the instance's budget
         (STAYS_PER_PARTICIPANT, STAYS_PER_INSTANCE, TIMES_PER_STAY) the delivery is folded
-        (see the script's header): still counted, never in the feed."""
+        (see the script's header): still counted, in the feed only one every FOLD_FEED_EVERY
+        seconds per instance."""
         k, mid = self.keys, event.meeting_id
         return str(self._hot_script(
             "participant", [k.meeting(mid), k.seen(mid), k.stays(mid, event.instance),
