@@ -276,7 +276,7 @@ def summarize(instances: list[Instance], stays: list[Stay], roster: Roster, now:
                 result.unmatched_stays.append(stay)
             continue
         summary = result.registrants.setdefault(found.registrant, RegistrantAttendance())
-        summary.joins += len(spans)
+        summary.joins += len(spans) if stay.folded is None else stay.folded
         times = [(s, e) for s, e, _ in spans]
         if instance.ended is None and is_open(stay):
             summary.present += 1

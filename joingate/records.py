@@ -204,6 +204,37 @@ class Stay:
     renamed_to: str = ""           # the latest other name the stay carried, for the organizer
     participant_uuid: str = ""
     host: bool = False
+    # None: one stay as Zoom told it. A number: a fold (participant.lua), a record that stands
+    # for that many of Zoom's stays of one participant past its budget (0: a fold's second lane,
+    # where two of them are there at once).
+    folded: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FoldMember:
+    """One of Zoom's stays that a fold follows one by one (participant.lua)."""
+
+    key: str
+    joins: tuple[float, ...]
+    leaves: tuple[float, ...]
+    zoom_user_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Fold:
+    """One participant's stays past its budget in one instance, as participant.lua keeps them
+    (see its header): its newest stays one by one, and what it let go of the older ones as
+    closed intervals. :mod:`joingate.folds` turns it into the stays the report reads."""
+
+    key: str                        # '~1:' + who (who: 'zr:...', 'ck:...', 'id:...', 'n:...', '*')
+    instance: str
+    identity: Stay                  # the identifiers and names of the fold (no times)
+    members: tuple[FoldMember, ...]
+    union: tuple[tuple[float, float], ...] = ()      # presence of the stays let go
+    cut: tuple[tuple[float, float], ...] = ()        # the same, cut by the handover rule
+    second: tuple[tuple[float, float], ...] = ()     # two people at once, among those let go
+    there_since: float | None = None                 # let go while still there: from then on
+    spans_let_go: int = 0
 
 
 @dataclass(frozen=True, slots=True)

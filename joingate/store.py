@@ -23,10 +23,14 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from .attendance import HANDOVER
 from .errors import NotFound, NotReplicated, SendBusy, StorageUnavailable
+from .folds import fold_stays, is_fold
 from .records import (
     SEND_COUNTERS,
     FeedEvent,
+    Fold,
+    FoldMember,
     GateOutcome,
     GateResult,
     HistoryEntry,
@@ -47,6 +51,18 @@ from .zoom.events import ParticipantEvent
 # cost some 400 bytes per registrant: only the links that need one get one.)
 LINK_FEED_BUDGET = 100
 LINK_OVERFLOW_CAP = 200
+# What one Zoom participant may store (a follow-up of finding 4; participant.lua's header): the
+# stays of one participant (its registrant_id, customer_key, Zoom user id or name) and of one
+# meeting instance kept one by one, the join and leave times one stay takes; past them a
+# delivery is folded into the participant's fold, which follows its newest FOLD_MEMBERS stays
+# one by one and keeps FOLD_INTERVALS intervals of the older ones. A participant reconnecting
+# 30 times in a class keeps all 31 stays one by one; folded stays still count in the report.
+STAYS_PER_PARTICIPANT = 100
+STAYS_PER_INSTANCE = 5000
+TIMES_PER_STAY = 20
+FOLD_INTERVALS = 20
+FOLD_MEMBERS = 10
+FOLD_FEED_EVERY = 10     # seconds between an instance's folded deliveries that reach the feed
 ID_KEY_TTL = 10 * 365 * 86400      # renewed by every process that reads it
 UPSERT_CHUNK = 500
 OUTBOX_TTL = 30 * 86400
@@ -202,6 +218,11 @@ class Keys:
 
     def stays(self, meeting_id: str, instance: str) -> str:
         return f"{self._m(meeting_id)}:stays:{instance}"
+
+    def stay_counts(self, meeting_id: str, instance: str) -> str:
+        """Stays of one instance kept one by one (participant.lua): hash participant -> count,
+        ``*`` -> all of them, ``@`` -> when a folded delivery last reached the feed."""
+        return f"{self._m(meeting_id)}:staycounts:{instance}"
 
     @meeting_wide
     def checks(self, meeting_id: str) -> str:
@@ -470,8 +491,10 @@ def send_run_from_hash(fields: dict[str, str]) -> SendRun:
 
 def stay_from_json(instance: str, key: str, raw: str) -> Stay:
     """A stay as participant.lua stores it (see its header for the short names)."""
-    fields = json.loads(raw)
+    return _stay_from_fields(instance, key, json.loads(raw))
 
+
+def _stay_from_fields(instance: str, key: str, fields: dict[str, Any]) -> Stay:
     def times(name: str) -> list[float]:
         value = fields.get(name)
         return sorted(float(t) for t in value) if isinstance(value, list) else []
@@ -481,6 +504,30 @@ def stay_from_json(instance: str, key: str, raw: str) -> Stay:
                 email=fields.get("em", ""), zoom_user_id=fields.get("id", ""),
                 user_name=fields.get("n", ""), renamed_to=fields.get("rn", ""),
                 participant_uuid=fields.get("pu", ""), host=bool(fields.get("h")))
+
+
+def fold_from_json(instance: str, key: str, raw: str) -> Fold:
+    """A fold as participant.lua stores it (see its header for the short names)."""
+    fields = json.loads(raw)
+
+    def listed(name: str) -> list:
+        value = fields.get(name)
+        return value if isinstance(value, list) else []     # cjson writes an empty list as {}
+
+    members = fields.get("m")
+    members = members if isinstance(members, dict) else {}
+    return Fold(
+        key=key, instance=instance,
+        identity=_stay_from_fields(instance, key, {**fields, "j": [], "l": []}),
+        members=tuple(FoldMember(member_key, tuple(float(t) for t in entry.get("j") or ()),
+                                 tuple(float(t) for t in entry.get("l") or ()),
+                                 entry.get("p") or "")
+                      for member_key, entry in members.items()),
+        union=tuple((float(a), float(b)) for a, b in listed("a")),
+        cut=tuple((float(a), float(b)) for a, b in listed("k")),
+        second=tuple((float(a), float(b)) for a, b in listed("b")),
+        there_since=float(fields["f"]) if fields.get("f") is not None else None,
+        spans_let_go=int(fields.get("r") or 0))
 
 
 class _Lane(threading.local):
@@ -636,12 +683,13 @@ class Store:
     def _keys_of(self, meeting_id: str, rids: Iterable[str], instances: Iterable[str]
                  ) -> list[str]:
         """Every key of a meeting but its hash: the one-per-meeting keys, each registrant's
-        hash and overflow, and each instance's stays."""
-        rids = list(rids)
+        hash and overflow, and each instance's stays and their counts."""
+        rids, instances = list(rids), list(instances)
         return (self.keys.of_meeting(meeting_id)
                 + [self.keys.registrant(meeting_id, rid) for rid in rids]
                 + [self.keys.overflow(meeting_id, rid) for rid in rids]
-                + [self.keys.stays(meeting_id, uuid) for uuid in instances])
+                + [self.keys.stays(meeting_id, uuid) for uuid in instances]
+                + [self.keys.stay_counts(meeting_id, uuid) for uuid in instances])
 
     @translated
     def clear_cohort(self, meeting_id: str) -> int:
@@ -851,14 +899,20 @@ class Store:
     @translated
     def record_participant(self, event: ParticipantEvent, now: float) -> str:
         """Run participant.lua for one verified delivery (one round trip); returns recorded,
-        duplicate or unknown_meeting."""
+        duplicate or unknown_meeting. Past the participant's or the instance's budget
+        (STAYS_PER_PARTICIPANT, STAYS_PER_INSTANCE, TIMES_PER_STAY) the delivery is folded
+        (see the script's header): still counted, in the feed only one every FOLD_FEED_EVERY
+        seconds per instance."""
         k, mid = self.keys, event.meeting_id
         return str(self._hot_script(
             "participant", [k.meeting(mid), k.seen(mid), k.stays(mid, event.instance),
-                            k.instances(mid), k.events(mid)],
+                            k.instances(mid), k.events(mid), k.stay_counts(mid, event.instance),
+                            k.displays(mid), k.checks(mid)],
             [event.digest(), event.kind, event.stay_key, event.instance, repr(event.at),
              repr(now), event.user_name, event.participant_uuid, event.registrant_id,
-             event.customer_key, event.email, event.participant_id, int(event.is_host)]))
+             event.customer_key, event.email, event.participant_id, int(event.is_host),
+             STAYS_PER_PARTICIPANT, STAYS_PER_INSTANCE, TIMES_PER_STAY, FOLD_INTERVALS,
+             FOLD_MEMBERS, HANDOVER, FOLD_FEED_EVERY]))
 
     @translated
     def record_instance(self, meeting_id: str, instance: str, kind: str, at: float) -> bool:
@@ -871,8 +925,9 @@ class Store:
 
     @translated
     def attendance(self, meeting_id: str) -> tuple[list[Instance], list[Stay]]:
-        """Everything the report derives from: the meeting's instances and every stay of each.
-        Two round trips."""
+        """Everything the report derives from: the meeting's instances and every stay of each
+        (a participant's stays past its budget as its fold's stays: folds.fold_stays). Two
+        round trips."""
         k = self.keys
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(k.instances(meeting_id))
@@ -884,8 +939,14 @@ class Store:
             stays = pipe.execute()
         instances = [Instance(uuid, float(at), float(ends[uuid]) if uuid in ends else None)
                      for uuid, at in starts.items()]
-        return instances, [stay_from_json(uuid, key, raw)
-                           for uuid, raws in zip(starts, stays) for key, raw in raws.items()]
+        found: list[Stay] = []
+        for uuid, raws in zip(starts, stays):
+            for key, raw in raws.items():
+                if is_fold(key):          # a participant's stays past its budget
+                    found += fold_stays(fold_from_json(uuid, key, raw), float(starts[uuid]))
+                else:
+                    found.append(stay_from_json(uuid, key, raw))
+        return instances, found
 
     # The organizer API
 

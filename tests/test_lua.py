@@ -17,12 +17,19 @@ import pytest
 import redis as redis_lib
 from helpers import ID_KEY, MEETING_ID, NOW, START
 
+from joingate.attendance import HANDOVER
 from joingate.roster import RegistrantInput
 from joingate.signing import registrant_id_for
 from joingate.store import (
+    FOLD_FEED_EVERY,
+    FOLD_INTERVALS,
+    FOLD_MEMBERS,
     GATE_MEETING_FIELDS,
     LINK_FEED_BUDGET,
     LINK_OVERFLOW_CAP,
+    STAYS_PER_INSTANCE,
+    STAYS_PER_PARTICIPANT,
+    TIMES_PER_STAY,
     Store,
     user_agent_id,
 )
@@ -240,14 +247,20 @@ def manage(store: Store, action: str, *, meeting_id: str = MEETING_ID, rid: str 
         args=[action, actor])
 
 
+# Reset and reissue (not revoke: the worker's) give the link a fresh feed budget: it counts
+# from the counters as they are (kept whole for the report), and move events start again.
+FRESH_BUDGET = {"feed_base": "5", "refused_base": "4"}
+
+
 @pytest.mark.parametrize("action, version, changed, removed", [
     ("revoke", 1, {"revoked": "1"}, ()),
-    ("reset", 1, {}, ("devices",)),
-    ("reissue", 2, {"ver": "2"}, ("devices", "revoked")),
+    ("reset", 1, FRESH_BUDGET, ("devices", "move_logs")),
+    ("reissue", 2, {"ver": "2", **FRESH_BUDGET}, ("devices", "revoked", "move_logs")),
 ], ids=["revoke", "reset", "reissue"])
 def test_manage_changes_the_link_and_logs_it(store, ana, action, version, changed, removed):
     key = store.keys.registrant(MEETING_ID, ana)
-    store.redis.hset(key, mapping={"devices": "dev-a", "revoked": "0"})
+    store.redis.hset(key, mapping={"devices": "dev-a", "revoked": "0", "opens": "3",
+                                   "claims": "2", "refused": "4", "move_logs": "7"})
     before = registrant(store)
     assert manage(store, action) == version
     expected = {name: value for name, value in {**before, **changed}.items()
@@ -316,10 +329,12 @@ def participant(store: Store, **given: Any) -> Any:
     k, mid = store.keys, a["meeting_id"]
     return store.scripts["participant"](
         keys=[k.meeting(mid), k.seen(mid), k.stays(mid, a["instance"]), k.instances(mid),
-              k.events(mid)],
+              k.events(mid), k.stay_counts(mid, a["instance"]), k.displays(mid), k.checks(mid)],
         args=[a["digest"], a["kind"], a["stay_key"], a["instance"], str(a["at"]),
               str(a["now"]), a["user_name"], a["participant_uuid"],
-              a["registrant_id"], a["customer_key"], a["email"], a["zoom_user_id"], a["host"]])
+              a["registrant_id"], a["customer_key"], a["email"], a["zoom_user_id"], a["host"],
+              STAYS_PER_PARTICIPANT, STAYS_PER_INSTANCE, TIMES_PER_STAY, FOLD_INTERVALS,
+              FOLD_MEMBERS, HANDOVER, FOLD_FEED_EVERY])
 
 
 def stays(store: Store, uuid: str = "I1") -> dict[str, dict]:

@@ -17,7 +17,9 @@
 --          opens + claims), and apart from them how many of its refusals (counted by refused),
 --          the meeting's feed and user-agent table take; the link's later events go to its own
 --          capped overflow list instead, so no link can crowd out another's evidence or grow
---          the meeting's tables past its budget
+--          the meeting's tables past its budget. Counted since the organizer last reset,
+--          restored or reissued the link (the registrant's feed_base and refused_base, set by
+--          manage.lua)
 -- ARGV[9]  short id of the user agent ("" when there is none); events carry the id
 -- ARGV[10] overflow cap: how many of the link's newest events past its budget are kept
 --
@@ -64,7 +66,7 @@ local start, open_before, duration, close_after, expire_at, max_devices, rejoin 
   tonumber(meeting[1]), tonumber(meeting[2]), tonumber(meeting[3]), tonumber(meeting[4]),
   meeting[5], tonumber(meeting[6]), meeting[7]
 local reg = redis.call('HMGET', registrant_key, 'ver', 'revoked', 'devices', 'display', 'join_url',
-                       'opens', 'claims', 'refused')
+                       'opens', 'claims', 'refused', 'feed_base', 'refused_base')
 if not reg[1] then return {'unknown', '', {}, {}} end
 local current_version, revoked, devices = reg[1], reg[2], reg[3] or ''
 local shown = {reg[4], reg[5] or ''}
@@ -75,9 +77,11 @@ local opens_at = start - open_before
 local closes_at = start + duration * 60 + close_after
 if now > closes_at then return {'expired', tostring(closes_at), meeting, shown} end
 
--- The link's counters as read above, kept in step by bump(): log() needs them for the budget.
+-- The link's counters as read above, kept in step by bump(): log() needs them for the budget,
+-- which counts from the bases an organizer's reset, restore or reissue set (manage.lua).
 local counted = {opens = tonumber(reg[6]) or 0, claims = tonumber(reg[7]) or 0,
                  refused = tonumber(reg[8]) or 0}
+local feed_base, refused_base = tonumber(reg[9]) or 0, tonumber(reg[10]) or 0
 local function bump(field)
   counted[field] = redis.call('HINCRBY', registrant_key, field, 1)
 end
@@ -89,9 +93,9 @@ local function log(kind)
   -- reports its first refusals (a second device: the worker acts on them from the feed).
   local made
   if kind == 'refused' or kind == 'refused_open' then
-    made = counted.refused
+    made = counted.refused - refused_base
   else
-    made = counted.opens + counted.claims
+    made = counted.opens + counted.claims - feed_base
   end
   if made <= feed_budget then
     if user_agent_id ~= '' then

@@ -11,6 +11,12 @@
 -- the registrant hash and the stream to the meeting's expire_at:
 --   revoke   sets revoked=1              reset    deletes devices
 --   restore  deletes devices and revoked  reissue  increments ver, deletes devices and revoked
+-- Reset, restore and reissue also give the link a fresh feed budget (gate.lua, move.lua): the
+-- budget counts from feed_base (opens + claims now) and refused_base (refused now), and
+-- move_logs starts again, so the next device's claims and a second device's refusals reach the
+-- feed again. The counters themselves (the report's claims, its second_device) are kept. Only
+-- an organizer (the CLI, the API with a manage token, the dashboard) runs these three; the
+-- worker only revokes, and nothing a link's holder does moves the bases.
 -- Errors (nothing written): NOTFOUND when meeting or registrant is missing, BADACTION for
 -- another action.
 local meeting_key, registrant_key, events_key = KEYS[1], KEYS[2], KEYS[3]
@@ -32,6 +38,13 @@ elseif action == 'reissue' then
   redis.call('HDEL', registrant_key, 'devices', 'revoked')
 else
   return redis.error_reply('BADACTION')
+end
+if action ~= 'revoke' then
+  local counts = redis.call('HMGET', registrant_key, 'opens', 'claims', 'refused')
+  redis.call('HSET', registrant_key,
+             'feed_base', (tonumber(counts[1]) or 0) + (tonumber(counts[2]) or 0),
+             'refused_base', tonumber(counts[3]) or 0)
+  redis.call('HDEL', registrant_key, 'move_logs')
 end
 redis.call('XADD', events_key, '*', 'kind', action,
            'registrant', registrant_id, 'ip', '', 'ua', actor)

@@ -26,7 +26,8 @@
 -- log      ARGV[6] kind (move_code_sent, move_code_failed, move_refused), ARGV[7] note
 --          (why) -> 1
 -- Every action ends with two more ARGV: the feed budget of a link's move events (counted by the
--- registrant's `move_logs`) and the overflow cap (store.LINK_FEED_BUDGET, LINK_OVERFLOW_CAP).
+-- registrant's `move_logs`, which an organizer's reset, restore or reissue starts again:
+-- manage.lua) and the overflow cap (store.LINK_FEED_BUDGET, LINK_OVERFLOW_CAP).
 local action, now = ARGV[1], tonumber(ARGV[2])
 local expire_at = redis.call('HGET', KEYS[1], 'expire_at')
 if not expire_at or redis.call('EXISTS', KEYS[2]) == 0 then return {'unknown', ''} end
