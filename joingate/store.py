@@ -59,6 +59,7 @@ LINK_OVERFLOW_CAP = 200
 # 30 times in a class keeps all 31 stays one by one; folded stays still count in the report.
 STAYS_PER_PARTICIPANT = 100
 STAYS_PER_INSTANCE = 5000
+STAYS_PER_REGISTRANT = 10    # on top of STAYS_PER_INSTANCE, per registrant of the meeting
 TIMES_PER_STAY = 20
 FOLD_INTERVALS = 20
 FOLD_MEMBERS = 10
@@ -900,7 +901,8 @@ class Store:
     def record_participant(self, event: ParticipantEvent, now: float) -> str:
         """Run participant.lua for one verified delivery (one round trip); returns recorded,
         duplicate or unknown_meeting. Past the participant's or the instance's budget
-        (STAYS_PER_PARTICIPANT, STAYS_PER_INSTANCE, TIMES_PER_STAY) the delivery is folded
+        (STAYS_PER_PARTICIPANT; STAYS_PER_INSTANCE plus STAYS_PER_REGISTRANT for each
+        registrant of the meeting; TIMES_PER_STAY) the delivery is folded
         (see the script's header): still counted, in the feed only one every FOLD_FEED_EVERY
         seconds per instance."""
         k, mid = self.keys, event.meeting_id
@@ -912,7 +914,7 @@ class Store:
              repr(now), event.user_name, event.participant_uuid, event.registrant_id,
              event.customer_key, event.email, event.participant_id, int(event.is_host),
              STAYS_PER_PARTICIPANT, STAYS_PER_INSTANCE, TIMES_PER_STAY, FOLD_INTERVALS,
-             FOLD_MEMBERS, HANDOVER, FOLD_FEED_EVERY]))
+             FOLD_MEMBERS, HANDOVER, FOLD_FEED_EVERY, STAYS_PER_REGISTRANT]))
 
     @translated
     def record_instance(self, meeting_id: str, instance: str, kind: str, at: float) -> bool:

@@ -30,7 +30,7 @@ REGISTRANTS = [RegistrantInput("ana.lima@example.org", "Ana Lima", ANA_ZR),
                RegistrantInput("carol@example.org", "Carol Victim"),
                RegistrantInput("ben@example.org", "Ben Okafor")]
 SMALL = {"STAYS_PER_PARTICIPANT": 4, "STAYS_PER_INSTANCE": 40, "TIMES_PER_STAY": 20,
-         "FOLD_INTERVALS": 100, "FOLD_MEMBERS": 5}
+         "FOLD_INTERVALS": 100, "FOLD_MEMBERS": 5, "STAYS_PER_REGISTRANT": 0}
 
 
 def small_budgets(monkeypatch, **changes: int) -> None:
@@ -215,6 +215,20 @@ def test_finding_4_names_anyone_can_type_share_one_fold(classroom, service, cloc
     assert (rows["ben@example.org"]["joins"], rows["ben@example.org"]["flags"]) == (1, [])
     assert "" in unmatched                                   # the anonymous fold
     assert ("unmatched", "") in worker_findings(service)
+
+
+def test_finding_4_the_instance_budget_grows_with_the_roster(classroom, service, clock,
+                                                           monkeypatch):
+    """A big class is no flood: the instance keeps STAYS_PER_INSTANCE plus
+    STAYS_PER_REGISTRANT stays per registrant one by one (3 registrants here: 2 + 3 x 2 = 8)."""
+    small_budgets(monkeypatch, STAYS_PER_INSTANCE=2, STAYS_PER_REGISTRANT=2)
+    client = classroom
+    for n in range(10):
+        say(client, clock, "joined", f"guest{n}", f"Guest {n}", 60 + n)
+    stays = stays_of(service)
+    assert sorted(key for key in stays if not key.startswith("~")) == [
+        f"guest{n}" for n in range(8)]
+    assert stays["~1:*"].folded == 2
 
 
 def test_finding_4_the_worker_checks_an_instance_after_a_folded_delivery(

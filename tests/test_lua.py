@@ -29,6 +29,7 @@ from joingate.store import (
     LINK_OVERFLOW_CAP,
     STAYS_PER_INSTANCE,
     STAYS_PER_PARTICIPANT,
+    STAYS_PER_REGISTRANT,
     TIMES_PER_STAY,
     Store,
     user_agent_id,
@@ -334,7 +335,7 @@ def participant(store: Store, **given: Any) -> Any:
               str(a["now"]), a["user_name"], a["participant_uuid"],
               a["registrant_id"], a["customer_key"], a["email"], a["zoom_user_id"], a["host"],
               STAYS_PER_PARTICIPANT, STAYS_PER_INSTANCE, TIMES_PER_STAY, FOLD_INTERVALS,
-              FOLD_MEMBERS, HANDOVER, FOLD_FEED_EVERY])
+              FOLD_MEMBERS, HANDOVER, FOLD_FEED_EVERY, STAYS_PER_REGISTRANT])
 
 
 def stays(store: Store, uuid: str = "I1") -> dict[str, dict]:

@@ -8,7 +8,8 @@
 -- join link can join and leave again and again, and Zoom gives every rejoin a new user_id, so a
 -- new stay. Stays are kept one by one while the participant (its "who": the Zoom registrant_id,
 -- else the customer_key, else the Zoom user id, else the name this delivery carries) has had
--- fewer than ARGV[14] stays in the instance, and the instance fewer than ARGV[15] in all; a stay
+-- fewer than ARGV[14] stays in the instance, and the instance fewer than ARGV[15] plus ARGV[21]
+-- per registrant of the meeting in all; a stay
 -- takes at most ARGV[16] join and leave times. Past a budget the delivery goes to the who's
 -- *fold* '~1:' .. who, one record among the instance's stays that the report reads as two stays
 -- (joingate/folds.py: where any of them was there, and where two people of it were at once, so
@@ -63,6 +64,8 @@
 -- ARGV[19] the handover: seconds a stay may end after another person's later join and still be
 --          a dropped connection (attendance.HANDOVER)
 -- ARGV[20] seconds between the instance's folded deliveries that reach the feed
+-- ARGV[21] stays kept one by one per instance for each registrant of the meeting, on top of
+--          ARGV[15] (the count of KEYS[7], the registrants' display names)
 --
 -- Returns 'recorded', 'duplicate' or 'unknown_meeting' (nothing written for the last two).
 local meeting_key, seen_key, stays_key, instances_key, events_key, counts_key, displays_key,
@@ -76,6 +79,7 @@ local who_budget, instance_budget = tonumber(ARGV[14]), tonumber(ARGV[15])
 local stay_times, fold_intervals = tonumber(ARGV[16]), tonumber(ARGV[17])
 local fold_members, handover = tonumber(ARGV[18]), tonumber(ARGV[19])
 local feed_every = tonumber(ARGV[20])
+local per_registrant = tonumber(ARGV[21])
 
 local expire_at = redis.call('HGET', meeting_key, 'expire_at')
 if not expire_at then return 'unknown_meeting' end
@@ -116,7 +120,10 @@ if stay then
 else
   local counted = redis.call('HMGET', counts_key, who, '*')
   local kept, total = tonumber(counted[1]) or 0, tonumber(counted[2]) or 0
-  if kept < who_budget and total < instance_budget then
+  -- The instance's budget grows with the roster (a webinar of 20,000 keeps each person's
+  -- stays one by one); HLEN only once the fixed part is spent.
+  if kept < who_budget and (total < instance_budget or total < instance_budget
+      + per_registrant * redis.call('HLEN', displays_key)) then
     stay, new_stay = {}, true
   elseif kept > 0 or string.sub(who, 1, 2) ~= 'n:'
       or redis.call('HEXISTS', displays_key, user_name) == 1 then
