@@ -20,6 +20,9 @@ and the issue-15 targets. ``--appendfsync both`` runs everything once per policy
 Row 2f claims fresh links through a second joingate whose REDIS_URL is the same Redis's unix
 socket (``unix://``), as on one host.
 
+``--worker-class gthread [--threads 4]`` runs every gunicorn (joingate's and the floor's) with
+that worker class instead of the shipped sync.
+
 ``--only replica-wait`` runs only the claims with a replica attached, with
 JOINGATE_REDIS_WAIT_REPLICAS 0 and 1 (rows 2d, 2e; also part of the whole run).
 """
@@ -175,8 +178,8 @@ def run(args: argparse.Namespace) -> list[Result]:
                                               "--unixsocketperm", "700"))
     redis_server.start()
     redis_pid = redis_server.process.pid
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOINGATE_")}
-    env.update(JOINGATE_SECRET_KEY=SECRET, JOINGATE_REDIS_URL=redis_server.url,
+    env = {**server_env(args), "JOINGATE_REDIS_URL": redis_server.url}
+    env.update(JOINGATE_SECRET_KEY=SECRET,
                JOINGATE_ZOOM_WEBHOOK_SECRET=HOOK_SECRET, JOINGATE_INVALID_TOKEN_LIMIT="0",
                JOINGATE_ADMIN_TOKEN=ADMIN_TOKEN,
                PROMETHEUS_MULTIPROC_DIR=str(folder / "metrics"))
@@ -384,6 +387,15 @@ def run(args: argparse.Namespace) -> list[Result]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def server_env(args: argparse.Namespace) -> dict[str, str]:
+    """The environment of every gunicorn of the run (joingate's and the floor's alike): this
+    one without JOINGATE_ settings, and the worker class asked for."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOINGATE_")}
+    if args.worker_class != "sync":
+        env.update(JOINGATE_WORKER_CLASS=args.worker_class, JOINGATE_THREADS=str(args.threads))
+    return env
+
+
 def start_limit_nginx(folder: Path, name: str, *, tls: bool = False
                       ) -> tuple[subprocess.Popen, int]:
     """nginx answering ``return 302`` to everything: the machine's limit. With ``tls``, over
@@ -436,7 +448,7 @@ def replica_wait(args: argparse.Namespace, wrk_binary: str) -> list[Result]:
     replica = replica_of(folder / "replica", primary)
     results = []
     try:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("JOINGATE_")}
+        env = server_env(args)
         env.update(JOINGATE_SECRET_KEY=SECRET, JOINGATE_REDIS_URL=primary.url,
                    PROMETHEUS_MULTIPROC_DIR=str(folder / "metrics"))
         service = create_app({"SECRET_KEY": SECRET, "REDIS_URL": primary.url},
@@ -527,8 +539,10 @@ def memory_per_registrant(url: str, count: int = 10_000) -> float:
 
 def print_table(results: list[Result], bulk_seconds: float, api_seconds: tuple[float, float],
                 memory: float, args: argparse.Namespace) -> None:
+    workers = ("gunicorn sync" if args.worker_class == "sync"
+               else f"gunicorn gthread x {args.threads} threads")
     print(f"\njoingate benchmarks: {os.cpu_count()} cores, {args.seconds} s per scenario, "
-          f"{args.connections} connections, wrk, loopback, Redis appendfsync "
+          f"{args.connections} connections, wrk, loopback, {workers}, Redis appendfsync "
           f"{args.appendfsync}\n")
     print_rows(results)
     print(f"\n5. bulk issue: 50,000 links from one CSV (joingate links issue): "
@@ -583,6 +597,10 @@ def main() -> None:
                         default="always",
                         help="Redis's appendfsync (default: always, as deploy/redis ships; "
                              "both: always, then everysec)")
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync",
+                        help="gunicorn's worker class for joingate and the floor alike "
+                             "(default: sync, as gunicorn.conf.py ships)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument("--only", choices=["all", "replica-wait"], default="all",
                         help="replica-wait: only the claims with a replica, WAIT 0 and 1")
     args = parser.parse_args()
