@@ -10,7 +10,10 @@ gthread 2x4 1,550, gthread 3x2 1,580, gthread 1x8 610. A claim is one short Redi
 a sync worker never waits long; more workers than CPUs + 1 only add context switches. With the
 lean front (fastgate.py), gthread 3x2 and 3x4 doubled the requests per second of both the bare
 floor and the claims in four paired runs on a loaded machine (keep-alive), without moving their
-ratio: sync stays the default until gthread is measured on a quiet one.
+ratio. On a quiet machine (docs/benchmarks.md, `bench/run.py --worker-class gthread`) gthread 3x4
+was no better than sync (claims 1,106/s against 1,271, p99 148 ms against 75), and behind the
+shipped nginx, whose upstream keeps connections alive (which gthread honours and sync does not),
+wrk counted errors on claims: sync stays the default.
 """
 
 import multiprocessing
