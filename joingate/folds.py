@@ -68,7 +68,7 @@ def fold_stays(fold: Fold, instance_start: float) -> list[Stay]:
         if span.known:
             people.setdefault(span.member if one_user else span.person, []).append(
                 (span.start, end))
-    second = _union([*fold.second, *_two_at_once([*people.values(), list(fold.cut),
+    second = _union([*fold.second, *two_at_once([*people.values(), list(fold.cut),
                                                    forgotten])])
     found = [_as_stay(fold, fold.key, union, fold.spans_let_go + len(spans))]
     if second:
@@ -102,7 +102,7 @@ def _union(pieces: Iterable[Interval]) -> list[Interval]:
     return out
 
 
-def _two_at_once(people: list[list[Interval]]) -> list[Interval]:
+def two_at_once(people: list[list[Interval]]) -> list[Interval]:
     """Where two or more of ``people`` (each a list of intervals) are there at once (a leave
     before a join at the same moment, as the report counts)."""
     edges = sorted((moment, step) for own in people for start, end in _union(own)

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .attendance import MEDIUM, STRONG, WEAK, Attendance, Span, intervals
+from .folds import two_at_once
 from .records import FeedEvent, Instance, Stay
 from .times import clock_time, short_time
 
@@ -176,8 +177,8 @@ def build_timeline(instance: Instance, number: int, attendance: Attendance, stay
         first = len(rows)
         rows += block_rows
         if flag in ("shared", "shared_suspected") and len(block_rows) >= 2:
-            for start, stop in together([[(bar.start, bar.end) for bar in row.bars]
-                                         for row in block_rows]):
+            for start, stop in two_at_once([[(bar.start, bar.end) for bar in row.bars]
+                                            for row in block_rows]):
                 overlaps.append(Overlap(first, len(rows) - 1, start, stop, flag))
     rows += sorted(strangers.values(), key=lambda row: row.first)
 
@@ -200,31 +201,6 @@ def _lanes(people: list[list[Span]]) -> list[list[Span]]:
         else:
             lanes.append(list(own))
     return [sorted(lane, key=lambda span: span.start) for lane in lanes]
-
-
-def together(people: list[list[tuple[float, float]]]) -> list[tuple[float, float]]:
-    """The intervals during which at least two of ``people`` (each a list of spans) are
-    present (each person's own spans merged first)."""
-    edges: list[tuple[float, int]] = []
-    for spans in people:
-        merged: list[list[float]] = []
-        for start, end in sorted(spans):
-            if merged and start <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], end)
-            else:
-                merged.append([start, end])
-        edges += [edge for start, end in merged if end > start
-                  for edge in ((start, 1), (end, -1))]
-    edges.sort(key=lambda edge: (edge[0], edge[1]))
-    found: list[tuple[float, float]] = []
-    present, since = 0, 0.0
-    for at, step in edges:
-        if present < 2 <= present + step:
-            since = at
-        elif present >= 2 > present + step and at > since:
-            found.append((since, at))
-        present += step
-    return found
 
 
 def _bar_title(label: str, zoom_name: str, start: float, end: float, still_in: bool) -> str:
