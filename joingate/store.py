@@ -791,7 +791,9 @@ class Store:
         LINK_FEED_BUDGET opens and claims, as many refusals, as many move events, organizer
         actions, sends) and its overflow (the newest LINK_OVERFLOW_CAP events past a budget).
         Reads the whole feed, a thousand entries a round trip: for ``links show`` and the API,
-        never a hot path."""
+        never a hot path. The feed's times are its entry ids' milliseconds, the overflow's
+        Redis's microseconds: two events of one link within the same millisecond, one in each,
+        may be listed in either order."""
         found, after = [], "-"
         while True:
             entries = self.redis.xrange(self.keys.events(meeting_id), after, "+", count=1000)
