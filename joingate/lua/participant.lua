@@ -181,24 +181,12 @@ local function merged(list)
   return out
 end
 
--- The union of two sorted, disjoint lists, in one pass.
+-- The union of two lists of intervals (each at most a fold's cap long: sorting is cheap).
 local function union(x, y)
-  local out, i, j = {}, 1, 1
-  while i <= #x or j <= #y do
-    local piece
-    if j > #y or (i <= #x and x[i][1] <= y[j][1]) then
-      piece, i = x[i], i + 1
-    else
-      piece, j = y[j], j + 1
-    end
-    local last = out[#out]
-    if last and piece[1] <= last[2] then
-      if piece[2] > last[2] then last[2] = piece[2] end
-    else
-      out[#out + 1] = {piece[1], piece[2]}
-    end
-  end
-  return out
+  local both = {}
+  for _, piece in ipairs(x) do both[#both + 1] = piece end
+  for _, piece in ipairs(y) do both[#both + 1] = piece end
+  return merged(both)
 end
 
 -- At most `cap` intervals: the shortest gap is closed, overstating presence, never hiding it.
@@ -330,9 +318,9 @@ local function let_go(fold, key, spans)
       if from < to and to < HUGE then two[#two + 1] = {from, to} end
     end
   end
-  fold.a = capped(union(fold.a, merged(closed)), fold_intervals)
-  fold.k = capped(union(fold.k, merged(cuts)), fold_intervals)
-  fold.b = capped(union(fold.b, merged(two)), fold_intervals)
+  fold.a = capped(union(fold.a, closed), fold_intervals)
+  fold.k = capped(union(fold.k, cuts), fold_intervals)
+  fold.b = capped(union(fold.b, two), fold_intervals)
   fold.r = (fold.r or 0) + #mine
   fold.m[key], spans[key] = nil, nil
 end
