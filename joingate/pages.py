@@ -218,7 +218,7 @@ class Pages:
 
         A built-in page of SKELETON_PAGES is rendered once per everything it depends on but
         the request's own values (:class:`PageSkeleton`), and those values are written into
-        it: the same text as rendering it again, for a tenth of the CPU."""
+        it: the same text as rendering it again, in 13 us of CPU instead of 295 (confirm)."""
         assert page in PAGES, page
         if self._skeletons is not None and page in SKELETON_PAGES:
             skeleton, values = self._skeleton(page, status, facts, nonce, context)
